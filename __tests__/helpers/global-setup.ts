@@ -1,0 +1,9 @@
+import { startRedisServer } from './redis-server';
+
+// One redis-server for the whole run; test files isolate themselves with a key prefix of their
+// own (see `testRedisClient`), and tests that kill Redis start a private server instead.
+export default async function globalSetup(): Promise<void> {
+  const server = await startRedisServer();
+  (globalThis as { __REDIS_SERVER__?: unknown }).__REDIS_SERVER__ = server;
+  process.env.CACHE_KIT_TEST_REDIS_URL = server.url;
+}

@@ -1,0 +1,41 @@
+import { InvalidOptionError, MemoryStore } from '../../lib';
+import { runStoreContract } from './contract';
+
+runStoreContract('MemoryStore', async () => new MemoryStore());
+
+describe('MemoryStore bounds', () => {
+  test('maxEntries evicts the least recently used entry', async () => {
+    const store = new MemoryStore({ maxEntries: 3 });
+    for (const key of ['a', 'b', 'c']) await store.set(key, Buffer.from(key), 60_000);
+    await store.get('a'); // a is now the most recently used
+    await store.set('d', Buffer.from('d'), 60_000);
+    expect(await store.get('b')).toBeUndefined();
+    expect(await store.get('a')).toBeDefined();
+    expect(store.size).toBe(3);
+  });
+
+  test('maxBytes holds: the byte count never exceeds it, and an oversized entry is not stored', async () => {
+    const store = new MemoryStore({ maxBytes: 10_000 });
+    for (let i = 0; i < 100; i++) {
+      await store.set(`k${i}`, Buffer.alloc(1_000), 60_000);
+      expect(store.bytes).toBeLessThanOrEqual(10_000);
+    }
+    expect(store.size).toBeLessThan(10);
+    await store.set('huge', Buffer.alloc(20_000), 60_000);
+    expect(await store.get('huge')).toBeUndefined();
+  });
+
+  test.each([
+    [{ maxEntries: 0 }, 'maxEntries'],
+    [{ maxEntries: 1.5 }, 'maxEntries'],
+    [{ maxBytes: -1 }, 'maxBytes'],
+    [{ maxBytes: Number.POSITIVE_INFINITY }, 'maxBytes'],
+  ])('invalid options %p throw InvalidOptionError naming %s', (options, option) => {
+    expect(() => new MemoryStore(options)).toThrow(InvalidOptionError);
+    try {
+      new MemoryStore(options);
+    } catch (err) {
+      expect((err as InvalidOptionError).option).toBe(option);
+    }
+  });
+});

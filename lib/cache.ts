@@ -1,0 +1,285 @@
+import { StoreClosedError } from './errors';
+import { type CacheEventName, type CacheEvents, type CacheListener, TypedEmitter } from './events';
+import { normaliseNamespace } from './keys';
+import { type CacheOptions, type ResolvedCacheOptions, resolveCacheOptions } from './options';
+import { type Entry, type ResponseEntry, type StoredHeaders, decodeEntry, encodeEntry } from './serializer';
+import { MemoryStore } from './stores/memory';
+import type { Store } from './stores/store';
+import { type Ttl, type TtlProfiles, resolveTtl } from './ttl';
+
+/** Per-write options of {@link Cache.set}. */
+export interface SetOptions {
+  /** Seconds or a profile name; defaults to the cache's `defaultTtl`. */
+  ttl?: Ttl;
+}
+
+/** Options of {@link Cache.wrap}. */
+export interface WrapOptions extends SetOptions {
+  /**
+   * Store a `null` result. `undefined` is never stored.
+   * @default false
+   */
+  cacheNull?: boolean;
+}
+
+/** A response to store with {@link Cache.setResponse}. */
+export interface CachedResponseInput {
+  status: number;
+  headers: StoredHeaders;
+  body: Buffer;
+}
+
+/** Counters returned by {@link Cache.stats}. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  errors: number;
+  /** `hits / (hits + misses)`, or 0 before any read. */
+  hitRate: number;
+}
+
+/**
+ * The engine every front-end shares: the middleware, the decorators and the helpers all read
+ * and write through a `Cache`. Build one with {@link createCache}.
+ *
+ * Failure rule: reads and writes never reject because of the store; they emit `error` and act
+ * as a miss (or a skipped write). Invalidations do reject, because a silently failed
+ * invalidation leaves stale data behind and the caller must know.
+ *
+ * @example
+ * ```ts
+ * const cache = createCache({ store: new RedisStore({ url }), namespace: 'myapp' });
+ * await cache.set('character:char_1', { name: 'Ada' }, { ttl: 'character' });
+ * const ada = await cache.get<{ name: string }>('character:char_1');
+ * ```
+ */
+export class Cache {
+  /** The store entries live in. */
+  readonly store: Store;
+  /** The normalised namespace (`''` or ending with `:`). */
+  readonly namespace: string;
+  /** The TTL profiles in force (built-ins merged with `ttlProfiles`). */
+  readonly profiles: TtlProfiles;
+  /** The TTL used where none is given, in seconds. */
+  readonly defaultTtlSeconds: number;
+
+  private readonly events = new TypedEmitter();
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
+  private warnedUnheardError = false;
+  private closed = false;
+
+  /** @internal Use {@link createCache}. */
+  constructor(options: ResolvedCacheOptions) {
+    this.store = options.store ?? new MemoryStore();
+    this.namespace = normaliseNamespace(options.namespace);
+    this.profiles = options.profiles;
+    this.defaultTtlSeconds = options.defaultTtlSeconds;
+    // Statistics are one more listener, not counters sprinkled through the code.
+    this.events.on('hit', () => void this.counters.hits++);
+    this.events.on('miss', () => void this.counters.misses++);
+    this.events.on('set', () => void this.counters.sets++);
+    this.events.on('delete', ({ count }) => void (this.counters.deletes += count));
+    this.events.on('error', () => void this.counters.errors++);
+  }
+
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on<E extends CacheEventName>(event: E, listener: CacheListener<E>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /** Unsubscribes a listener added with {@link Cache.on}. */
+  off<E extends CacheEventName>(event: E, listener: CacheListener<E>): void {
+    this.events.off(event, listener);
+  }
+
+  /**
+   * Resolves a TTL (seconds or profile name) against this cache's profiles, in seconds.
+   * Throws `InvalidOptionError` naming `option` for an unknown profile or a non-positive number.
+   */
+  resolveTtl(ttl: Ttl | undefined, option = 'ttl'): number {
+    return ttl === undefined ? this.defaultTtlSeconds : resolveTtl(option, ttl, this.profiles);
+  }
+
+  /** The value stored under `key`, or `undefined` on a miss. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const entry = await this.read(this.namespace + key, 'value');
+    return entry?.kind === 'value' ? (entry.value as T) : undefined;
+  }
+
+  /**
+   * Stores `value` under `key`. `Date`, `Buffer`, `BigInt`, `Map` and `Set` come back as
+   * themselves. Resolves `false` (and emits `error`) when the store failed.
+   */
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
+    const ttl = this.resolveTtl(options.ttl);
+    const now = Date.now();
+    return this.write(this.namespace + key, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl);
+  }
+
+  /** Removes `key`; resolves `true` when an entry was removed. Rejects when the store fails. */
+  async delete(key: string): Promise<boolean> {
+    const fullKey = this.namespace + key;
+    const removed = await this.guard('delete', fullKey, () => this.store.delete(fullKey));
+    this.events.emit('delete', { key: fullKey, count: removed ? 1 : 0 });
+    return removed;
+  }
+
+  /**
+   * Returns the cached value of `key`, or runs `loader`, stores its result and returns it.
+   * Concurrent calls for one key in this process share one loader call; a loader's error is
+   * passed to every waiting caller and never stored.
+   */
+  async wrap<T>(key: string, loader: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
+    const fullKey = this.namespace + key;
+    const pending = this.inflight.get(fullKey);
+    if (pending) return pending as Promise<T>;
+    const ttl = this.resolveTtl(options.ttl);
+    const flight = (async (): Promise<T> => {
+      const entry = await this.read(fullKey, 'value');
+      if (entry?.kind === 'value') return entry.value as T;
+      const value = await loader();
+      if (value !== undefined && (value !== null || options.cacheNull === true)) {
+        const now = Date.now();
+        await this.write(fullKey, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl);
+      }
+      return value;
+    })();
+    this.inflight.set(fullKey, flight);
+    try {
+      return await flight;
+    } finally {
+      if (this.inflight.get(fullKey) === flight) this.inflight.delete(fullKey);
+    }
+  }
+
+  /**
+   * Removes every entry whose key (without namespace) matches the Redis glob `pattern`;
+   * resolves with the count. Escape ids with `escapeGlob`. Rejects when the store fails.
+   */
+  async invalidatePattern(pattern: string): Promise<number> {
+    const fullPattern = this.namespacePattern() + pattern;
+    const count = await this.guard('deletePattern', fullPattern, () => this.store.deletePattern(fullPattern));
+    this.events.emit('delete', { pattern: fullPattern, count });
+    return count;
+  }
+
+  /**
+   * Removes every entry of this cache: its namespace when it has one, else everything the store
+   * holds (on Redis: every key the client can see, so give shared servers a namespace).
+   */
+  async clear(): Promise<void> {
+    if (this.namespace) {
+      await this.invalidatePattern('*');
+      return;
+    }
+    await this.guard('clear', undefined, () => this.store.clear());
+  }
+
+  /** Reads a stored HTTP response (used by `cacheResponse`); `undefined` on a miss. */
+  async getResponse(key: string): Promise<ResponseEntry | undefined> {
+    const entry = await this.read(this.namespace + key, 'response');
+    return entry?.kind === 'response' ? entry : undefined;
+  }
+
+  /** Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed. */
+  async setResponse(key: string, response: CachedResponseInput, options: SetOptions = {}): Promise<boolean> {
+    const ttl = this.resolveTtl(options.ttl);
+    const now = Date.now();
+    return this.write(this.namespace + key, { kind: 'response', ...response, createdAt: now, expiresAt: now + ttl * 1000 }, ttl);
+  }
+
+  /** Counters since the cache was created. */
+  stats(): CacheStats {
+    const { hits, misses } = this.counters;
+    return { ...this.counters, hitRate: hits + misses === 0 ? 0 : hits / (hits + misses) };
+  }
+
+  /** Closes the store. Later reads are misses; later invalidations reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.store.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private namespacePattern(): string {
+    return this.namespace.replace(/[*?[\]\\]/g, '\\$&');
+  }
+
+  private async read(fullKey: string, kind: Entry['kind']): Promise<Entry | undefined> {
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await this.store.get(fullKey);
+    } catch (error) {
+      this.reportError(error, 'get', fullKey);
+      this.events.emit('miss', { key: fullKey });
+      return undefined;
+    }
+    let entry: Entry | undefined;
+    if (bytes !== undefined) {
+      try {
+        entry = decodeEntry(bytes);
+      } catch (error) {
+        this.reportError(error, 'decode', fullKey);
+        // Drop the unreadable bytes so the next request stores a good entry.
+        this.store.delete(fullKey).catch(() => undefined);
+      }
+    }
+    if (entry === undefined || entry.kind !== kind || entry.expiresAt <= Date.now()) {
+      this.events.emit('miss', { key: fullKey });
+      return undefined;
+    }
+    this.events.emit('hit', { key: fullKey });
+    return entry;
+  }
+
+  private async write(fullKey: string, entry: Entry, ttlSeconds: number): Promise<boolean> {
+    try {
+      await this.store.set(fullKey, encodeEntry(entry), ttlSeconds * 1000);
+    } catch (error) {
+      this.reportError(error, 'set', fullKey);
+      return false;
+    }
+    this.events.emit('set', { key: fullKey, ttl: ttlSeconds });
+    return true;
+  }
+
+  private async guard<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      this.reportError(error, operation, key);
+      throw error;
+    }
+  }
+
+  private reportError(error: unknown, operation: string, key: string | undefined): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (this.events.listenerCount('error') <= 1 && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
+      // Only the stats listener is attached: say it once, so a dead store is not invisible.
+      this.warnedUnheardError = true;
+      process.emitWarning(`cache ${operation} failed (${err.message}); listen to the cache's "error" event to see every failure`, {
+        code: 'CACHE_STORE_ERROR',
+      });
+    }
+    this.events.emit('error', { error: err, operation, key });
+  }
+}
+
+/**
+ * Creates a cache. Without a store it uses a new {@link MemoryStore}.
+ *
+ * @example
+ * ```ts
+ * const cache = createCache({ store: new RedisStore({ url: 'redis://127.0.0.1:6379' }), namespace: 'myapp', defaultTtl: 'api_response' });
+ * ```
+ */
+export function createCache(options: CacheOptions = {}): Cache {
+  return new Cache(resolveCacheOptions(options));
+}
+
+export type { CacheEvents };

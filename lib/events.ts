@@ -1,0 +1,62 @@
+/** The payload of each cache event. */
+export interface CacheEvents {
+  /** A read found a fresh entry. */
+  hit: { key: string };
+  /** A read found nothing usable (absent, expired, corrupt, or the store failed). */
+  miss: { key: string };
+  /** An entry was written. `ttl` is in seconds. */
+  set: { key: string; ttl: number };
+  /** Entries were removed by `delete`, a pattern or `clear`. */
+  delete: { key?: string; pattern?: string; count: number };
+  /**
+   * A store operation failed or timed out, or an entry could not be decoded. Request paths carry
+   * on (as a miss, or without storing); this event is how the failure is reported.
+   */
+  error: { error: Error; operation: string; key?: string };
+}
+
+/** The name of a cache event. */
+export type CacheEventName = keyof CacheEvents;
+
+/** A listener for event `E`. */
+export type CacheListener<E extends CacheEventName> = (payload: CacheEvents[E]) => void;
+
+/**
+ * A minimal typed emitter. Unlike Node's EventEmitter, an `error` with no listener does not
+ * throw (a cache failure must never become a request failure), and a throwing listener cannot
+ * break the operation that emitted.
+ * @internal
+ */
+export class TypedEmitter {
+  private readonly listeners: { [E in CacheEventName]?: Set<CacheListener<E>> } = {};
+
+  on<E extends CacheEventName>(event: E, listener: CacheListener<E>): () => void {
+    let set = this.listeners[event] as Set<CacheListener<E>> | undefined;
+    if (!set) {
+      set = new Set();
+      (this.listeners as Record<string, Set<CacheListener<E>>>)[event] = set;
+    }
+    set.add(listener);
+    return () => this.off(event, listener);
+  }
+
+  off<E extends CacheEventName>(event: E, listener: CacheListener<E>): void {
+    (this.listeners[event] as Set<CacheListener<E>> | undefined)?.delete(listener);
+  }
+
+  listenerCount(event: CacheEventName): number {
+    return this.listeners[event]?.size ?? 0;
+  }
+
+  emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {
+    const set = this.listeners[event] as Set<CacheListener<E>> | undefined;
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        listener(payload);
+      } catch {
+        // A listener's bug must not turn into a failed cache read.
+      }
+    }
+  }
+}

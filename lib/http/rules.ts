@@ -1,0 +1,86 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { StoredHeaders } from '../serializer';
+
+/**
+ * Headers never replayed from the store. Hop-by-hop fields describe one connection, not the
+ * representation (RFC 9110 §7.6.1); `Set-Cookie` belongs to one user; `Date`, `Age`,
+ * `Content-Length` and `X-Cache` are recomputed for every answer.
+ */
+const NOT_REPLAYED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'set-cookie',
+  'date',
+  'age',
+  'content-length',
+  'x-cache',
+]);
+
+/** Methods whose answers a shared cache may reuse here: GET, and HEAD from the GET entry (RFC 9110 §9.3.2). */
+export function isCacheableMethod(method: string): method is 'GET' | 'HEAD' {
+  return method === 'GET' || method === 'HEAD';
+}
+
+/**
+ * Splits a `Cache-Control` header into lower-case directive names and their values
+ * (RFC 9111 §5.2). Quoted values are unquoted; a repeated directive keeps its first value.
+ */
+export function parseCacheControl(header: string | number | readonly string[] | undefined): Map<string, string | true> {
+  const directives = new Map<string, string | true>();
+  if (header === undefined) return directives;
+  const text = Array.isArray(header) ? header.join(',') : String(header);
+  for (const part of text.split(',')) {
+    const [rawName, ...rest] = part.split('=');
+    const name = rawName?.trim().toLowerCase();
+    if (!name || directives.has(name)) continue;
+    directives.set(name, rest.length === 0 ? true : rest.join('=').trim().replace(/^"(.*)"$/, '$1'));
+  }
+  return directives;
+}
+
+/** Why a response was not stored, or `undefined` when it may be. */
+export type NotStorableReason = 'status' | 'set-cookie' | 'no-store' | 'private' | 'vary-star';
+
+/**
+ * Decides whether a shared cache may store a response:
+ * - the status is one the route allows (200 by default);
+ * - no `Set-Cookie`: a cookie is one user's, never everybody's;
+ * - no `Cache-Control: no-store` (RFC 9111 §5.2.2.5) and no `private` (RFC 9111 §5.2.2.7);
+ * - no `Vary: *`, which no stored response can ever match (RFC 9111 §4.1).
+ */
+export function notStorableReason(
+  status: number,
+  headers: OutgoingHttpHeaders,
+  allowedStatuses: ReadonlySet<number>,
+): NotStorableReason | undefined {
+  if (!allowedStatuses.has(status)) return 'status';
+  if (headers['set-cookie'] !== undefined) return 'set-cookie';
+  const cacheControl = parseCacheControl(headers['cache-control']);
+  if (cacheControl.has('no-store')) return 'no-store';
+  if (cacheControl.has('private')) return 'private';
+  const vary = headers.vary;
+  if (vary !== undefined && String(vary).split(',').some((field) => field.trim() === '*')) return 'vary-star';
+  return undefined;
+}
+
+/** The subset of a response's headers worth replaying, with numbers turned into strings. */
+export function replayableHeaders(headers: OutgoingHttpHeaders): StoredHeaders {
+  const stored: StoredHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || NOT_REPLAYED.has(name)) continue;
+    stored[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return stored;
+}
+
+/** The `Age` of an entry in whole seconds (RFC 9111 §5.1), never negative. */
+export function ageSeconds(createdAt: number, now: number): number {
+  return Math.max(0, Math.floor((now - createdAt) / 1000));
+}

@@ -1,0 +1,83 @@
+import { LRUCache } from 'lru-cache';
+import { StoreClosedError } from '../errors';
+import { globToRegExp } from '../keys';
+import { type MemoryStoreOptions, resolveMemoryStoreOptions } from '../options';
+import type { Store } from './store';
+
+/**
+ * An in-process LRU store on `lru-cache`, bounded by entry count and by bytes. It is the default
+ * store and needs nothing installed; entries live as long as the process.
+ *
+ * @example
+ * ```ts
+ * const cache = createCache({ store: new MemoryStore({ maxEntries: 50_000, maxBytes: 128 * 1024 * 1024 }) });
+ * ```
+ */
+export class MemoryStore implements Store {
+  readonly name = 'memory';
+  private readonly lru: LRUCache<string, Buffer>;
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const resolved = resolveMemoryStoreOptions(options);
+    this.lru = new LRUCache<string, Buffer>({
+      max: resolved.maxEntries,
+      maxSize: resolved.maxBytes,
+      // Keys count too: a million tiny entries under long keys is still a million long keys.
+      sizeCalculation: (value, key) => value.length + key.length,
+    });
+  }
+
+  /** How many entries are held (expired ones included until they are touched or evicted). */
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** The bytes accounted for by the entries held, as counted against `maxBytes`. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  private open(): void {
+    if (this.closed) throw new StoreClosedError('MemoryStore');
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    this.open();
+    return this.lru.get(key);
+  }
+
+  async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    this.open();
+    // lru-cache copies nothing, and callers may reuse their buffer: keep our own copy.
+    this.lru.set(key, Buffer.from(value), { ttl: Math.max(1, Math.ceil(ttlMs)) });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.open();
+    return this.lru.delete(key);
+  }
+
+  async deletePattern(pattern: string): Promise<number> {
+    this.open();
+    const matcher = globToRegExp(pattern);
+    let removed = 0;
+    // Collect first: deleting while iterating the LRU's linked list would skip entries.
+    const matched = [...this.lru.keys()].filter((key) => matcher.test(key));
+    for (const key of matched) {
+      const live = this.lru.has(key);
+      if (this.lru.delete(key) && live) removed++;
+    }
+    return removed;
+  }
+
+  async clear(): Promise<void> {
+    this.open();
+    this.lru.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.lru.clear();
+  }
+}

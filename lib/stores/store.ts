@@ -1,0 +1,32 @@
+/**
+ * The narrow contract every storage adapter implements. A store moves bytes under keys with a
+ * TTL; it knows nothing of HTTP, JS types or namespaces (the {@link Cache} adds those).
+ *
+ * Errors: methods reject on failure (the cache turns read/write failures into misses and
+ * `error` events). After {@link Store.close} every method rejects with `StoreClosedError`.
+ *
+ * @example
+ * ```ts
+ * class MyStore implements Store {
+ *   readonly name = 'mine';
+ *   async get(key: string) { return undefined; }
+ *   // ...
+ * }
+ * ```
+ */
+export interface Store {
+  /** A short name for logs and events, e.g. `memory` or `redis`. */
+  readonly name: string;
+  /** The bytes stored under `key`, or `undefined` when absent or expired. */
+  get(key: string): Promise<Buffer | undefined>;
+  /** Stores `value` under `key` for `ttlMs` milliseconds, replacing any previous value atomically. */
+  set(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  /** Removes `key`; resolves `true` when something was removed. */
+  delete(key: string): Promise<boolean>;
+  /** Removes every key matching the Redis-style glob `pattern`; resolves with how many were removed. */
+  deletePattern(pattern: string): Promise<number>;
+  /** Removes every entry this store holds (never data it does not own). */
+  clear(): Promise<void>;
+  /** Releases resources. Connections the store did not create are left open. */
+  close(): Promise<void>;
+}
