@@ -23,7 +23,7 @@ import { summarize } from './lib/stats';
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONFIG = QUICK
   ? { rounds: 2, durationSeconds: 1, warmupSeconds: 1, connections: 50, stampedeSizes: [200, 1_000], stampedeRounds: 1, memoryCount: 100_000, invalidationCount: 20_000, invalidationRounds: 1 }
-  : { rounds: 5, durationSeconds: 5, warmupSeconds: 2, connections: 50, stampedeSizes: [200, 1_000], stampedeRounds: 3, memoryCount: 100_000, invalidationCount: 100_000, invalidationRounds: 3 };
+  : { rounds: 9, durationSeconds: 2, warmupSeconds: 2, connections: 50, stampedeSizes: [200, 1_000], stampedeRounds: 3, memoryCount: 100_000, invalidationCount: 100_000, invalidationRounds: 3 };
 // The whole run is bounded even if something hangs: well above the expected ~6 minutes.
 const RUN_DEADLINE_MS = (QUICK ? 5 : 15) * 60_000;
 const BOUND_MAX_BYTES = 16 * 1024 * 1024;
@@ -46,6 +46,13 @@ interface Stats {
   originCalls: number;
   slowOriginCalls: number;
   cacheErrors: number;
+  /** User + system CPU time the server process has used, in microseconds. */
+  cpuMicros: number;
+}
+
+/** One load run plus what it cost the server in CPU time. */
+interface Measured extends LoadResult {
+  cpuUsPerRequest: number;
 }
 
 interface Server {
@@ -117,12 +124,17 @@ async function throughput(
   }
   const originBefore = new Map<Candidate, Stats>();
   for (const candidate of candidates) originBefore.set(candidate, await statsOf(serverOf(servers, candidate)));
-  const perRound = new Map<Candidate, LoadResult[]>(candidates.map((candidate) => [candidate, []]));
+  const perRound = new Map<Candidate, Measured[]>(candidates.map((candidate) => [candidate, []]));
   for (let round = 0; round < CONFIG.rounds; round++) {
     for (const candidate of rotated(candidates, round)) {
-      const result = await autocannon(group, `${serverOf(servers, candidate).base}${urlPath}`, { ...options, durationSeconds: CONFIG.durationSeconds });
-      perRound.get(candidate)?.push(result);
-      log(`  round ${round + 1}/${CONFIG.rounds} ${LABELS[candidate]}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms${result.failures ? `, ${result.failures} failures` : ''}`);
+      const server = serverOf(servers, candidate);
+      const cpuBefore = (await statsOf(server)).cpuMicros;
+      const result = await autocannon(group, `${server.base}${urlPath}`, { ...options, durationSeconds: CONFIG.durationSeconds });
+      const cpuUsPerRequest = ((await statsOf(server)).cpuMicros - cpuBefore) / Math.max(1, result.total);
+      perRound.get(candidate)?.push({ ...result, cpuUsPerRequest });
+      log(
+        `  round ${round + 1}/${CONFIG.rounds} ${LABELS[candidate]}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, ${cpuUsPerRequest.toFixed(1)} CPU µs/request${result.failures ? `, ${result.failures} failures` : ''}`,
+      );
     }
   }
   const referenceRuns = perRound.get(reference) ?? [];
@@ -136,6 +148,8 @@ async function throughput(
       rps: summarize(runs.map((run) => run.rps)),
       p99Ms: summarize(runs.map((run) => run.p99)),
       ratio: summarize(runs.map((run, i) => run.rps / (referenceRuns[i]?.rps ?? Number.NaN))),
+      cpuUsPerRequest: summarize(runs.map((run) => run.cpuUsPerRequest)),
+      cpuRatio: summarize(runs.map((run, i) => (referenceRuns[i]?.cpuUsPerRequest ?? Number.NaN) / run.cpuUsPerRequest)),
       failures: runs.reduce((sum, run) => sum + run.failures, 0),
       originCalls: after.originCalls - before.originCalls,
     });

@@ -7,7 +7,8 @@
  * Routes, the same in every candidate:
  * - `GET /item`: the ~1 KB JSON body (cached by the candidate's middleware, if any);
  * - `GET /slow`: the same body after a 50 ms origin delay (for the stampede scenario);
- * - `GET /stats`: how many times each origin ran, and cache errors seen (never cached).
+ * - `GET /stats`: how many times each origin ran, cache errors seen, and the CPU time this process
+ *   has used (never cached).
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -110,7 +111,8 @@ async function main(): Promise<void> {
   const app = express();
   app.get('/stats', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json(counters);
+    const cpu = process.cpuUsage();
+    res.json({ ...counters, cpuMicros: cpu.user + cpu.system });
   });
   const route = (path: string, prefix: string, handler: RequestHandler): void => {
     const cached = middleware(prefix);

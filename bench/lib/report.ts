@@ -8,6 +8,10 @@ export interface ThroughputRow {
   p99Ms: Summary;
   /** Per-round ratio of this candidate's req/s to the reference candidate's in the same round. */
   ratio: Summary;
+  /** Server CPU time (user + system) per answered request, in microseconds. */
+  cpuUsPerRequest: Summary;
+  /** Per-round ratio of the reference's CPU µs per request to this candidate's. */
+  cpuRatio: Summary;
   /** Non-2xx answers, socket errors and timeouts, over all rounds. */
   failures: number;
   /** How often the origin handler ran during the measured rounds (a hit scenario wants 0). */
@@ -44,14 +48,29 @@ const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toF
 const spread = (s: Summary, format: (n: number) => string): string => `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
 const mib = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 
+/**
+ * The best round of each candidate (most req/s, least CPU per request) against the reference's
+ * best round. On a shared machine, interference only ever makes a round slower, so best rounds
+ * are the closest estimate of what each candidate costs by itself.
+ */
+export function bestRatios(row: ThroughputRow, reference: ThroughputRow): { rps: number; cpu: number } {
+  return { rps: row.rps.max / reference.rps.max, cpu: reference.cpuUsPerRequest.min / row.cpuUsPerRequest.min };
+}
+
 function throughputTable(rows: ThroughputRow[], reference: Candidate, ratioHeader: string): string[] {
+  const referenceRow = rows.find((row) => row.candidate === reference);
   const lines = [
-    `| candidate | req/s median (min–max) | p99 ms median (min–max) | ${ratioHeader} median (min–max) | origin calls | failures |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    `| candidate | req/s median (min–max) | ${ratioHeader}, per round: median (min–max) | ${ratioHeader}, best rounds: req/s · CPU | server CPU µs/request median (min–max) | p99 ms median (min–max) | origin calls | failures |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
-    const ratio = row.candidate === reference ? '1.00 (reference)' : spread(row.ratio, (n) => fixed(n, 2));
-    lines.push(`| ${LABELS[row.candidate]} | ${spread(row.rps, int)} | ${spread(row.p99Ms, (n) => fixed(n, 1))} | ${ratio} | ${int(row.originCalls)} | ${row.failures} |`);
+    const isReference = row.candidate === reference;
+    const best = referenceRow ? bestRatios(row, referenceRow) : { rps: Number.NaN, cpu: Number.NaN };
+    const perRound = isReference ? '1 (reference)' : spread(row.ratio, (n) => fixed(n, 2));
+    const bestCell = isReference ? '1 (reference)' : `${fixed(best.rps, 2)} · ${fixed(best.cpu, 2)}`;
+    lines.push(
+      `| ${LABELS[row.candidate]} | ${spread(row.rps, int)} | ${perRound} | ${bestCell} | ${spread(row.cpuUsPerRequest, (n) => fixed(n, 1))} | ${spread(row.p99Ms, (n) => fixed(n, 1))} | ${int(row.originCalls)} | ${row.failures} |`,
+    );
   }
   return lines;
 }
@@ -64,9 +83,25 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     `Rounds: ${String(meta.rounds)} × ${String(meta.durationSeconds)} s per candidate, ${String(meta.connections)} connections, candidates interleaved; load average ${String(meta.loadAvgStart)} → ${String(meta.loadAvgEnd)}.`,
   );
+  if (hit || miss) {
+    out.push(
+      '',
+      'Ratios: "per round" divides each round by the reference run in the same round; "best rounds" divides the best round of each (most req/s; least server CPU per request), the closest estimate of intrinsic cost when other work shares the machine.',
+    );
+  }
   if (hit) {
     out.push('', '### Hit throughput (~1 KB JSON, every request the same URL)', '');
     out.push(...throughputTable(hit.rows, hit.reference, '× ceiling'));
+    const find = (candidate: Candidate): ThroughputRow | undefined => hit.rows.find((row) => row.candidate === candidate);
+    const [ours, ceiling, apicacheMemory] = [find('ck-memory'), find(hit.reference), find('apicache-memory')];
+    if (ours && ceiling && apicacheMemory) {
+      const vsCeiling = bestRatios(ours, ceiling);
+      const vsApicache = bestRatios(ours, apicacheMemory);
+      out.push(
+        '',
+        `cacheResponse + MemoryStore against the ceiling: ×${fixed(vsCeiling.rps, 2)} req/s and ×${fixed(vsCeiling.cpu, 2)} by CPU (best rounds), ×${fixed(ours.ratio.median, 2)} per round; against apicache (memory): ×${fixed(vsApicache.rps, 2)} req/s and ×${fixed(vsApicache.cpu, 2)} by CPU (best rounds).`,
+      );
+    }
   }
   if (miss) {
     out.push('', '### Miss overhead (every request a new key)', '');
@@ -105,45 +140,45 @@ export function renderMarkdown(results: BenchResults): string {
 const escapeXml = (text: string): string => text.replace(/[<>&"]/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[ch] as string);
 
 /**
- * A horizontal bar chart of median hit req/s per candidate, with the min–max spread drawn as a
- * whisker and the ratio to the ceiling written at the end of each bar. Plain SVG, no library.
+ * A horizontal bar chart of hit throughput: median req/s per candidate with a min–max whisker,
+ * and the ratios to the ceiling (best rounds and per-round median) after each bar. Plain SVG.
  */
 export function renderHitChart(results: BenchResults): string | undefined {
   const hit = results.hit;
-  if (!hit) return undefined;
-  const rows = hit.rows;
-  const labelWidth = 240;
-  const plotWidth = 420;
-  const barHeight = 26;
-  const gap = 12;
-  const top = 48;
-  const width = labelWidth + plotWidth + 110;
-  const height = top + rows.length * (barHeight + gap) + 36;
-  const maxRps = Math.max(1, ...rows.map((row) => (Number.isFinite(row.rps.max) ? row.rps.max : 0)));
-  const x = (rps: number): number => labelWidth + (plotWidth * rps) / maxRps;
+  const referenceRow = hit?.rows.find((row) => row.candidate === hit.reference);
+  if (!hit || !referenceRow) return undefined;
+  const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
+  const labelWidth = 250;
+  const plotWidth = 380;
+  const rowHeight = 36;
+  const top = 56;
+  const width = labelWidth + plotWidth + 290;
+  const height = top + hit.rows.length * rowHeight + 40;
+  const maxValue = Math.max(1, ...hit.rows.map((row) => finite(row.rps.max)));
+  const x = (value: number): number => labelWidth + (plotWidth * finite(value)) / maxValue;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="12" y="22" font-size="15" font-weight="bold">Cache-hit throughput, ~1 KB JSON (median req/s; whisker = min–max of ${String(results.meta.rounds)} rounds)</text>`,
-    `<text x="12" y="38" fill="#555">${escapeXml(`${String(results.meta.date)} · ${String(results.meta.cpus)} cores · pinning: ${String(results.meta.pinning)} · ${String(results.meta.mode)}`)}</text>`,
+    '<text x="12" y="22" font-size="15" font-weight="bold">Cache-hit throughput, ~1 KB JSON body (median req/s, whisker = min–max over rounds)</text>',
+    `<text x="12" y="40" fill="#555">${escapeXml(`${String(results.meta.date)} · ${String(results.meta.cpus)} cores · pinning: ${String(results.meta.pinning)} · ${String(results.meta.mode)} · ${String(results.meta.rounds)} rounds of ${String(results.meta.durationSeconds)} s`)}</text>`,
   ];
-  rows.forEach((row, i) => {
-    const y = top + i * (barHeight + gap);
-    const fill = row.candidate.startsWith('ck-') ? '#2b6cb0' : row.candidate === 'buffer' ? '#718096' : row.candidate.startsWith('apicache') ? '#dd6b20' : '#a0aec0';
-    const median = Number.isFinite(row.rps.median) ? row.rps.median : 0;
-    parts.push(`<text x="${labelWidth - 8}" y="${y + barHeight / 2 + 4}" text-anchor="end">${escapeXml(LABELS[row.candidate])}</text>`);
-    parts.push(`<rect x="${labelWidth}" y="${y}" width="${Math.max(1, x(median) - labelWidth).toFixed(1)}" height="${barHeight}" fill="${fill}"/>`);
-    if (Number.isFinite(row.rps.min) && Number.isFinite(row.rps.max)) {
-      const mid = y + barHeight / 2;
-      parts.push(`<line x1="${x(row.rps.min).toFixed(1)}" y1="${mid}" x2="${x(row.rps.max).toFixed(1)}" y2="${mid}" stroke="#1a202c" stroke-width="1.5"/>`);
-      for (const end of [row.rps.min, row.rps.max]) {
-        parts.push(`<line x1="${x(end).toFixed(1)}" y1="${mid - 6}" x2="${x(end).toFixed(1)}" y2="${mid + 6}" stroke="#1a202c" stroke-width="1.5"/>`);
-      }
+  hit.rows.forEach((row, i) => {
+    const y = top + i * rowHeight;
+    const fill = row.candidate.startsWith('ck-') ? '#2b6cb0' : row.candidate.startsWith('apicache') ? '#dd6b20' : '#718096';
+    const mid = y + 11;
+    parts.push(`<text x="${labelWidth - 8}" y="${mid + 4}" text-anchor="end">${escapeXml(LABELS[row.candidate])}</text>`);
+    parts.push(`<rect x="${labelWidth}" y="${y}" width="${Math.max(1, x(row.rps.median) - labelWidth).toFixed(1)}" height="22" fill="${fill}"/>`);
+    parts.push(`<line x1="${x(row.rps.min).toFixed(1)}" y1="${mid}" x2="${x(row.rps.max).toFixed(1)}" y2="${mid}" stroke="#1a202c" stroke-width="1.5"/>`);
+    for (const end of [row.rps.min, row.rps.max]) {
+      parts.push(`<line x1="${x(end).toFixed(1)}" y1="${mid - 6}" x2="${x(end).toFixed(1)}" y2="${mid + 6}" stroke="#1a202c" stroke-width="1.5"/>`);
     }
-    const ratio = row.candidate === hit.reference ? '1.00×' : `${fixed(row.ratio.median, 2)}×`;
-    parts.push(`<text x="${(x(Math.max(median, Number.isFinite(row.rps.max) ? row.rps.max : 0)) + 8).toFixed(1)}" y="${y + barHeight / 2 + 4}">${escapeXml(`${int(median)} · ${ratio}`)}</text>`);
+    const best = bestRatios(row, referenceRow);
+    const text = row.candidate === hit.reference ? `${int(row.rps.median)}/s · ceiling` : `${int(row.rps.median)}/s · ×${fixed(best.rps, 2)} best, ×${fixed(row.ratio.median, 2)} per round`;
+    parts.push(`<text x="${(Math.max(x(row.rps.max), x(row.rps.median)) + 8).toFixed(1)}" y="${mid + 4}">${escapeXml(text)}</text>`);
   });
-  parts.push(`<text x="${labelWidth}" y="${height - 12}" fill="#555">ratio = median over rounds of (candidate req/s ÷ precomputed-Buffer req/s in the same round)</text>`);
+  parts.push(
+    `<text x="12" y="${height - 14}" fill="#555">×best = best round ÷ ceiling's best round; ×per round = median of (round ÷ ceiling in the same round). Same run, same machine.</text>`,
+  );
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
