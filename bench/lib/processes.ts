@@ -44,9 +44,20 @@ export class ProcessGroup {
     process.on('exit', () => this.killAll());
   }
 
-  /** Adopts a process started elsewhere (the redis-server) so it is killed with the rest. */
+  /**
+   * Adopts a process started elsewhere (the redis-server) so it is killed with the rest. A tiny
+   * reaper process holding a pipe to this one kills it too if the runner itself is SIGKILLed.
+   */
   adopt(pid: number, role: Role): void {
     this.extraPids.add(pid);
+    const reaper = spawn(
+      process.execPath,
+      ['-e', `process.stdin.on('end', () => { try { process.kill(${pid}, 'SIGKILL'); } catch {} process.exit(0); }); process.stdin.resume();`],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    reaper.stdin?.on('error', () => undefined);
+    this.children.add(reaper);
+    reaper.once('exit', () => this.children.delete(reaper));
     if (this.pinning) {
       try {
         execFileSync('taskset', ['-a', '-p', '-c', this.pinning[role], String(pid)], { stdio: 'ignore' });
