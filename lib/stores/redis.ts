@@ -180,6 +180,11 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (!this.ownsClient) return;
+    // QUIT only makes sense on a live connection; otherwise stop the reconnect loop at once.
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
     try {
       await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, this.timeoutMs).unref())]);
     } catch {
