@@ -8,9 +8,12 @@ const expectedMode = (globalThis as { DECORATOR_MODE?: string }).DECORATOR_MODE;
 afterAll(closeStoreClients);
 
 test('this file was compiled for the decorator mode its Jest project names', () => {
-  defineServices(createCache());
+  const { CharacterService } = defineServices(createCache());
   expect(expectedMode === 'legacy' || expectedMode === 'standard').toBe(true);
   expect(compiledMode).toBe(expectedMode);
+  // Legacy runs also get emitDecoratorMetadata, as NestJS projects do.
+  const returnType: unknown = Reflect.getMetadata('design:returntype', CharacterService.prototype, 'getCharacter');
+  expect(returnType).toBe(expectedMode === 'legacy' ? Promise : undefined);
 });
 
 describe.each(STORE_KINDS)('decorators on $name', (kind) => {
