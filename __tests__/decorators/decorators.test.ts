@@ -1,4 +1,5 @@
-import { CACHEABLE_METADATA_KEY, type Cache, Cacheable, configureCache, createCache, getCacheMetadata, getDefaultCache } from '../../lib';
+import { CACHEABLE_METADATA_KEY, type Cache, Cacheable, RedisStore, configureCache, createCache, getCacheMetadata, getDefaultCache } from '../../lib';
+import { freePort } from '../helpers/redis-server';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
 import { type Character, FakeDb, compiledMode, defineServices, recordedLabel } from './fixtures';
 
@@ -245,5 +246,23 @@ describe.each(STORE_KINDS)('decorators on $name', (kind) => {
       expect(services.CharacterService.prototype.getCharacter.name).toBe('getCharacter');
       expect(services.CharacterService.prototype.updateCharacter.name).toBe('updateCharacter');
     });
+  });
+});
+
+describe('@CacheEvict when the store is down', () => {
+  test('the method runs, then the call rejects so the caller learns the eviction failed', async () => {
+    const store = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, redisOptions: { retryStrategy: () => null } });
+    const cache = createCache({ store });
+    const errors: string[] = [];
+    cache.on('error', ({ operation }) => errors.push(operation));
+    const db = new FakeDb();
+    const { CharacterService } = defineServices(cache);
+    await expect(new CharacterService(db).updateCharacter('c9', 'Saved anyway')).rejects.toThrow();
+    expect(db.rows.get('c9')?.name).toBe('Saved anyway');
+    expect(errors.length).toBeGreaterThan(0);
+    // Reads still fall through to the origin.
+    db.rows.set('c8', { id: 'c8', name: 'Read', updatedAt: new Date() });
+    expect((await new CharacterService(db).getCharacter('c8'))?.name).toBe('Read');
+    await cache.close();
   });
 });

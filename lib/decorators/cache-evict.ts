@@ -15,31 +15,34 @@ function list(option: string, value: string | readonly string[] | undefined): re
   if (value === undefined) return [];
   const items = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(items) || items.some((item) => typeof item !== 'string' || item === '')) {
-    throw new TypeError(`@CacheEvict: "${option}" must give a non-empty string or an array of them, got ${String(value)}`);
+    throw new TypeError(`@CacheEvict: the ${option} must give a non-empty string or an array of them, got ${String(value)}`);
   }
   return items;
 }
 
-/** Runs every eviction the options ask for; rejects if any fails. */
+/**
+ * Runs every eviction the options ask for; rejects if any fails. Every value is resolved before
+ * the first deletion starts, so a bad value evicts nothing rather than part of the set.
+ */
 async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], result: unknown): Promise<void> {
-  const work: Array<Promise<unknown>> = [];
-  for (const key of list('keys', resolve(options.keys, args, result))) work.push(cache.delete(key));
-  for (const pattern of list('patterns', resolve(options.patterns, args, result))) work.push(cache.invalidatePattern(pattern));
-  if (options.scope !== undefined) {
-    let id: string | undefined;
-    if (options.id !== undefined) {
-      const raw = resolve(options.id, args, result);
-      // A missing id must not silently widen into "the whole scope".
-      if ((typeof raw !== 'string' || raw === '') && typeof raw !== 'number') {
-        throw new TypeError(`@CacheEvict: "id" for scope "${options.scope}" resolved to ${JSON.stringify(raw) ?? String(raw)}; leave "id" out to evict the whole scope`);
-      }
-      id = String(raw);
+  const keys = list('keys option', resolve(options.keys, args, result));
+  const patterns = list('patterns option', resolve(options.patterns, args, result));
+  const tags = list('tags option', resolve(options.tags, args, result));
+  let id: string | undefined;
+  if (options.scope !== undefined && options.id !== undefined) {
+    const raw = resolve(options.id, args, result);
+    // A missing id must not silently widen into "the whole scope".
+    if ((typeof raw !== 'string' || raw === '') && typeof raw !== 'number') {
+      throw new TypeError(`@CacheEvict: the id for scope "${options.scope}" resolved to ${JSON.stringify(raw) ?? String(raw)}; leave id out to evict the whole scope`);
     }
-    work.push(invalidateScope(cache, options.scope, id));
+    id = String(raw);
   }
-  const tags = list('tags', resolve(options.tags, args, result));
-  if (tags.length > 0) work.push(invalidateTags(cache, tags));
-  await Promise.all(work);
+  await Promise.all([
+    ...keys.map((key) => cache.delete(key)),
+    ...patterns.map((pattern) => cache.invalidatePattern(pattern)),
+    options.scope === undefined ? undefined : invalidateScope(cache, options.scope, id),
+    tags.length === 0 ? undefined : invalidateTags(cache, tags),
+  ]);
 }
 
 /**
