@@ -2,7 +2,14 @@ import type { Cache, WrapOptions } from './cache';
 import { getDefaultCache } from './default-cache';
 import type { Ttl } from './ttl';
 
-/** Options of {@link getCachedQuery}: those of `Cache.wrap`, plus the cache to use. */
+/**
+ * Options of {@link getCachedQuery}: those of `Cache.wrap`, plus the cache to use.
+ *
+ * @example
+ * ```ts
+ * const options: CachedQueryOptions<Character | null> = { ttl: 'character', cacheNull: true, cache: reportsCache };
+ * ```
+ */
 export interface CachedQueryOptions<T = unknown> extends WrapOptions<T> {
   /**
    * The cache to use.

@@ -128,6 +128,24 @@ describe.each(STORE_KINDS)('decorators on $name', (kind) => {
       expect(db.reads.filter((id) => id === 'nobody')).toHaveLength(1);
     });
 
+    test('a key function is called with the instance as this', async () => {
+      class Tenanted {
+        constructor(readonly tenant: string) {}
+        @Cacheable({
+          cache,
+          key: function (this: Tenanted, id: string) {
+            return `${this.tenant}:${id}`;
+          },
+        })
+        async load(id: string): Promise<string> {
+          return `${this.tenant} loaded ${id}`;
+        }
+      }
+      expect(await new Tenanted('acme').load('x')).toBe('acme loaded x');
+      expect(await new Tenanted('globex').load('x')).toBe('globex loaded x');
+      expect(setKeys).toEqual(['deco:acme:x', 'deco:globex:x']);
+    });
+
     test('without a cache option it uses the default cache at call time', async () => {
       const previous = getDefaultCache();
       class Lazy {

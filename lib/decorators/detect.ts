@@ -7,6 +7,14 @@ export type AsyncMethod = (this: unknown, ...args: unknown[]) => Promise<unknown
  * The type of the decorators returned by `Cacheable(...)` and `CacheEvict(...)`: applicable to
  * an async method as a TC39 standard decorator (TypeScript 5 without `experimentalDecorators`)
  * or as a legacy one (`experimentalDecorators`, the NestJS world).
+ *
+ * @example
+ * ```ts
+ * const cacheCharacter: CacheMethodDecorator = Cacheable({ scope: 'character' });
+ * class CharacterService {
+ *   @cacheCharacter async getCharacter(id: string): Promise<Character> { ... }
+ * }
+ * ```
  */
 export interface CacheMethodDecorator {
   /** TC39 standard method decorator. */

@@ -15,10 +15,23 @@ const STANDARD_METADATA_KEY = Symbol.for('express-cache-kit:methods');
 
 /**
  * The reflect-metadata key under which legacy decorators store each method's `@Cacheable`
- * options: `Reflect.getMetadata(CACHEABLE_METADATA_KEY, prototype, 'method')`.
+ * options. (TC39 standard decorators keep them in the class's decorator metadata; use
+ * {@link getCacheMetadata} to read both.)
+ *
+ * @example
+ * ```ts
+ * Reflect.getMetadata(CACHEABLE_METADATA_KEY, CharacterService.prototype, 'getCharacter'); // { ttl: 'character', ... }
+ * ```
  */
 export const CACHEABLE_METADATA_KEY = 'express-cache-kit:cacheable';
-/** Like {@link CACHEABLE_METADATA_KEY}, for `@CacheEvict` options. */
+/**
+ * Like {@link CACHEABLE_METADATA_KEY}, for `@CacheEvict` options.
+ *
+ * @example
+ * ```ts
+ * Reflect.getMetadata(CACHE_EVICT_METADATA_KEY, CharacterService.prototype, 'updateCharacter'); // { scope: 'character', ... }
+ * ```
+ */
 export const CACHE_EVICT_METADATA_KEY = 'express-cache-kit:cache-evict';
 
 /** One decorated method as stored at decoration time. @internal */
@@ -29,6 +42,11 @@ export type StoredCacheMetadata =
 /**
  * One decorated method as listed by {@link getCacheMetadata}: which class declares it, its
  * name, whether it is static, and the options given to `@Cacheable` or `@CacheEvict`.
+ *
+ * @example
+ * ```ts
+ * const cached: CacheMethodMetadata[] = getCacheMetadata(CharacterService).filter((m) => m.kind === 'cacheable');
+ * ```
  */
 export type CacheMethodMetadata = StoredCacheMetadata & {
   /** The class that declares the decorated method (a base class for inherited methods). */

@@ -6,7 +6,14 @@ import { type Ttl, TTL_PROFILES, resolveTtl } from '../ttl';
 // generic in the decorated method's arguments and result; the rules are the same: every option
 // is checked once, when the decorator is applied, and a bad one throws InvalidOptionError.
 
-/** Options of {@link Cacheable}. `Args` are the method's arguments, `R` what its promise resolves to. */
+/**
+ * Options of {@link Cacheable}. `Args` are the method's arguments, `R` what its promise resolves to.
+ *
+ * @example
+ * ```ts
+ * const options: CacheableOptions<[id: string], Character | null> = { key: (id) => `character:${id}`, ttl: 'character', condition: (c) => c !== null };
+ * ```
+ */
 export interface CacheableOptions<Args extends unknown[] = unknown[], R = unknown> {
   /**
    * The cache key: a function of the arguments (called with the instance as `this`), or a
@@ -47,10 +54,24 @@ export interface CacheableOptions<Args extends unknown[] = unknown[], R = unknow
   cache?: Cache;
 }
 
-/** A value, or a function computing it from the method's arguments and result. */
+/**
+ * A value, or a function computing it from the method's arguments and result.
+ *
+ * @example
+ * ```ts
+ * const keys: FromCall<string[], [id: string], Character> = ([id], saved) => [`character:${id}`, `owner:${saved.ownerId}`];
+ * ```
+ */
 export type FromCall<T, Args extends unknown[], R> = T | ((args: Args, result: R) => T);
 
-/** Options of {@link CacheEvict}: at least one of `keys`, `scope`, `patterns` or `tags`. */
+/**
+ * Options of {@link CacheEvict}: at least one of keys, scope, patterns or tags.
+ *
+ * @example
+ * ```ts
+ * const options: CacheEvictOptions<[id: string, name: string]> = { scope: 'character', id: ([id]) => id };
+ * ```
+ */
 export interface CacheEvictOptions<Args extends unknown[] = unknown[], R = unknown> {
   /** Keys to delete (without the cache's namespace). */
   keys?: FromCall<string | readonly string[], Args, R>;
