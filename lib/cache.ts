@@ -11,15 +11,25 @@ import { type Ttl, type TtlProfiles, resolveTtl } from './ttl';
 export interface SetOptions {
   /** Seconds or a profile name; defaults to the cache's `defaultTtl`. */
   ttl?: Ttl;
+  /** Tags to attach; see invalidateTags. */
+  tags?: readonly string[];
 }
 
-/** Options of {@link Cache.wrap}. */
-export interface WrapOptions extends SetOptions {
+/** Options of {@link Cache.wrap}; `T` is the loader's result. */
+export interface WrapOptions<T = unknown> extends Omit<SetOptions, 'tags'> {
   /**
    * Store a `null` result. `undefined` is never stored.
    * @default false
    */
   cacheNull?: boolean;
+  /**
+   * Decides whether a loaded value is stored: return `false` to hand it to the callers without
+   * caching it (for example an empty search result).
+   * @default every value except `undefined` (and `null`, see `cacheNull`) is stored
+   */
+  condition?: (value: T) => boolean;
+  /** Tags to attach: a list, or a function of the loaded value; see invalidateTags. */
+  tags?: readonly string[] | ((value: T) => readonly string[]);
 }
 
 /** A response to store with {@link Cache.setResponse}. */
@@ -131,8 +141,13 @@ export class Cache {
    * Returns the cached value of `key`, or runs `loader`, stores its result and returns it.
    * Concurrent calls for one key in this process share one loader call; a loader's error is
    * passed to every waiting caller and never stored.
+   *
+   * @example
+   * ```ts
+   * const user = await cache.wrap(`user:${id}`, () => db.users.find(id), { ttl: 'user', condition: (u) => u !== null });
+   * ```
    */
-  async wrap<T>(key: string, loader: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
+  async wrap<T>(key: string, loader: () => T | Promise<T>, options: WrapOptions<T> = {}): Promise<T> {
     const fullKey = this.namespace + key;
     const pending = this.inflight.get(fullKey);
     if (pending) return pending as Promise<T>;
@@ -141,7 +156,7 @@ export class Cache {
       const entry = await this.read(fullKey, 'value');
       if (entry?.kind === 'value') return entry.value as T;
       const value = await loader();
-      if (value !== undefined && (value !== null || options.cacheNull === true)) {
+      if (value !== undefined && (value !== null || options.cacheNull === true) && (options.condition?.(value) ?? true)) {
         const now = Date.now();
         await this.write(fullKey, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl);
       }

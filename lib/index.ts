@@ -1,5 +1,11 @@
 export { Cache, createCache } from './cache';
 export type { CacheStats, CachedResponseInput, SetOptions, WrapOptions } from './cache';
+export { CacheEvict } from './decorators/cache-evict';
+export { Cacheable } from './decorators/cacheable';
+export type { CacheMethodDecorator } from './decorators/detect';
+export { CACHEABLE_METADATA_KEY, CACHE_EVICT_METADATA_KEY, getCacheMetadata } from './decorators/metadata';
+export type { CacheMethodMetadata } from './decorators/metadata';
+export type { CacheEvictOptions, CacheableOptions, FromCall } from './decorators/options';
 export { configureCache, getDefaultCache } from './default-cache';
 export { CacheError, InvalidOptionError, StoreClosedError, StoreError, StoreTimeoutError } from './errors';
 export type { CacheErrorCode } from './errors';
@@ -12,6 +18,8 @@ export {
   DEFAULT_REDIS_STORE_OPTIONS,
 } from './options';
 export type { CacheOptions, CacheResponseOptions, MemoryStoreOptions, RedisStoreOptions } from './options';
+export { getCachedQuery } from './query';
+export type { CachedQueryOptions } from './query';
 export type { Entry, ResponseEntry, StoredHeaders, ValueEntry } from './serializer';
 export { MemoryStore } from './stores/memory';
 export { RedisStore } from './stores/redis';

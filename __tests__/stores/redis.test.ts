@@ -70,7 +70,9 @@ describe('RedisStore', () => {
     expect(files.length).toBeGreaterThan(5);
     for (const file of files) {
       const code = readFileSync(file, 'utf8');
-      expect({ file, hit: /\.keys\(\s*['"`]|['"`]KEYS['"`]|call\(\s*['"`]keys/i.test(code) }).toEqual({ file, hit: false });
+      // The quoted command name is matched in capitals only: option names such as 'keys' are not commands.
+      const hit = /\.keys\(\s*['"`]|call\(\s*['"`]keys/i.test(code) || /['"`]KEYS['"`]/.test(code);
+      expect({ file, hit }).toEqual({ file, hit: false });
     }
   });
 });
