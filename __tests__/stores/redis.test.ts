@@ -50,6 +50,35 @@ describe('RedisStore', () => {
     expect(pttl).toBeLessThanOrEqual(30_000);
   });
 
+  test('a tag index lives under the keyPrefix at __tag__:<tag>, outlives its longest member, and holds raw key names', async () => {
+    const client = testRedisClient();
+    clients.push(client);
+    const store = new RedisStore({ client, operationTimeoutMs: 2_000 });
+    await store.set('ns:character:1', Buffer.from('a'), 30_000, ['ns:character:1']);
+    await store.set('ns:api:character:x', Buffer.from('b'), 120_000, ['ns:character:1']);
+    await store.set('ns:character:1:stats', Buffer.from('c'), 10_000, ['ns:character:1']);
+    const index = '__tag__:ns:character:1';
+    expect(await client.pttl(index)).toBeGreaterThan(60_000); // covers the 120 s member, not the last 10 s one
+    expect((await client.smembers(index)).sort()).toEqual(
+      ['ns:api:character:x', 'ns:character:1', 'ns:character:1:stats'].map((key) => client.options.keyPrefix + key).sort(),
+    );
+    // Entry patterns never reach the index, even one as wide as `*`.
+    expect(await store.deletePattern('ns:character:*')).toBe(2);
+    expect(await client.exists(index)).toBe(1);
+    expect(await store.deleteTags(['ns:character:1'])).toBe(1);
+    expect(await client.exists(index)).toBe(0);
+  });
+
+  test('deleteTags works on a caller client without autopipelining after a SCRIPT FLUSH', async () => {
+    const client = testRedisClient();
+    clients.push(client);
+    const store = new RedisStore({ client, operationTimeoutMs: 2_000 });
+    await client.script('FLUSH');
+    await store.set('k', Buffer.from('v'), 60_000, ['t']);
+    await client.script('FLUSH');
+    expect(await store.deleteTags(['t'])).toBe(1);
+  });
+
   test('options are validated at construction, naming the option', () => {
     expect(() => new RedisStore({})).toThrow(InvalidOptionError);
     expect(() => new RedisStore({ url: 'http://x' })).toThrow(/option "url"/);
