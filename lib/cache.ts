@@ -158,18 +158,18 @@ export class Cache {
   /**
    * Returns the cached value of `key`, or runs `loader`, stores its result and returns it.
    * Concurrent calls for one key in this process share one loader call; a loader's error is
-   * passed to every waiting caller and never stored.
+   * passed to every waiting caller and never stored. If an invalidation touching the entry (by
+   * key, pattern, tag or scope) begins while the loader runs, its result is returned but not
+   * stored, and later callers start a fresh load.
    */
   async wrap<T>(key: string, loader: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
     const fullKey = this.namespace + key;
+    const tags = this.fullTags(options.tags);
     const pending = this.inflight.get(fullKey);
     const generation = this.invalidations.generation;
     // A caller arriving after an invalidation must not be handed the value loaded before it.
-    if (pending && !this.invalidations.invalidatedSince(pending.generation, fullKey, this.fullTags(options.tags))) {
-      return pending.promise as Promise<T>;
-    }
+    if (pending && !this.invalidations.invalidatedSince(pending.generation, fullKey, tags)) return pending.promise as Promise<T>;
     const ttl = this.resolveTtl(options.ttl);
-    const tags = this.fullTags(options.tags);
     const promise = (async (): Promise<T> => {
       const entry = await this.read(fullKey, 'value');
       if (entry?.kind === 'value') return entry.value as T;
@@ -290,7 +290,10 @@ export class Cache {
     return entry?.kind === 'response' ? entry : undefined;
   }
 
-  /** Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed. */
+  /**
+   * Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed or
+   * `generation` says an invalidation overtook it.
+   */
   async setResponse(key: string, response: CachedResponseInput, options: SetOptions = {}): Promise<boolean> {
     const ttl = this.resolveTtl(options.ttl);
     const tags = this.fullTags(options.tags);

@@ -13,7 +13,8 @@ afterAll(async () => {
 runStoreContract('RedisStore (caller-owned client with keyPrefix)', async () => {
   const client = testRedisClient();
   clients.push(client);
-  return new RedisStore({ client });
+  // A generous timeout: other suites (the 100,000-key invalidation test among them) share this server.
+  return new RedisStore({ client, operationTimeoutMs: 2_000 });
 });
 
 runStoreContract('RedisStore (from url)', async () => {

@@ -13,8 +13,9 @@ function isSuccess(status: number): boolean {
 }
 
 function checkTargets(targets: InvalidationTargets): void {
-  for (const list of ['scopes', 'keys', 'patterns'] as const) {
-    if (targets[list] !== undefined && !Array.isArray(targets[list])) throw new InvalidOptionError(`spec.${list}`, 'expected an array');
+  const lists = { scopes: targets.scopes, keys: targets.keys, patterns: targets.patterns };
+  for (const [name, list] of Object.entries(lists)) {
+    if (list !== undefined && !Array.isArray(list)) throw new InvalidOptionError(`spec.${name}`, 'expected an array');
   }
   resolveTags('tags', targets.tags);
 }
