@@ -117,7 +117,9 @@ export class RedisStore implements Store {
       this.client.on('error', () => undefined);
       this.ownsClient = true;
     }
-    const prefix = isCluster(this.client) ? this.client.options.redisOptions?.keyPrefix : this.client.options.keyPrefix;
+    // A Cluster applies its top-level keyPrefix (ioredis copies redisOptions.keyPrefix there when
+    // only that one is set).
+    const prefix = isCluster(this.client) ? (this.client.options.keyPrefix ?? this.client.options.redisOptions?.keyPrefix) : this.client.options.keyPrefix;
     this.keyPrefix = prefix ?? '';
     const commandTimeout = isCluster(this.client) ? undefined : this.client.options.commandTimeout;
     this.needsOwnTimer = commandTimeout === undefined || commandTimeout > this.timeoutMs;
@@ -274,16 +276,20 @@ export class RedisStore implements Store {
       do {
         const [next, keys] = await this.run('deletePattern', () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
         cursor = next;
-        const unprefixed = keys.map((key) => key.slice(this.keyPrefix.length));
         // A pattern like `*` must not drop tag indexes: their entries would become unreachable.
-        const entries = includeIndexes ? unprefixed : unprefixed.filter((key) => !key.startsWith(TAG_INDEX_PREFIX));
+        const entries = includeIndexes ? keys : keys.filter((key) => !key.startsWith(TAG_INDEX_PREFIX, this.keyPrefix.length));
         if (entries.length > 0) removed += await this.unlink(node, entries);
       } while (cursor !== '0');
     }
     return removed;
   }
 
-  private async unlink(node: Redis, keys: string[]): Promise<number> {
+  /** Unlinks raw key names (as SCAN returned them) on the node that holds them. */
+  private async unlink(node: Redis, rawKeys: string[]): Promise<number> {
+    // The node adds its own keyPrefix to what it sends; a cluster node may have none even when
+    // the Cluster has one, so strip exactly the node's.
+    const nodePrefixLength = (node.options.keyPrefix ?? '').length;
+    const keys = rawKeys.map((key) => key.slice(nodePrefixLength));
     if (!isCluster(this.client)) return this.run('deletePattern', () => node.unlink(...keys));
     // In a cluster a multi-key UNLINK fails with CROSSSLOT unless every key shares a slot.
     const pipeline = node.pipeline();
