@@ -372,10 +372,21 @@ export class Cache {
     // Checked synchronously right before the store call: an invalidation starting later issues
     // its commands after this write, so it removes what we store.
     if (generation !== undefined && this.invalidations.invalidatedSince(generation, fullKey, fullTags)) return false;
+    const issuedAt = this.invalidations.generation;
     try {
       await this.store.set(fullKey, encodeEntry(entry), ttlSeconds * 1000, fullTags);
     } catch (error) {
       this.reportError(error, 'set', fullKey);
+      return false;
+    }
+    if (generation !== undefined && this.invalidations.invalidatedSince(issuedAt, fullKey, fullTags)) {
+      // An invalidation began while the write was in flight. Where a tagged write is several
+      // commands (Redis Cluster) it may have slipped between them, so remove the entry ourselves.
+      try {
+        await this.store.delete(fullKey);
+      } catch (error) {
+        this.reportError(error, 'delete', fullKey);
+      }
       return false;
     }
     this.events.emit('set', { key: fullKey, ttl: ttlSeconds });

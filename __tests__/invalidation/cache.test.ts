@@ -1,4 +1,4 @@
-import { type Cache, type CacheEvents, InvalidOptionError, createCache } from '../../lib';
+import { type Cache, type CacheEvents, InvalidOptionError, MemoryStore, createCache } from '../../lib';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
 
 afterAll(closeStoreClients);
@@ -197,5 +197,31 @@ describe.each(STORE_KINDS)('Cache invalidation on $name', (kind) => {
       expect(await cache.get('character:1')).toBeUndefined();
       expect(await cache.set('character:1', 'direct')).toBe(true); // a write without a generation is authoritative
     });
+  });
+});
+
+describe('no stale write-back when the store write itself is slow', () => {
+  /** A MemoryStore whose writes wait for the test: a write in flight, as on a Cluster. */
+  class HeldWritesStore extends MemoryStore {
+    held: { promise: Promise<void>; open: () => void } | undefined;
+    writeStarted = gate();
+    override async set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void> {
+      this.writeStarted.open();
+      await this.held?.promise;
+      await super.set(key, value, ttlMs, tags);
+    }
+  }
+
+  test('an invalidation that begins while the write is in flight removes the entry afterwards', async () => {
+    const store = new HeldWritesStore();
+    store.held = gate();
+    const cache = createCache({ store });
+    const pending = cache.wrap('character:1', async () => 'old', { tags: ['character:1'] });
+    await store.writeStarted.promise;
+    expect(await cache.invalidateTags(['character:1'])).toBe(0); // nothing stored yet: the write is held
+    store.held.open();
+    expect(await pending).toBe('old');
+    expect(await cache.get('character:1')).toBeUndefined();
+    await cache.close();
   });
 });
