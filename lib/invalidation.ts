@@ -66,7 +66,15 @@ export function invalidateCacheByPattern(pattern: string, cache: Cache = getDefa
   return cache.invalidatePattern(pattern);
 }
 
-/** An invalidation helper for one scope, as made by {@link createScopeInvalidator}. */
+/**
+ * An invalidation helper for one scope, as made by {@link createScopeInvalidator}: pass an id
+ * for one item or nothing for the whole scope, and optionally the cache to use.
+ *
+ * @example
+ * ```ts
+ * const invalidateUserCache: ScopeInvalidator = createScopeInvalidator('user');
+ * ```
+ */
 export type ScopeInvalidator = (id?: string | number, cache?: Cache) => Promise<number>;
 
 /**

@@ -4,7 +4,15 @@ import { InvalidOptionError } from '../errors';
 import { invalidateTargets } from '../invalidation';
 import { type InvalidateAfterOptions, type InvalidationTargets, resolveInvalidateAfterOptions, resolveTags } from '../options';
 
-/** What {@link invalidateAfter} invalidates: fixed targets, or targets computed per request. */
+/**
+ * What {@link invalidateAfter} invalidates: fixed targets, or targets computed per request
+ * (return `undefined` to invalidate nothing).
+ *
+ * @example
+ * ```ts
+ * const spec: InvalidateAfterSpec = (req) => ({ scopes: [['character', req.params.id]] });
+ * ```
+ */
 export type InvalidateAfterSpec = InvalidationTargets | ((req: Request, res: Response) => InvalidationTargets | undefined);
 
 // RFC 9110 §15.3: only a 2xx says the write happened; anything else must leave the cache alone.
