@@ -70,6 +70,18 @@ describe('RedisStore', () => {
     expect(await client.exists(index)).toBe(0);
   });
 
+  test('tagged writes prune members whose entries are gone, so an index tracks its live size', async () => {
+    const client = testRedisClient();
+    clients.push(client);
+    const store = new RedisStore({ client, operationTimeoutMs: 2_000 });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.set(`gone:${i}`, Buffer.from('v'), 30, ['t'])));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 200; i++) await store.set(`live:${i}`, Buffer.from('v'), 60_000, ['t']);
+    // Each write samples two members: with 100 dead ones to find, far more than 50 go.
+    expect(await client.scard('__tag__:t')).toBeLessThanOrEqual(250);
+    expect(await store.deleteTags(['t'])).toBe(200);
+  });
+
   test('deleteTags works on a caller client without autopipelining after a SCRIPT FLUSH', async () => {
     const client = testRedisClient();
     clients.push(client);

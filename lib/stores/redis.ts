@@ -26,11 +26,16 @@ function script(lua: string): LuaScript {
 
 // SET + SADD to each index + extend each index to outlive its longest member, in one atomic step:
 // an entry is never visible without being reachable from its tags. Members are raw key names
-// (with the client's keyPrefix), because UNLINK inside a script sees raw names.
+// (with the client's keyPrefix), because UNLINK inside a script sees raw names. Each write also
+// drops up to two sampled members whose entries are gone (expired or deleted), which keeps an
+// index that keeps gaining new keys near its live size instead of growing until it expires.
 const SET_TAGGED = script(`
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local ttl = tonumber(ARGV[2])
 for i = 2, #KEYS do
+  for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[i], 2)) do
+    if redis.call('EXISTS', member) == 0 then redis.call('SREM', KEYS[i], member) end
+  end
   redis.call('SADD', KEYS[i], KEYS[1])
   if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
