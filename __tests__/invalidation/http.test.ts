@@ -180,6 +180,26 @@ describe('invalidateAfter on a dead store', () => {
     expect(failures.map((error) => error.message)).toEqual(['bad spec']);
   });
 
+  test('a cacheResponse tags function that throws leaves the answer uncached, not untagged', async () => {
+    const cache = createCache();
+    const app = express5();
+    app.get(
+      '/t',
+      cacheResponse({
+        cache,
+        tags: () => {
+          throw new Error('no tags today');
+        },
+      }),
+      (_req: Request, res: Response) => {
+        res.json({ ok: true });
+      },
+    );
+    expect((await request(app).get('/t')).body).toEqual({ ok: true });
+    expect((await request(app).get('/t')).headers['x-cache']).toBe('MISS');
+    expect(cache.stats().sets).toBe(0);
+  });
+
   test('invalid options throw at construction', () => {
     expect(() => invalidateAfter(42 as never)).toThrow(/spec/);
     expect(() => invalidateAfter({}, { onError: 'no' as never })).toThrow(/onError/);
