@@ -8,13 +8,14 @@ const base = {
   roots: ['<rootDir>/__tests__'],
   globalSetup: '<rootDir>/__tests__/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/__tests__/helpers/global-teardown.ts',
-  testTimeout: 20000,
 };
 
 /** @type {import('jest').Config} */
 module.exports = {
   // Two cores: one worker per core keeps Redis and the app servers from starving each other.
   maxWorkers: 2,
+  // Global only: Jest ignores it inside a project.
+  testTimeout: 30000,
   projects: [
     {
       ...base,

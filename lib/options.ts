@@ -1,3 +1,4 @@
+import type { Request, Response } from 'express';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Cache } from './cache';
 import { InvalidOptionError } from './errors';
@@ -20,6 +21,31 @@ function optionalString(option: string, value: unknown): string | undefined {
     throw new InvalidOptionError(option, `expected a non-empty string, got ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * Validates a list of tags: an array of non-empty strings, or undefined.
+ * @internal
+ */
+export function resolveTags(option: string, tags: unknown): readonly string[] | undefined {
+  if (tags === undefined) return undefined;
+  if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag === '')) {
+    throw new InvalidOptionError(option, 'expected an array of non-empty strings');
+  }
+  return tags as readonly string[];
+}
+
+/**
+ * Validates a scope name (`character`, `content`, ...) and an optional id within it.
+ * @internal
+ */
+export function resolveScope(scope: unknown, id: unknown): { scope: string; id: string | undefined } {
+  if (typeof scope !== 'string' || scope === '') throw new InvalidOptionError('scope', `expected a non-empty string, got ${String(scope)}`);
+  if (id === undefined) return { scope, id: undefined };
+  if ((typeof id !== 'string' || id === '') && (typeof id !== 'number' || !Number.isFinite(id))) {
+    throw new InvalidOptionError('id', `expected a non-empty string or a finite number, got ${String(id)}`);
+  }
+  return { scope, id: String(id) };
 }
 
 function plainObject(option: string, value: unknown): void {
@@ -205,6 +231,13 @@ export interface CacheResponseOptions {
    * @default 1048576 (1 MiB)
    */
   maxBodyBytes?: number;
+  /**
+   * Tags for the stored answer, computed per request, so `invalidateTags` (or a scope) can
+   * clear it; e.g. `(req) => ['character:' + req.params.id]`. A throwing function, or one
+   * returning anything but an array of non-empty strings, leaves that answer uncached.
+   * @default none
+   */
+  tags?: (req: Request) => readonly string[];
 }
 
 /** @internal */
@@ -215,6 +248,7 @@ export interface ResolvedCacheResponseOptions {
   statuses: ReadonlySet<number>;
   shareAuthenticated: boolean;
   maxBodyBytes: number;
+  tags: ((req: Request) => readonly string[]) | undefined;
 }
 
 /** Defaults of {@link CacheResponseOptions}. */
@@ -238,6 +272,9 @@ export function resolveCacheResponseOptions(
   if (options.shareAuthenticated !== undefined && typeof options.shareAuthenticated !== 'boolean') {
     throw new InvalidOptionError('shareAuthenticated', 'expected a boolean');
   }
+  if (options.tags !== undefined && typeof options.tags !== 'function') {
+    throw new InvalidOptionError('tags', 'expected a function (req) => string[]');
+  }
   return {
     ttl: options.ttl,
     keyPrefix: optionalString('keyPrefix', options.keyPrefix),
@@ -245,5 +282,62 @@ export function resolveCacheResponseOptions(
     statuses: new Set(statuses),
     shareAuthenticated: options.shareAuthenticated ?? DEFAULT_CACHE_RESPONSE_OPTIONS.shareAuthenticated,
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_CACHE_RESPONSE_OPTIONS.maxBodyBytes),
+    tags: options.tags,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// invalidateAfter
+
+/**
+ * What one write invalidates. Every list is optional; ids in `scopes` are escaped, `patterns`
+ * are raw Redis globs (escape ids in them with `escapeGlob`).
+ */
+export interface InvalidationTargets {
+  /** Scopes as `'character'` (the whole scope) or `['character', 'char_123']` (one id). */
+  scopes?: ReadonlyArray<string | readonly [scope: string, id?: string | number]>;
+  /** Tags whose entries are removed. */
+  tags?: readonly string[];
+  /** Exact keys (without namespace) removed. */
+  keys?: readonly string[];
+  /** Redis globs (without namespace) whose matching keys are removed. */
+  patterns?: readonly string[];
+}
+
+/** Options of {@link invalidateAfter}. */
+export interface InvalidateAfterOptions {
+  /**
+   * The cache to invalidate.
+   * @default the default cache when the response finishes ({@link getDefaultCache})
+   */
+  cache?: Cache;
+  /**
+   * Called when the spec throws or the invalidation fails; the response is already sent, so
+   * nothing can reach the client. Store failures are also emitted as the cache's `error` event.
+   * @default emits a process warning (`CACHE_INVALIDATE_AFTER`)
+   */
+  onError?: (error: Error, req: Request, res: Response) => void;
+}
+
+/** @internal */
+export interface ResolvedInvalidateAfterOptions {
+  cache: Cache | undefined;
+  onError: (error: Error, req: Request, res: Response) => void;
+}
+
+/** @internal */
+export function resolveInvalidateAfterOptions(spec: unknown, options: InvalidateAfterOptions): ResolvedInvalidateAfterOptions {
+  if (typeof spec !== 'function' && (spec === null || typeof spec !== 'object')) {
+    throw new InvalidOptionError('spec', 'expected InvalidationTargets or a function (req, res) => InvalidationTargets');
+  }
+  plainObject('invalidateAfter options', options);
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new InvalidOptionError('onError', 'expected a function (error, req, res) => void');
+  }
+  return {
+    cache: options.cache,
+    onError:
+      options.onError ??
+      ((error, req) => process.emitWarning(`invalidateAfter for ${req.method} ${req.originalUrl} failed: ${error.message}`, { code: 'CACHE_INVALIDATE_AFTER' })),
   };
 }

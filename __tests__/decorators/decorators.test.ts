@@ -38,6 +38,19 @@ describe.each(STORE_KINDS)('decorators on $name', (kind) => {
   });
   afterEach(() => cache.close());
 
+  test('@Cacheable tags (a function of args and result) are cleared by @CacheEvict tags and invalidateTags', async () => {
+    const calls = services.calls;
+    await service.team('red');
+    await service.team('red');
+    expect(calls.filter((c) => c === 'team:red')).toHaveLength(1);
+    await service.touchCharacter('c2');
+    await service.team('red');
+    expect(calls.filter((c) => c === 'team:red')).toHaveLength(2);
+    expect(await cache.invalidateTags(['team:red'])).toBe(1);
+    await service.team('red');
+    expect(calls.filter((c) => c === 'team:red')).toHaveLength(3);
+  });
+
   describe('@Cacheable', () => {
     test('caches under the key function, keeps `this`, and a Date comes back as a Date', async () => {
       const first = await service.getCharacter('c1');
@@ -247,12 +260,12 @@ describe.each(STORE_KINDS)('decorators on $name', (kind) => {
       expect(byMethod.get('updateCharacter')).toMatchObject({ kind: 'evict', options: { scope: 'character' } });
       expect(byMethod.get('version')).toMatchObject({ kind: 'cacheable', static: true });
       expect(byMethod.get('stackedUnder')?.target).toBe(services.CharacterService);
-      expect(own).toHaveLength(15);
+      expect(own).toHaveLength(17);
 
       const admin = getCacheMetadata(new services.AdminCharacterService(db));
-      expect(admin).toHaveLength(16);
+      expect(admin).toHaveLength(18);
       expect(admin[0]).toMatchObject({ method: 'audit', className: 'AdminCharacterService', options: { ttl: 30 } });
-      expect(admin.filter((m) => m.className === 'CharacterService')).toHaveLength(15);
+      expect(admin.filter((m) => m.className === 'CharacterService')).toHaveLength(17);
 
       if (compiledMode === 'legacy') {
         // Legacy decorators also leave each method's options where reflect-metadata tools look.

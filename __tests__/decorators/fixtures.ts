@@ -152,6 +152,17 @@ export function defineServices(cache: Cache) {
       return `b:${id}`;
     }
 
+    @Cacheable({ key: 'team:{0}', cache, tags: (args: [string], result: string[]) => [`team:${args[0]}`, ...result.map((id) => `character:${id}`)] })
+    async team(name: string): Promise<string[]> {
+      calls.push(`team:${name}`);
+      return ['c1', 'c2'];
+    }
+
+    @CacheEvict({ tags: ([id]: [string]) => `character:${id}`, cache })
+    async touchCharacter(id: string): Promise<string> {
+      return id;
+    }
+
     @Cacheable({ cache })
     static async version(): Promise<string> {
       return `v${++CharacterService.versionCalls}`;

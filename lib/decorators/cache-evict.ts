@@ -1,8 +1,6 @@
-import { Cache } from '../cache';
+import type { Cache } from '../cache';
 import { getDefaultCache } from '../default-cache';
-import { InvalidOptionError } from '../errors';
 import { type CacheMethodDecorator, markAsync, methodSite } from './detect';
-import { canInvalidateTags, invalidateScope, invalidateTags } from './invalidate';
 import { type CacheEvictOptions, type FromCall, validateCacheEvictOptions } from './options';
 
 type Resolvable<T> = FromCall<T, unknown[], unknown>;
@@ -40,8 +38,8 @@ async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], 
   await Promise.all([
     ...keys.map((key) => cache.delete(key)),
     ...patterns.map((pattern) => cache.invalidatePattern(pattern)),
-    options.scope === undefined ? undefined : invalidateScope(cache, options.scope, id),
-    tags.length === 0 ? undefined : invalidateTags(cache, tags),
+    options.scope === undefined ? undefined : cache.invalidateScope(options.scope, id),
+    tags.length === 0 ? undefined : cache.invalidateTags(tags),
   ]);
 }
 
@@ -68,9 +66,6 @@ async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], 
 export function CacheEvict<Args extends unknown[] = unknown[], R = unknown>(options: CacheEvictOptions<Args, R>): CacheMethodDecorator {
   const opts = options as unknown as CacheEvictOptions;
   validateCacheEvictOptions(opts);
-  if (opts.tags !== undefined && !canInvalidateTags(opts.cache ?? Cache.prototype)) {
-    throw new InvalidOptionError('tags', 'tag invalidation needs a Cache with invalidateTags(), which this version does not have yet');
-  }
   const recorded = Object.freeze({ ...opts });
 
   return ((...decoratorArgs: unknown[]) => {

@@ -60,12 +60,19 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     return key;
   };
 
-  const store = (cache: Cache, key: string, res: Response, body: Buffer | undefined, ttlSeconds: number): void => {
+  const store = (cache: Cache, key: string, req: Request, res: Response, body: Buffer | undefined, ttlSeconds: number, generation: number): void => {
     if (body === undefined) return;
     const headers = res.getHeaders();
     if (notStorableReason(res.statusCode, headers, opts.statuses) !== undefined) return;
-    // setResponse never rejects: store failures become `error` events.
-    void cache.setResponse(key, { status: res.statusCode, headers: replayableHeaders(headers), body }, { ttl: ttlSeconds });
+    let tags: readonly string[] | undefined;
+    try {
+      tags = opts.tags?.(req);
+    } catch {
+      return; // a tag function that fails leaves the answer uncached rather than untagged
+    }
+    // setResponse rejects only on invalid tags; store failures become `error` events. The
+    // generation taken at the miss keeps an answer overtaken by an invalidation out.
+    cache.setResponse(key, { status: res.statusCode, headers: replayableHeaders(headers), body }, { ttl: ttlSeconds, tags, generation }).catch(() => undefined);
   };
 
   return async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -98,7 +105,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     res.setHeader('X-Cache', 'MISS');
     // A HEAD answer has no body to store; the GET that follows fills the entry.
     if (req.method === 'GET') {
-      captureBody(res, opts.maxBodyBytes, ({ body }) => store(cache, key, res, body, ttlSeconds));
+      const generation = cache.generation();
+      captureBody(res, opts.maxBodyBytes, ({ body }) => store(cache, key, req, res, body, ttlSeconds, generation));
     }
     next();
   };
