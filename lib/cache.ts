@@ -184,6 +184,15 @@ export class Cache {
     return entry?.kind === 'response' ? entry : undefined;
   }
 
+  /**
+   * Reads whatever fresh entry `key` holds, value or response, in one store read; `undefined` on
+   * a miss. `cacheResponse` uses it to find either a response or the record of how a URL's
+   * responses vary without reading twice.
+   */
+  async getEntry(key: string): Promise<Entry | undefined> {
+    return this.read(this.namespace + key, undefined);
+  }
+
   /** Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed. */
   async setResponse(key: string, response: CachedResponseInput, options: SetOptions = {}): Promise<boolean> {
     const ttl = this.resolveTtl(options.ttl);
@@ -210,7 +219,7 @@ export class Cache {
     return this.namespace.replace(/[*?[\]\\]/g, '\\$&');
   }
 
-  private async read(fullKey: string, kind: Entry['kind']): Promise<Entry | undefined> {
+  private async read(fullKey: string, kind: Entry['kind'] | undefined): Promise<Entry | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await this.store.get(fullKey);
@@ -229,7 +238,7 @@ export class Cache {
         this.store.delete(fullKey).catch(() => undefined);
       }
     }
-    if (entry === undefined || entry.kind !== kind || entry.expiresAt <= Date.now()) {
+    if (entry === undefined || (kind !== undefined && entry.kind !== kind) || entry.expiresAt <= Date.now()) {
       this.events.emit('miss', { key: fullKey });
       return undefined;
     }

@@ -11,7 +11,7 @@ export {
   DEFAULT_MEMORY_STORE_OPTIONS,
   DEFAULT_REDIS_STORE_OPTIONS,
 } from './options';
-export type { CacheOptions, CacheResponseOptions, MemoryStoreOptions, RedisStoreOptions } from './options';
+export type { CacheOptions, CacheResponseOptions, MemoryStoreOptions, QueryNamePattern, RedisStoreOptions, VaryBy } from './options';
 export type { Entry, ResponseEntry, StoredHeaders, ValueEntry } from './serializer';
 export { MemoryStore } from './stores/memory';
 export { RedisStore } from './stores/redis';
