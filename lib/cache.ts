@@ -27,6 +27,8 @@ export interface CachedResponseInput {
   status: number;
   headers: StoredHeaders;
   body: Buffer;
+  /** Set when `body` was gzip-compressed for storage only (see `ResponseEntry.bodyEncoding`). */
+  bodyEncoding?: 'gzip';
 }
 
 /** Counters returned by {@link Cache.stats}. */

@@ -344,6 +344,47 @@ describe.each(COMBOS)('cacheResponse on $name', ({ store, version }) => {
     expect((await request(server.port, long)).headers['x-cache']).toBe('HIT');
   });
 
+  test('compressStoredBodiesOver stores big bodies gzip-compressed and replays the original bytes', async () => {
+    const text = 'compress me please '.repeat(300);
+    const port = await start({ compressStoredBodiesOver: 1_000 }, (req, res) => {
+      res.type('text/plain').send(req.query.small === undefined ? text : 'tiny');
+    });
+    const storedBig = whenSet(cache);
+    const miss = await request(port, '/r');
+    const [big] = await storedBig;
+    const storedSmall = whenSet(cache);
+    await request(port, '/r?small=1');
+    const [small] = await storedSmall;
+    const bigEntry = await cache.getEntry(big!.key.slice('http:'.length));
+    const smallEntry = await cache.getEntry(small!.key.slice('http:'.length));
+    expect(bigEntry?.kind === 'response' && bigEntry.bodyEncoding).toBe('gzip');
+    expect(bigEntry?.kind === 'response' && bigEntry.body.length).toBeLessThan(text.length / 5);
+    expect(smallEntry?.kind === 'response' && smallEntry.bodyEncoding).toBeUndefined();
+    const hit = await request(port, '/r');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['content-encoding']).toBeUndefined();
+    expect(hit.headers['content-length']).toBe(String(text.length));
+    expect(hit.body.toString()).toBe(text);
+    expect(hit.headers.etag).toBe(miss.headers.etag);
+    expect((await request(port, '/r?small=1')).body.toString()).toBe('tiny');
+  });
+
+  test('a dead store never turns into a 5xx: the handler answers', async () => {
+    const errors: string[] = [];
+    cache.on('error', ({ operation }) => errors.push(operation));
+    const port = await start({}, (_req, res) => {
+      res.send('origin still answers');
+    });
+    await cache.store.close();
+    for (let i = 0; i < 2; i++) {
+      const res = await request(port, '/r');
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('origin still answers');
+    }
+    expect(calls).toBe(2);
+    expect(errors).toContain('get');
+  });
+
   test('answers over maxBodyBytes pass through uncached and intact', async () => {
     const port = await start({ maxBodyBytes: 1_000 }, (req, res) => {
       res.send('x'.repeat(Number(req.query.n)));

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { Cache } from '../cache';
@@ -17,6 +19,19 @@ import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, vary
 const KEY_MEMO_SIZE = 2_000;
 const KEY_MEMO_CHARS = 2_000_000;
 
+// Async zlib: a 1 MiB body must not stall every other request on the event loop.
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+/** A body the cache compressed for storage, restored; undefined when it cannot be read (then it is a miss). */
+async function gunzipStored(body: Buffer): Promise<Buffer | undefined> {
+  try {
+    return await gunzip(body);
+  } catch {
+    return undefined;
+  }
+}
+
 function endpointOf(req: Request): string {
   const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
   return req.baseUrl + (routePath === undefined ? req.path : String(routePath));
@@ -34,29 +49,33 @@ function deliverable(entry: ResponseEntry, req: Request): boolean {
   return acceptsCoding(req.headers['accept-encoding'], String(coding));
 }
 
-function replay(req: Request, res: Response, entry: ResponseEntry, cacheControl: string | undefined): void {
-  const conditional = req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
-  // RFC 9110 §13.2.1: preconditions apply to what would otherwise be a 2xx answer.
-  if (conditional && entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers)) {
-    res.statusCode = 304;
-    for (const name of NOT_MODIFIED_FIELDS) {
-      const value = entry.headers[name];
-      if (value !== undefined) res.setHeader(name, value);
-    }
-    res.setHeader('X-Cache', 'HIT');
-    res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
-    if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
-    res.end();
-    return;
+/** Whether the request's preconditions turn this hit into a 304 (RFC 9110 §13.2.1: only over a 2xx). */
+function notModified(req: Request, entry: ResponseEntry): boolean {
+  if (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === undefined) return false;
+  return entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers);
+}
+
+function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined): void {
+  res.statusCode = 304;
+  for (const name of NOT_MODIFIED_FIELDS) {
+    const value = entry.headers[name];
+    if (value !== undefined) res.setHeader(name, value);
   }
+  res.setHeader('X-Cache', 'HIT');
+  res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
+  if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
+  res.end();
+}
+
+function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined): void {
   res.statusCode = entry.status;
   for (const [name, value] of Object.entries(entry.headers)) res.setHeader(name, value);
   res.setHeader('X-Cache', 'HIT');
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
-  res.setHeader('Content-Length', entry.body.length);
+  res.setHeader('Content-Length', body.length);
   if (req.method === 'HEAD') res.end();
-  else res.end(entry.body);
+  else res.end(body);
 }
 
 /** The TTL an answer gets, or 0 when its own `Cache-Control` forbids reuse. */
@@ -141,7 +160,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     return cache.getResponse(variantKey(baseKey, found.value.vary, req));
   };
 
-  const store = (cache: Cache, baseKey: string, req: Request, res: Response, captured: CapturedResponse, routeTtl: number): void => {
+  const store = async (cache: Cache, baseKey: string, req: Request, res: Response, captured: CapturedResponse, routeTtl: number): Promise<void> => {
     const { body, status, headers } = captured;
     if (body === undefined || !mayStore(opts, captured, routeTtl)) return;
     // Layers outside this one (a session, a security header middleware) may have added a cookie
@@ -157,8 +176,14 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       void cache.set(baseKey, spec, { ttl });
       key = variantKey(baseKey, vary, req);
     }
+    let storedBody = body;
+    let bodyEncoding: 'gzip' | undefined;
+    if (opts.compressStoredBodiesOver > 0 && body.length >= opts.compressStoredBodiesOver && !isEncoded(headers['content-encoding'])) {
+      storedBody = await gzip(body);
+      bodyEncoding = 'gzip';
+    }
     // setResponse never rejects: store failures become `error` events.
-    void cache.setResponse(key, { status, headers: stored, body }, { ttl });
+    await cache.setResponse(key, bodyEncoding === undefined ? { status, headers: stored, body } : { status, headers: stored, body: storedBody, bodyEncoding }, { ttl });
   };
 
   return async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -188,8 +213,16 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     if (!refresh) {
       const entry = await lookup(cache, baseKey, req);
       if (entry !== undefined && deliverable(entry, req)) {
-        replay(req, res, entry, opts.cacheControl);
-        return;
+        if (notModified(req, entry)) {
+          replayNotModified(res, entry, opts.cacheControl);
+          return;
+        }
+        // Only entries stored compressed pay an await here; the common hit stays synchronous.
+        const body = entry.bodyEncoding === undefined ? entry.body : await gunzipStored(entry.body);
+        if (body !== undefined) {
+          replay(req, res, entry, body, opts.cacheControl);
+          return;
+        }
       }
     }
     res.setHeader('X-Cache', 'MISS');
@@ -199,7 +232,10 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
         onHead: (head) => {
           if (opts.cacheControl !== undefined && mayStore(opts, head, routeTtl)) res.setHeader('Cache-Control', opts.cacheControl);
         },
-        onEnd: (captured) => store(cache, baseKey, req, res, captured, routeTtl),
+        onEnd: (captured) => {
+          // Storing happens after the answer left; a failed gzip only means this one is not stored.
+          store(cache, baseKey, req, res, captured, routeTtl).catch(() => undefined);
+        },
       });
     }
     next();
