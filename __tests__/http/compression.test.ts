@@ -66,9 +66,16 @@ describe.each(COMBOS)('$name', ({ store, version, order }) => {
     cache = createCache({ store: store.make(), namespace: 'gz' });
     calls = 0;
     const app = version.express();
-    order.mount(app, cache, (_req, res) => {
+    order.mount(app, cache, (req, res) => {
       calls++;
-      res.type('application/json').send(BODY);
+      if (req.query.raw === undefined) {
+        res.type('application/json').send(BODY);
+        return;
+      }
+      // Node's own API: headers passed to writeHead, body written in two chunks.
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(BODY.slice(0, 100));
+      res.end(BODY.slice(100));
     });
     server = await listen(app);
   });
@@ -98,5 +105,18 @@ describe.each(COMBOS)('$name', ({ store, version, order }) => {
     // Every client got its answer; the origin ran once per distinct coding at most.
     expect(calls).toBeLessThanOrEqual(CLIENTS.length);
     expect((await get(first.acceptEncoding)).headers['x-cache']).toBe('HIT');
+  });
+
+  test.each(CLIENTS)('a handler using writeHead/write/end: first client $name, then the others', async (first) => {
+    const path = '/r?raw=1';
+    const headers = (ae: string | undefined) => (ae === undefined ? {} : { 'accept-encoding': ae });
+    const stored = whenSet(cache);
+    await request(server.port, path, { headers: headers(first.acceptEncoding) });
+    await stored;
+    for (const client of CLIENTS) {
+      const res = await request(server.port, path, { headers: headers(client.acceptEncoding) });
+      expect(client.allowed).toContain(res.headers['content-encoding']);
+      expect(decoded(res)).toBe(BODY);
+    }
   });
 });
