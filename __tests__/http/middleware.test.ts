@@ -283,6 +283,43 @@ describe.each(COMBOS)('cacheResponse on $name', ({ store, version }) => {
     expect(priv.headers['cache-control']).toBe('private');
   });
 
+  test('a Set-Cookie added by a layer outside the cache: not stored, and no shareable Cache-Control goes out with it', async () => {
+    const port = await start(
+      { cacheControl: 'public, max-age=30' },
+      (_req, res) => {
+        res.set('Cache-Control', 'max-age=5');
+        res.send('with a session');
+      },
+      (app) =>
+        // What express-session does: set the cookie as the headers are written.
+        app.use((req, res, next) => {
+          const writeHead = res.writeHead;
+          res.writeHead = function (this: Response, ...args: unknown[]) {
+            if (req.headers['x-new-visitor'] !== undefined) res.setHeader('Set-Cookie', 'sid=new');
+            return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+          } as Response['writeHead'];
+          next();
+        }),
+    );
+    const visitor = { 'x-new-visitor': '1' };
+    const withCookie = await request(port, '/r', { headers: visitor });
+    expect(withCookie.headers['set-cookie']).toEqual(['sid=new']);
+    expect(withCookie.headers['cache-control']).toBe('max-age=5');
+    await barrier(port);
+    expect(setKeys.filter((key) => !key.includes('barrier'))).toEqual([]);
+    const stored = whenSet(cache);
+    const plain = await request(port, '/r');
+    await stored;
+    expect(plain.headers['cache-control']).toBe('public, max-age=30');
+    const hitWithCookie = await request(port, '/r', { headers: visitor });
+    expect(hitWithCookie.headers['x-cache']).toBe('HIT');
+    expect(hitWithCookie.headers['set-cookie']).toEqual(['sid=new']);
+    expect(hitWithCookie.headers['cache-control']).toBe('max-age=5');
+    const hit = await request(port, '/r');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['cache-control']).toBe('public, max-age=30');
+  });
+
   test('a client no-cache is ignored by default and honoured with honorNoCache', async () => {
     let version = 1;
     const plain = await start({}, (_req, res) => {

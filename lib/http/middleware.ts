@@ -63,7 +63,7 @@ function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: st
   }
   res.setHeader('X-Cache', 'HIT');
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
-  if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
+  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   res.end();
 }
 
@@ -72,10 +72,29 @@ function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer,
   for (const [name, value] of Object.entries(entry.headers)) res.setHeader(name, value);
   res.setHeader('X-Cache', 'HIT');
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
-  if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
+  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   res.setHeader('Content-Length', body.length);
   if (req.method === 'HEAD') res.end();
   else res.end(body);
+}
+
+/**
+ * Sends `cacheControl` instead of the handler's header, on hits and on misses that will be
+ * stored. A layer mounted outside the cache (a session middleware) can still add `Set-Cookie`
+ * after this point; the handler's own `Cache-Control` is then put back, so a cookie-bearing
+ * answer never goes out marked shareable (and such a miss is not stored).
+ */
+function overrideCacheControl(res: Response, cacheControl: string, original: string | number | readonly string[] | undefined): void {
+  res.setHeader('Cache-Control', cacheControl);
+  const setHeader = res.setHeader;
+  res.setHeader = function guardedSetHeader(this: Response, name: string, value: number | string | readonly string[]): Response {
+    const result = setHeader.call(this, name, value);
+    if (name.toLowerCase() === 'set-cookie' && this.getHeader('cache-control') === cacheControl) {
+      if (original === undefined) this.removeHeader('Cache-Control');
+      else setHeader.call(this, 'Cache-Control', original);
+    }
+    return result as Response;
+  } as Response['setHeader'];
 }
 
 /** The TTL an answer gets, or 0 when its own `Cache-Control` forbids reuse. */
@@ -230,7 +249,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     if (req.method === 'GET') {
       captureResponse(res, opts.maxBodyBytes, {
         onHead: (head) => {
-          if (opts.cacheControl !== undefined && mayStore(opts, head, routeTtl)) res.setHeader('Cache-Control', opts.cacheControl);
+          if (opts.cacheControl !== undefined && mayStore(opts, head, routeTtl)) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
         },
         onEnd: (captured) => {
           // Storing happens after the answer left; a failed gzip only means this one is not stored.
