@@ -190,6 +190,12 @@ export class Cache {
    * Reads whatever fresh entry `key` holds, value or response, in one store read; `undefined` on
    * a miss. `cacheResponse` uses it to find either a response or the record of how a URL's
    * responses vary without reading twice.
+   *
+   * @example
+   * ```ts
+   * const entry = await cache.getEntry('api:status:3f2a...');
+   * if (entry?.kind === 'response') console.log(entry.status);
+   * ```
    */
   async getEntry(key: string): Promise<Entry | undefined> {
     return this.read(this.namespace + key, undefined);

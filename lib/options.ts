@@ -177,10 +177,21 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
 /**
  * What, besides the URL, tells requests apart: request header names (case-insensitive), or a
  * function of the request returning a string (e.g. the user id).
+ *
+ * @example
+ * ```ts
+ * cacheResponse({ varyBy: ['accept-language'] });
+ * cacheResponse({ varyBy: (req) => String(req.user?.id) });
+ * ```
  */
 export type VaryBy = readonly string[] | ((req: Request) => string);
 
-/** A query parameter name to leave out of the key: an exact name, a glob with `*` (`'utm_*'`), or a RegExp. */
+/** A query parameter name to leave out of the key: an exact name, a glob with `*` (`'utm_*'`), or a RegExp. *
+ * @example
+ * ```ts
+ * cacheResponse({ ignoreQuery: ['utm_*', 'fbclid', /^_ga/] });
+ * ```
+ */
 export type QueryNamePattern = string | RegExp;
 
 /** Options of {@link cacheResponse}. */

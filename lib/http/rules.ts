@@ -92,6 +92,11 @@ export function ageSeconds(createdAt: number, now: number): number {
  * The freshness lifetime a response gives shared caches, in seconds: `s-maxage`
  * (RFC 9111 §5.2.2.10), else `max-age` (§5.2.2.1). `undefined` when it names neither or the value
  * is not a delta-seconds number (§1.2.2); `0` means "do not reuse".
+ *
+ * @example
+ * ```ts
+ * cacheControlTtl('max-age=30, s-maxage=120'); // 120
+ * ```
  */
 export function cacheControlTtl(header: string | number | readonly string[] | undefined): number | undefined {
   if (header === undefined) return undefined;
@@ -107,6 +112,11 @@ export function cacheControlTtl(header: string | number | readonly string[] | un
  * Whether a request asks caches not to answer it from storage: `Cache-Control: no-cache` or
  * `max-age=0` (RFC 9111 §5.2.1.4, §5.2.1.1), or, without a `Cache-Control`, `Pragma: no-cache`
  * (§5.4).
+ *
+ * @example
+ * ```ts
+ * requestsRevalidation(undefined, 'no-cache'); // true
+ * ```
  */
 export function requestsRevalidation(cacheControl: string | undefined, pragma: string | undefined): boolean {
   if (cacheControl !== undefined) {
