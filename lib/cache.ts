@@ -44,6 +44,8 @@ export interface CachedResponseInput {
   status: number;
   headers: StoredHeaders;
   body: Buffer;
+  /** Set when `body` was gzip-compressed for storage only (see `ResponseEntry.bodyEncoding`). */
+  bodyEncoding?: 'gzip';
 }
 
 /** Counters returned by {@link Cache.stats}. */
@@ -307,6 +309,21 @@ export class Cache {
   }
 
   /**
+   * Reads whatever fresh entry `key` holds, value or response, in one store read; `undefined` on
+   * a miss. `cacheResponse` uses it to find either a response or the record of how a URL's
+   * responses vary without reading twice.
+   *
+   * @example
+   * ```ts
+   * const entry = await cache.getEntry('api:status:3f2a...');
+   * if (entry?.kind === 'response') console.log(entry.status);
+   * ```
+   */
+  async getEntry(key: string): Promise<Entry | undefined> {
+    return this.read(this.namespace + key, undefined);
+  }
+
+  /**
    * Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed or
    * `generation` says an invalidation overtook it.
    */
@@ -351,7 +368,7 @@ export class Cache {
     return this.guard('deleteTags', undefined, () => this.store.deleteTags(fullTags));
   }
 
-  private async read(fullKey: string, kind: Entry['kind']): Promise<Entry | undefined> {
+  private async read(fullKey: string, kind: Entry['kind'] | undefined): Promise<Entry | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await this.store.get(fullKey);
@@ -370,7 +387,7 @@ export class Cache {
         this.store.delete(fullKey).catch(() => undefined);
       }
     }
-    if (entry === undefined || entry.kind !== kind || entry.expiresAt <= Date.now()) {
+    if (entry === undefined || (kind !== undefined && entry.kind !== kind) || entry.expiresAt <= Date.now()) {
       this.events.emit('miss', { key: fullKey });
       return undefined;
     }

@@ -33,7 +33,9 @@ export type {
   InvalidateAfterOptions,
   InvalidationTargets,
   MemoryStoreOptions,
+  QueryNamePattern,
   RedisStoreOptions,
+  VaryBy,
 } from './options';
 export { getCachedQuery } from './query';
 export type { CachedQueryOptions } from './query';
