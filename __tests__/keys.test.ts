@@ -1,5 +1,5 @@
 import { apiKey, escapeGlob, queryKey } from '../lib';
-import { globToRegExp, normaliseNamespace, normaliseQuery } from '../lib/keys';
+import { boundKey, globToRegExp, normaliseNamespace, normaliseQuery, queryNameMatcher } from '../lib/keys';
 
 describe('keys', () => {
   test('api keys have the form api:{endpoint}:{sha1}', () => {
@@ -48,5 +48,41 @@ describe('keys', () => {
     expect(globToRegExp('a.b').test('axb')).toBe(false);
     expect(globToRegExp('a[b').test('a[b')).toBe(true);
     expect(globToRegExp('*').test('line\nbreak')).toBe(true);
+  });
+
+  test('malformed escapes stay apart: ?q=%FF and ?q=%FE are two entries, as Express 4 sees them', () => {
+    expect(apiKey('s', '/s', 'q=%FF')).not.toBe(apiKey('s', '/s', 'q=%FE'));
+    expect(apiKey('s', '/s', '%FF=1')).not.toBe(apiKey('s', '/s', '%FE=1'));
+    // Decoded text that looks like the raw marker cannot meet a raw value either.
+    expect(apiKey('s', '/s', 'q=%00raw:%25FF')).not.toBe(apiKey('s', '/s', 'q=%FF'));
+    expect(apiKey('s', '/s', 'q=%41')).toBe(apiKey('s', '/s', 'q=A'));
+    expect(normaliseQuery('a[]=1&a=2&a[]=3')).toEqual([
+      ['a', ['2']],
+      ['a[]', ['1', '3']],
+    ]);
+    expect(normaliseQuery('&&a&b=')).toEqual([
+      ['a', ['']],
+      ['b', ['']],
+    ]);
+  });
+
+  test('ignored query names leave the key unchanged', () => {
+    const ignore = queryNameMatcher(['utm_*', /^fbclid$/i, 'ref']);
+    expect(ignore('utm_source')).toBe(true);
+    expect(ignore('FBCLID')).toBe(true);
+    expect(ignore('ref')).toBe(true);
+    expect(ignore('reference')).toBe(false);
+    expect(ignore('xutm_a')).toBe(false);
+    expect(apiKey('s', '/s', 'q=1&utm_source=x&ref=y', ignore)).toBe(apiKey('s', '/s', 'q=1', ignore));
+    expect(apiKey('s', '/s', 'q=1&reference=y', ignore)).not.toBe(apiKey('s', '/s', 'q=1', ignore));
+  });
+
+  test('boundKey keeps short keys and hashes the tail of long ones', () => {
+    expect(boundKey('api:s:abc', 64)).toBe('api:s:abc');
+    const long = `api:${'e'.repeat(1_000)}:x`;
+    const bounded = boundKey(long, 100);
+    expect(bounded).toHaveLength(100);
+    expect(bounded.startsWith('api:eee')).toBe(true);
+    expect(boundKey(`${long}y`, 100)).not.toBe(bounded);
   });
 });

@@ -6,8 +6,11 @@ export interface CacheEvents {
   miss: { key: string };
   /** An entry was written. `ttl` is in seconds. */
   set: { key: string; ttl: number };
-  /** Entries were removed by `delete`, a pattern or `clear`. */
-  delete: { key?: string; pattern?: string; count: number };
+  /**
+   * Entries were removed by `delete`, a pattern, tags, a scope or `clear`; one event per call,
+   * naming what was invalidated (with the namespace) and how many entries went.
+   */
+  delete: { key?: string; pattern?: string; tags?: readonly string[]; scope?: string; count: number };
   /**
    * A store operation failed or timed out, or an entry could not be decoded. Request paths carry
    * on (as a miss, or without storing); this event is how the failure is reported.

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import objectHash from 'object-hash';
 
 const GLOB_SPECIALS = /[*?[\]\\]/g;
@@ -92,16 +93,41 @@ export function queryKey(type: string, id: string | number): string {
   return `${type}:${id}`;
 }
 
+// Decoding must be injective: two raw values that decode to one string must also look the same
+// to the handler. `URLSearchParams` maps every malformed escape (`%FF`, `%FE`) to U+FFFD while
+// Express' parsers keep them raw, which would let `?q=%FF` be answered with the body of `?q=%FE`.
+// So a component that does not decode cleanly is kept raw behind a NUL marker, and decoded text
+// that itself starts with NUL gets one more, which keeps the two kinds from ever meeting.
+const UNDECODABLE = '\u0000raw:';
+
+function decodeComponent(raw: string): string {
+  const spaced = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw;
+  if (!spaced.includes('%')) return spaced;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(spaced);
+  } catch {
+    return UNDECODABLE + raw;
+  }
+  return decoded.startsWith('\u0000') ? `\u0000${decoded}` : decoded;
+}
+
 /**
  * Parses a raw query string into sorted `[name, values[]]` pairs. Names are sorted so the order
  * of parameters does not matter; the values of a repeated name keep their order, because
- * `?tag=a&tag=b` may mean a different list than `?tag=b&tag=a`.
+ * `?tag=a&tag=b` may mean a different list than `?tag=b&tag=a`. Bracket names (`a[]`, `a[0]`)
+ * are names of their own: `?a[]=1` and `?a=1` are two entries. Malformed escapes are kept raw,
+ * so no two requests the handler tells apart share an entry.
  * @internal
  */
 export function normaliseQuery(rawQuery: string, ignore?: (name: string) => boolean): Array<[string, string[]]> {
   if (rawQuery === '') return [];
   const grouped = new Map<string, string[]>();
-  for (const [name, value] of new URLSearchParams(rawQuery)) {
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = decodeComponent(eq === -1 ? part : part.slice(0, eq));
+    const value = eq === -1 ? '' : decodeComponent(part.slice(eq + 1));
     if (ignore?.(name)) continue;
     const values = grouped.get(name);
     if (values) values.push(value);
@@ -111,15 +137,42 @@ export function normaliseQuery(rawQuery: string, ignore?: (name: string) => bool
 }
 
 /**
+ * Turns `ignoreQuery` patterns into one predicate over parameter names: strings match whole
+ * names with `*` as a wildcard (`'utm_*'`), RegExps are tested as they are.
+ * @internal
+ */
+export function queryNameMatcher(patterns: ReadonlyArray<string | RegExp>): (name: string) => boolean {
+  const exact = new Set<string>();
+  const regexps: RegExp[] = [];
+  for (const pattern of patterns) {
+    if (pattern instanceof RegExp) regexps.push(new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, '')));
+    else if (pattern.includes('*')) regexps.push(new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`, 's'));
+    else exact.add(pattern);
+  }
+  return (name) => exact.has(name) || regexps.some((re) => re.test(name));
+}
+
+/**
  * Builds an API response key `api:{endpoint}:{hash}`, where the hash is an `object-hash` of the
- * path and the normalised query.
+ * path and the normalised query. `ignore` leaves matching query names out.
  *
  * @example
  * ```ts
  * apiKey('status', '/status', 'b=2&a=1') === apiKey('status', '/status', 'a=1&b=2'); // true
  * ```
  */
-export function apiKey(endpoint: string, path: string, rawQuery: string): string {
-  const hash = objectHash({ path, query: normaliseQuery(rawQuery) }, { algorithm: 'sha1', encoding: 'hex' });
+export function apiKey(endpoint: string, path: string, rawQuery: string, ignore?: (name: string) => boolean): string {
+  const hash = objectHash({ path, query: normaliseQuery(rawQuery, ignore) }, { algorithm: 'sha1', encoding: 'hex' });
   return `api:${endpoint}:${hash}`;
+}
+
+/**
+ * Bounds a key's length: a key over `maxLength` keeps its head (so `api:{endpoint}:*` patterns
+ * over short endpoints still match) and ends in `#` and the SHA-1 of the whole key, so two long
+ * keys never collapse into one.
+ * @internal
+ */
+export function boundKey(key: string, maxLength: number): string {
+  if (key.length <= maxLength) return key;
+  return `${key.slice(0, maxLength - 41)}#${createHash('sha1').update(key).digest('hex')}`;
 }

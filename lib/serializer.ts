@@ -37,8 +37,13 @@ export interface ResponseEntry extends EntryTimes {
   status: number;
   /** The headers worth replaying (lower-case names). */
   headers: StoredHeaders;
-  /** The body exactly as it was sent. */
+  /** The body exactly as it was sent, or gzip-compressed when `bodyEncoding` says so. */
   body: Buffer;
+  /**
+   * Set when the cache compressed the body for storage (`compressStoredBodiesOver`); clients
+   * never see this coding, the middleware undoes it before replaying. Absent otherwise.
+   */
+  bodyEncoding?: 'gzip';
 }
 
 /** Anything the serializer can store. */
@@ -110,11 +115,9 @@ export function encodeEntry(entry: Entry): Buffer {
   if (entry.kind === 'value') {
     return frame(KIND_VALUE, JSON.stringify({ c: entry.createdAt, e: entry.expiresAt, v: entry.value }, replacer));
   }
-  return frame(
-    KIND_RESPONSE,
-    JSON.stringify({ c: entry.createdAt, e: entry.expiresAt, s: entry.status, h: entry.headers }),
-    entry.body,
-  );
+  const meta: Meta = { c: entry.createdAt, e: entry.expiresAt, s: entry.status, h: entry.headers };
+  if (entry.bodyEncoding !== undefined) meta.z = entry.bodyEncoding;
+  return frame(KIND_RESPONSE, JSON.stringify(meta), entry.body);
 }
 
 interface Meta {
@@ -123,6 +126,8 @@ interface Meta {
   v?: unknown;
   s?: number;
   h?: StoredHeaders;
+  /** The storage coding of a response body, when the cache compressed it. */
+  z?: 'gzip';
 }
 
 /**
@@ -153,7 +158,8 @@ export function decodeEntry(bytes: Buffer): Entry {
     if (typeof meta.s !== 'number' || typeof meta.h !== 'object' || meta.h === null) {
       throw new CorruptEntryError('missing status or headers');
     }
-    return {
+    if (meta.z !== undefined && meta.z !== 'gzip') throw new CorruptEntryError(`unknown body coding ${String(meta.z)}`);
+    const entry: ResponseEntry = {
       kind: 'response',
       createdAt: meta.c,
       expiresAt: meta.e,
@@ -161,6 +167,8 @@ export function decodeEntry(bytes: Buffer): Entry {
       headers: meta.h,
       body: bytes.subarray(bodyStart),
     };
+    if (meta.z !== undefined) entry.bodyEncoding = meta.z;
+    return entry;
   }
   throw new CorruptEntryError(`unknown kind ${String(bytes[2])}`);
 }

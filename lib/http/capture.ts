@@ -1,9 +1,26 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+
+/** The status and headers of a response at the moment the handler's bytes reached this layer. */
+export interface CapturedHead {
+  status: number;
+  /** Lower-case names, as `res.getHeaders()` reports them. */
+  headers: OutgoingHttpHeaders;
+}
 
 /** What a captured response looked like when it ended. */
-export interface CapturedBody {
+export interface CapturedResponse extends CapturedHead {
   /** The body bytes, or `undefined` when it grew past the limit and was dropped. */
   body: Buffer | undefined;
+}
+
+/** Callbacks of {@link captureResponse}. */
+export interface CaptureHooks {
+  /**
+   * Runs once, before the first header or byte leaves this layer; headers may still be changed.
+   */
+  onHead?: (head: CapturedHead) => void;
+  /** Runs after the response has been handed on, so storing never delays the client. */
+  onEnd: (captured: CapturedResponse) => void;
 }
 
 type Chunk = string | Buffer | Uint8Array;
@@ -14,17 +31,44 @@ function toBuffer(chunk: Chunk, encoding: BufferEncoding | undefined): Buffer {
   return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+/** Headers passed to `writeHead` as an object or a flat `[name, value, ...]` array, lower-cased. */
+function writeHeadHeaders(args: unknown[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const last = args[args.length - 1];
+  if (Array.isArray(last)) {
+    for (let i = 0; i + 1 < last.length; i += 2) out[String(last[i]).toLowerCase()] = last[i + 1] as string;
+  } else if (last !== null && typeof last === 'object') {
+    for (const [name, value] of Object.entries(last as Record<string, unknown>)) {
+      if (value !== undefined) out[name.toLowerCase()] = value as string | number | string[];
+    }
+  }
+  return out;
+}
+
 /**
  * Tees everything the handler sends through `res.write`/`res.end` (which `res.send` and
  * `res.json` end in) into a buffer, while passing it on unchanged. The originals are saved
- * before wrapping and restored at `end`, in the way `compression` does. `onEnd` runs after the
- * response has been handed to Node, so storing never delays the client.
+ * before wrapping and restored at `end`, in the way `compression` does.
+ *
+ * The head (status and headers) is taken the first time the handler's output reaches this
+ * layer (`writeHead`, `write` or `end`), before it is passed on. That is what keeps the stored
+ * bytes and headers in agreement whatever the mount order: a `compression` mounted before the
+ * cache sets `Content-Encoding` only after that moment, over bytes this layer saw uncompressed;
+ * one mounted after it has already set `Content-Encoding` and hands this layer compressed bytes.
  */
-export function captureBody(res: ServerResponse, maxBytes: number, onEnd: (captured: CapturedBody) => void): void {
+export function captureResponse(res: ServerResponse, maxBytes: number, hooks: CaptureHooks): void {
   const originalWrite = res.write;
   const originalEnd = res.end;
+  const originalWriteHead = res.writeHead;
   let chunks: Buffer[] | undefined = [];
   let size = 0;
+  let head: CapturedHead | undefined;
+
+  const takeHead = (status: number, extra: OutgoingHttpHeaders | undefined): void => {
+    if (head !== undefined) return;
+    head = { status, headers: extra === undefined ? res.getHeaders() : { ...res.getHeaders(), ...extra } };
+    hooks.onHead?.(head);
+  };
 
   const collect = (chunk: unknown, encoding: unknown): void => {
     if (chunks === undefined || chunk === undefined || chunk === null || typeof chunk === 'function') return;
@@ -39,17 +83,30 @@ export function captureBody(res: ServerResponse, maxBytes: number, onEnd: (captu
     chunks.push(Buffer.from(buffer));
   };
 
+  res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]): ServerResponse {
+    takeHead(statusCode, writeHeadHeaders(rest));
+    return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
+  } as ServerResponse['writeHead'];
+
   res.write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+    takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
     return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as ServerResponse['write'];
 
   res.end = function end(this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
+    takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
     res.write = originalWrite;
     res.end = originalEnd;
+    res.writeHead = originalWriteHead;
     const result = (originalEnd as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
-    onEnd({ body: chunks === undefined ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
+    const captured = head as CapturedHead;
+    hooks.onEnd({
+      status: captured.status,
+      headers: captured.headers,
+      body: chunks === undefined ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
+    });
     return result;
   } as ServerResponse['end'];
 }

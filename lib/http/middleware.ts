@@ -1,71 +1,224 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { Cache } from '../cache';
 import { getDefaultCache } from '../default-cache';
-import { apiKey } from '../keys';
-import { type CacheResponseOptions, resolveCacheResponseOptions } from '../options';
+import { apiKey, boundKey } from '../keys';
+import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from '../options';
 import type { ResponseEntry } from '../serializer';
-import { captureBody } from './capture';
-import { ageSeconds, isCacheableMethod, notStorableReason, replayableHeaders } from './rules';
+import { type CapturedHead, type CapturedResponse, captureResponse } from './capture';
+import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
+import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
+import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, varyDigest } from './vary';
 
 // Hashing path+query with object-hash costs tens of microseconds, more than the rest of a hit;
-// a request URL maps to one key, so remember the last few thousand.
+// a request URL maps to one key, so remember recent ones. Bounded by characters as well as by
+// count, because hostile URLs can be as long as the server's header limit.
 const KEY_MEMO_SIZE = 2_000;
+const KEY_MEMO_CHARS = 2_000_000;
+
+// Async zlib: a 1 MiB body must not stall every other request on the event loop.
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+/** A body the cache compressed for storage, restored; undefined when it cannot be read (then it is a miss). */
+async function gunzipStored(body: Buffer): Promise<Buffer | undefined> {
+  try {
+    return await gunzip(body);
+  } catch {
+    return undefined;
+  }
+}
 
 function endpointOf(req: Request): string {
   const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
   return req.baseUrl + (routePath === undefined ? req.path : String(routePath));
 }
 
-function replay(res: Response, entry: ResponseEntry, withBody: boolean): void {
+/** Where the variant of `baseKey` selected by the request's values of `vary` lives. */
+function variantKey(baseKey: string, vary: readonly string[], req: Request): string {
+  return `${baseKey}:v:${varyDigest(vary, req.headers)}`;
+}
+
+/** Whether a stored answer may go to this request: encoded bytes only to clients that accept the coding. */
+function deliverable(entry: ResponseEntry, req: Request): boolean {
+  const coding = entry.headers['content-encoding'];
+  if (!isEncoded(coding)) return true;
+  return acceptsCoding(req.headers['accept-encoding'], String(coding));
+}
+
+/** Whether the request's preconditions turn this hit into a 304 (RFC 9110 §13.2.1: only over a 2xx). */
+function notModified(req: Request, entry: ResponseEntry): boolean {
+  if (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === undefined) return false;
+  return entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers);
+}
+
+function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined): void {
+  res.statusCode = 304;
+  for (const name of NOT_MODIFIED_FIELDS) {
+    const value = entry.headers[name];
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  res.setHeader('X-Cache', 'HIT');
+  res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
+  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
+  res.end();
+}
+
+function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined): void {
   res.statusCode = entry.status;
   for (const [name, value] of Object.entries(entry.headers)) res.setHeader(name, value);
   res.setHeader('X-Cache', 'HIT');
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
-  res.setHeader('Content-Length', entry.body.length);
-  if (withBody) res.end(entry.body);
-  else res.end();
+  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
+  res.setHeader('Content-Length', body.length);
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
+}
+
+/**
+ * Sends `cacheControl` instead of the handler's header, on hits and on misses that will be
+ * stored. A layer mounted outside the cache (a session middleware) can still add `Set-Cookie`
+ * after this point; the handler's own `Cache-Control` is then put back, so a cookie-bearing
+ * answer never goes out marked shareable (and such a miss is not stored).
+ */
+function overrideCacheControl(res: Response, cacheControl: string, original: string | number | readonly string[] | undefined): void {
+  res.setHeader('Cache-Control', cacheControl);
+  const setHeader = res.setHeader;
+  res.setHeader = function guardedSetHeader(this: Response, name: string, value: number | string | readonly string[]): Response {
+    const result = setHeader.call(this, name, value);
+    if (name.toLowerCase() === 'set-cookie' && this.getHeader('cache-control') === cacheControl) {
+      if (original === undefined) this.removeHeader('Cache-Control');
+      else setHeader.call(this, 'Cache-Control', original);
+    }
+    return result as Response;
+  } as Response['setHeader'];
+}
+
+/** The TTL an answer gets, or 0 when its own `Cache-Control` forbids reuse. */
+function answerTtl(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeTtl: number): number {
+  if (!opts.ttlFromCacheControl) return routeTtl;
+  return cacheControlTtl(head.headers['cache-control']) ?? routeTtl;
+}
+
+function mayStore(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeTtl: number): boolean {
+  return notStorableReason(head.status, head.headers, opts.statuses) === undefined && answerTtl(opts, head, routeTtl) > 0;
 }
 
 /**
  * Express middleware that answers GET (and HEAD) requests from the cache and stores cacheable
- * answers. Keys are `api:{endpoint}:{hash of path and normalised query}`. A hit replays the
- * stored status, headers and byte-identical body with `X-Cache: HIT` and `Age`; a miss runs the
- * handler with `X-Cache: MISS` and stores its answer when it is storable (status allowed, no
- * `Set-Cookie`, no `Cache-Control: no-store/private`). Requests with `Authorization` bypass the
- * cache (`X-Cache: BYPASS`) unless `shareAuthenticated` is set. A store failure is a miss: the
- * handler answers and the cache emits `error`.
+ * answers, following RFC 9110/9111:
+ *
+ * - Keys are `api:{endpoint}:{hash of path and normalised query}` (`ignoreQuery` names left out,
+ *   long keys shortened with a hash), plus `varyBy` values when given. When an answer names
+ *   `Vary` headers (or carries a `Content-Encoding`, which implies `Vary: Accept-Encoding`), a
+ *   small record under the key lists them and each variant is stored under the key plus a
+ *   digest of those request headers.
+ * - Stored: statuses in `statuses` (200), bodies up to `maxBodyBytes`, without `Set-Cookie`,
+ *   `Cache-Control: no-store/private/no-cache` or `Vary: *`.
+ * - A hit replays status, headers and the byte-identical body with `X-Cache: HIT` and `Age`, or
+ *   answers `304` when `If-None-Match` / `If-Modified-Since` match the stored `ETag` /
+ *   `Last-Modified`. Each entry carries the handler's `ETag`, else a SHA-1 of the body computed
+ *   once at store time. HEAD is answered from the GET entry.
+ * - Requests with `Authorization` or `Cookie` bypass the cache (`X-Cache: BYPASS`) unless
+ *   `varyBy` covers them or `shareAuthenticated` is set.
+ * - A store failure is a miss: the handler answers and the cache emits `error`.
  *
  * Invalid options throw `InvalidOptionError` here, at construction.
  *
  * @example
  * ```ts
  * app.get('/characters/:id', cacheResponse({ ttl: 'character', keyPrefix: 'character' }), handler);
+ * app.get('/me', cacheResponse({ varyBy: (req) => req.user.id, ttl: 30 }), meHandler);
  * ```
  */
 export function cacheResponse(options: CacheResponseOptions = {}): RequestHandler {
   const opts = resolveCacheResponseOptions(options, (cache) => (cache ?? getDefaultCache()).profiles);
-  const keyMemo = new LRUCache<string, string>({ max: KEY_MEMO_SIZE });
+  const keyMemo = new LRUCache<string, string>({
+    max: KEY_MEMO_SIZE,
+    maxSize: KEY_MEMO_CHARS,
+    sizeCalculation: (key, memoKey) => key.length + memoKey.length,
+  });
 
-  const keyFor = (req: Request): string => {
+  const urlKey = (req: Request): string => {
     const endpoint = opts.keyPrefix ?? endpointOf(req);
     const memoKey = `${endpoint}\n${req.originalUrl}`;
     let key = keyMemo.get(memoKey);
     if (key === undefined) {
       const queryAt = req.originalUrl.indexOf('?');
       const path = queryAt === -1 ? req.originalUrl : req.originalUrl.slice(0, queryAt);
-      key = apiKey(endpoint, path, queryAt === -1 ? '' : req.originalUrl.slice(queryAt + 1));
+      key = boundKey(apiKey(endpoint, path, queryAt === -1 ? '' : req.originalUrl.slice(queryAt + 1), opts.ignoreQuery), opts.maxKeyLength);
       keyMemo.set(memoKey, key);
     }
     return key;
   };
 
-  const store = (cache: Cache, key: string, res: Response, body: Buffer | undefined, ttlSeconds: number): void => {
-    if (body === undefined) return;
-    const headers = res.getHeaders();
-    if (notStorableReason(res.statusCode, headers, opts.statuses) !== undefined) return;
-    // setResponse never rejects: store failures become `error` events.
-    void cache.setResponse(key, { status: res.statusCode, headers: replayableHeaders(headers), body }, { ttl: ttlSeconds });
+  const baseKeyFor = (req: Request): string => {
+    const key = urlKey(req);
+    const { varyBy } = opts;
+    if (varyBy === undefined) return key;
+    const digest =
+      typeof varyBy === 'function' ? createHash('sha1').update(String(varyBy(req))).digest('hex') : varyDigest(varyBy, req.headers);
+    return `${key}:by:${digest}`;
+  };
+
+  const bypasses = (req: Request): boolean => {
+    if (opts.shareAuthenticated) return false;
+    if (req.headers.authorization !== undefined && !opts.varyCoversAuthorization) return true;
+    return req.headers.cookie !== undefined && !opts.varyCoversCookie;
+  };
+
+  const lookup = async (cache: Cache, baseKey: string, req: Request): Promise<ResponseEntry | undefined> => {
+    const found = await cache.getEntry(baseKey);
+    if (found === undefined) return undefined;
+    if (found.kind === 'response') return found;
+    // A value under a base key is the record of which request headers select the variant.
+    if (!isVarySpec(found.value)) return undefined;
+    return cache.getResponse(variantKey(baseKey, found.value.vary, req));
+  };
+
+  const store = async (
+    cache: Cache,
+    baseKey: string,
+    req: Request,
+    res: Response,
+    captured: CapturedResponse,
+    routeTtl: number,
+    generation: number,
+  ): Promise<void> => {
+    const { body, status, headers } = captured;
+    if (body === undefined || !mayStore(opts, captured, routeTtl)) return;
+    // Layers outside this one (a session, a security header middleware) may have added a cookie
+    // or a no-store after the handler's head was taken; the final headers get a say too.
+    if (notStorableReason(status, res.getHeaders(), opts.statuses) !== undefined) return;
+    let tags: readonly string[] | undefined;
+    try {
+      tags = opts.tags?.(req);
+    } catch {
+      return; // a tag function that fails leaves the answer uncached rather than untagged
+    }
+    const ttl = answerTtl(opts, captured, routeTtl);
+    const stored = replayableHeaders(headers);
+    stored.etag ??= bodyEtag(body);
+    const vary = responseVary(headers);
+    let key = baseKey;
+    if (vary.length > 0) {
+      const spec: VarySpec = { vary };
+      void cache.set(baseKey, spec, { ttl });
+      key = variantKey(baseKey, vary, req);
+    }
+    let storedBody = body;
+    let bodyEncoding: 'gzip' | undefined;
+    if (opts.compressStoredBodiesOver > 0 && body.length >= opts.compressStoredBodiesOver && !isEncoded(headers['content-encoding'])) {
+      storedBody = await gzip(body);
+      bodyEncoding = 'gzip';
+    }
+    // setResponse rejects only on invalid tags; store failures become `error` events. The
+    // generation taken at the miss keeps an answer overtaken by an invalidation out.
+    const response = bodyEncoding === undefined ? { status, headers: stored, body } : { status, headers: stored, body: storedBody, bodyEncoding };
+    await cache.setResponse(key, response, { ttl, tags, generation });
   };
 
   return async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -73,32 +226,53 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       next();
       return;
     }
-    if (!opts.shareAuthenticated && req.headers.authorization !== undefined) {
+    if (bypasses(req)) {
       res.setHeader('X-Cache', 'BYPASS');
       next();
       return;
     }
     let cache: Cache;
-    let key: string;
-    let ttlSeconds: number;
+    let baseKey: string;
+    let routeTtl: number;
     try {
       cache = opts.cache ?? getDefaultCache();
-      ttlSeconds = cache.resolveTtl(opts.ttl);
-      key = keyFor(req);
+      routeTtl = cache.resolveTtl(opts.ttl);
+      baseKey = baseKeyFor(req);
     } catch {
-      // A misconfiguration discovered late (e.g. a profile removed by configureCache) must not fail the request.
+      // A misconfiguration discovered late (a profile removed by configureCache, a throwing
+      // varyBy) must not fail the request.
       next();
       return;
     }
-    const entry = await cache.getResponse(key);
-    if (entry !== undefined) {
-      replay(res, entry, req.method === 'GET');
-      return;
+    const refresh = opts.honorNoCache && requestsRevalidation(req.headers['cache-control'], req.headers.pragma);
+    if (!refresh) {
+      const entry = await lookup(cache, baseKey, req);
+      if (entry !== undefined && deliverable(entry, req)) {
+        if (notModified(req, entry)) {
+          replayNotModified(res, entry, opts.cacheControl);
+          return;
+        }
+        // Only entries stored compressed pay an await here; the common hit stays synchronous.
+        const body = entry.bodyEncoding === undefined ? entry.body : await gunzipStored(entry.body);
+        if (body !== undefined) {
+          replay(req, res, entry, body, opts.cacheControl);
+          return;
+        }
+      }
     }
     res.setHeader('X-Cache', 'MISS');
     // A HEAD answer has no body to store; the GET that follows fills the entry.
     if (req.method === 'GET') {
-      captureBody(res, opts.maxBodyBytes, ({ body }) => store(cache, key, res, body, ttlSeconds));
+      const generation = cache.generation();
+      captureResponse(res, opts.maxBodyBytes, {
+        onHead: (head) => {
+          if (opts.cacheControl !== undefined && mayStore(opts, head, routeTtl)) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
+        },
+        onEnd: (captured) => {
+          // Storing happens after the answer left; a failed gzip only means this one is not stored.
+          store(cache, baseKey, req, res, captured, routeTtl, generation).catch(() => undefined);
+        },
+      });
     }
     next();
   };

@@ -46,13 +46,15 @@ export function parseCacheControl(header: string | number | readonly string[] | 
 }
 
 /** Why a response was not stored, or `undefined` when it may be. */
-export type NotStorableReason = 'status' | 'set-cookie' | 'no-store' | 'private' | 'vary-star';
+export type NotStorableReason = 'status' | 'set-cookie' | 'no-store' | 'private' | 'no-cache' | 'vary-star';
 
 /**
  * Decides whether a shared cache may store a response:
  * - the status is one the route allows (200 by default);
  * - no `Set-Cookie`: a cookie is one user's, never everybody's;
  * - no `Cache-Control: no-store` (RFC 9111 §5.2.2.5) and no `private` (RFC 9111 §5.2.2.7);
+ * - no `Cache-Control: no-cache` (RFC 9111 §5.2.2.4): it asks for revalidation before every
+ *   reuse, which a replaying cache cannot do;
  * - no `Vary: *`, which no stored response can ever match (RFC 9111 §4.1).
  */
 export function notStorableReason(
@@ -65,6 +67,7 @@ export function notStorableReason(
   const cacheControl = parseCacheControl(headers['cache-control']);
   if (cacheControl.has('no-store')) return 'no-store';
   if (cacheControl.has('private')) return 'private';
+  if (cacheControl.has('no-cache')) return 'no-cache';
   const vary = headers.vary;
   if (vary !== undefined && String(vary).split(',').some((field) => field.trim() === '*')) return 'vary-star';
   return undefined;
@@ -83,4 +86,42 @@ export function replayableHeaders(headers: OutgoingHttpHeaders): StoredHeaders {
 /** The `Age` of an entry in whole seconds (RFC 9111 §5.1), never negative. */
 export function ageSeconds(createdAt: number, now: number): number {
   return Math.max(0, Math.floor((now - createdAt) / 1000));
+}
+
+/**
+ * The freshness lifetime a response gives shared caches, in seconds: `s-maxage`
+ * (RFC 9111 §5.2.2.10), else `max-age` (§5.2.2.1). `undefined` when it names neither or the value
+ * is not a delta-seconds number (§1.2.2); `0` means "do not reuse".
+ *
+ * @example
+ * ```ts
+ * cacheControlTtl('max-age=30, s-maxage=120'); // 120
+ * ```
+ */
+export function cacheControlTtl(header: string | number | readonly string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const directives = parseCacheControl(header);
+  for (const name of ['s-maxage', 'max-age']) {
+    const value = directives.get(name);
+    if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+  }
+  return undefined;
+}
+
+/**
+ * Whether a request asks caches not to answer it from storage: `Cache-Control: no-cache` or
+ * `max-age=0` (RFC 9111 §5.2.1.4, §5.2.1.1), or, without a `Cache-Control`, `Pragma: no-cache`
+ * (§5.4).
+ *
+ * @example
+ * ```ts
+ * requestsRevalidation(undefined, 'no-cache'); // true
+ * ```
+ */
+export function requestsRevalidation(cacheControl: string | undefined, pragma: string | undefined): boolean {
+  if (cacheControl !== undefined) {
+    const directives = parseCacheControl(cacheControl);
+    return directives.has('no-cache') || directives.get('max-age') === '0';
+  }
+  return pragma !== undefined && /(?:^|,)\s*no-cache\s*(?:,|$)/i.test(pragma);
 }

@@ -8,6 +8,9 @@ import type { Store } from './store';
  * An in-process LRU store on `lru-cache`, bounded by entry count and by bytes. It is the default
  * store and needs nothing installed; entries live as long as the process.
  *
+ * Tags are two in-process maps (tag → keys, key → tags) pruned whenever an entry leaves the LRU
+ * (delete, eviction, expiry, overwrite), so they stay bounded by `maxEntries`.
+ *
  * @example
  * ```ts
  * const cache = createCache({ store: new MemoryStore({ maxEntries: 50_000, maxBytes: 128 * 1024 * 1024 }) });
@@ -16,6 +19,8 @@ import type { Store } from './store';
 export class MemoryStore implements Store {
   readonly name = 'memory';
   private readonly lru: LRUCache<string, Buffer>;
+  private readonly keysByTag = new Map<string, Set<string>>();
+  private readonly tagsByKey = new Map<string, readonly string[]>();
   private closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -25,6 +30,8 @@ export class MemoryStore implements Store {
       maxSize: resolved.maxBytes,
       // Keys count too: a million tiny entries under long keys is still a million long keys.
       sizeCalculation: (value, key) => value.length + key.length,
+      // Called synchronously whenever an entry leaves (or is overwritten), so no index outlives it.
+      dispose: (_value, key) => this.unindex(key),
     });
   }
 
@@ -47,10 +54,13 @@ export class MemoryStore implements Store {
     return this.lru.get(key);
   }
 
-  async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
+  async set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void> {
     this.open();
     // lru-cache copies nothing, and callers may reuse their buffer: keep our own copy.
-    this.lru.set(key, Buffer.from(value), { ttl: Math.max(1, Math.ceil(ttlMs)) });
+    const copy = Buffer.from(value);
+    this.lru.set(key, copy, { ttl: Math.max(1, Math.ceil(ttlMs)) });
+    // An entry larger than maxBytes is refused by the LRU: it must not be indexed either.
+    if (tags !== undefined && tags.length > 0 && this.lru.peek(key) === copy) this.index(key, tags);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -71,13 +81,70 @@ export class MemoryStore implements Store {
     return removed;
   }
 
+  async deleteTags(tags: readonly string[]): Promise<number> {
+    this.open();
+    let removed = 0;
+    for (const tag of tags) removed += this.deleteTag(tag);
+    return removed;
+  }
+
+  async deleteTagPattern(pattern: string): Promise<number> {
+    this.open();
+    const matcher = globToRegExp(pattern);
+    let removed = 0;
+    for (const tag of [...this.keysByTag.keys()].filter((name) => matcher.test(name))) removed += this.deleteTag(tag);
+    return removed;
+  }
+
   async clear(): Promise<void> {
     this.open();
     this.lru.clear();
+    this.keysByTag.clear();
+    this.tagsByKey.clear();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.lru.clear();
+    this.keysByTag.clear();
+    this.tagsByKey.clear();
+  }
+
+  private deleteTag(tag: string): number {
+    const keys = this.keysByTag.get(tag);
+    if (keys === undefined) return 0;
+    let removed = 0;
+    // Copy first: each delete prunes this very set through the dispose callback.
+    for (const key of [...keys]) {
+      const live = this.lru.has(key);
+      if (this.lru.delete(key) && live) removed++;
+    }
+    this.keysByTag.delete(tag);
+    return removed;
+  }
+
+  private index(key: string, tags: readonly string[]): void {
+    const unique = [...new Set(tags)];
+    this.tagsByKey.set(key, unique);
+    for (const tag of unique) {
+      let keys = this.keysByTag.get(tag);
+      if (keys === undefined) {
+        keys = new Set();
+        this.keysByTag.set(tag, keys);
+      }
+      keys.add(key);
+    }
+  }
+
+  private unindex(key: string): void {
+    const tags = this.tagsByKey.get(key);
+    if (tags === undefined) return;
+    this.tagsByKey.delete(key);
+    for (const tag of tags) {
+      const keys = this.keysByTag.get(tag);
+      if (keys === undefined) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.keysByTag.delete(tag);
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as IORedis from 'ioredis';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
@@ -6,6 +7,49 @@ import { type RedisStoreOptions, resolveRedisStoreOptions } from '../options';
 import type { Store } from './store';
 
 type Client = Redis | Cluster;
+
+/**
+ * Tag indexes share the keyspace with entries, under this reserved prefix (after the client's
+ * keyPrefix, before the cache namespace the tag carries). Entry patterns the cache builds always
+ * start with the namespace or a scope, so they cannot match it, and `deletePattern` skips it.
+ */
+const TAG_INDEX_PREFIX = '__tag__:';
+
+interface LuaScript {
+  lua: string;
+  sha: string;
+}
+
+function script(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+// SET + SADD to each index + extend each index to outlive its longest member, in one atomic step:
+// an entry is never visible without being reachable from its tags. Members are raw key names
+// (with the client's keyPrefix), because UNLINK inside a script sees raw names. Each write also
+// drops up to two sampled members whose entries are gone (expired or deleted), which keeps an
+// index that keeps gaining new keys near its live size instead of growing until it expires.
+const SET_TAGGED = script(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local ttl = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[i], 2)) do
+    if redis.call('EXISTS', member) == 0 then redis.call('SREM', KEYS[i], member) end
+  end
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return 1`);
+
+// Pops up to ARGV[1] members of one index and unlinks them in the same atomic step, so a member
+// never leaves the index while its entry survives. Redis deletes the set with its last member.
+const POP_TAGGED = script(`
+local members = redis.call('SPOP', KEYS[1], ARGV[1])
+local removed = 0
+for i = 1, #members, 500 do
+  removed = removed + redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
+end
+return {removed, #members}`);
 
 function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
@@ -34,6 +78,13 @@ function cacheClientOptions(timeoutMs: number): RedisOptions {
  *
  * Writes are one `SET key value PX ttl`. Pattern deletes walk the keyspace with `SCAN` (every
  * master of a cluster) and remove matches with pipelined `UNLINK`, never with a blocking scan.
+ *
+ * Tags: each tag is a SET of raw key names at `__tag__:<tag>` (after the client's keyPrefix).
+ * A tagged write is one Lua script (SET, SADD, extend the index TTL to cover its longest
+ * member); invalidating a tag pops and unlinks its members in atomic batches of `scanCount`, so
+ * the cost follows the tagged entries and Redis is never blocked for long. On a `Cluster`,
+ * members live in other slots, so the cluster path uses no scripts: indexes are written before
+ * the entry (an entry is never unreachable from its tags) and members are unlinked one by one.
  *
  * @example
  * ```ts
@@ -71,7 +122,9 @@ export class RedisStore implements Store {
       this.client.on('error', () => undefined);
       this.ownsClient = true;
     }
-    const prefix = isCluster(this.client) ? this.client.options.redisOptions?.keyPrefix : this.client.options.keyPrefix;
+    // A Cluster applies its top-level keyPrefix (ioredis copies redisOptions.keyPrefix there when
+    // only that one is set).
+    const prefix = isCluster(this.client) ? (this.client.options.keyPrefix ?? this.client.options.redisOptions?.keyPrefix) : this.client.options.keyPrefix;
     this.keyPrefix = prefix ?? '';
     const commandTimeout = isCluster(this.client) ? undefined : this.client.options.commandTimeout;
     this.needsOwnTimer = commandTimeout === undefined || commandTimeout > this.timeoutMs;
@@ -136,8 +189,24 @@ export class RedisStore implements Store {
     return value ?? undefined;
   }
 
-  async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    await this.run('set', () => this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  async set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    if (tags === undefined || tags.length === 0) {
+      await this.run('set', () => this.client.set(key, value, 'PX', ttl));
+      return;
+    }
+    const indexes = [...new Set(tags)].map((tag) => TAG_INDEX_PREFIX + tag);
+    if (!isCluster(this.client)) {
+      await this.run('set', () => this.evalScript(SET_TAGGED, [key, ...indexes], [value, ttl]));
+      return;
+    }
+    const cluster = this.client;
+    const member = this.keyPrefix + key;
+    // NX then GT: together they leave max(current, ttl) however concurrent writers interleave.
+    await this.run('set', () =>
+      Promise.all(indexes.map((index) => cluster.sadd(index, member).then(() => cluster.pexpire(index, ttl, 'NX')).then(() => cluster.pexpire(index, ttl, 'GT')))),
+    );
+    await this.run('set', () => cluster.set(key, value, 'PX', ttl));
   }
 
   async delete(key: string): Promise<boolean> {
@@ -145,6 +214,63 @@ export class RedisStore implements Store {
   }
 
   async deletePattern(pattern: string): Promise<number> {
+    return this.scanDelete(pattern, false);
+  }
+
+  async deleteTags(tags: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const tag of new Set(tags)) removed += await this.popIndex(TAG_INDEX_PREFIX + tag);
+    return removed;
+  }
+
+  async deleteTagPattern(pattern: string): Promise<number> {
+    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
+    const match = escapeGlob(this.keyPrefix + TAG_INDEX_PREFIX) + pattern;
+    let removed = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, indexes] = await this.run('deleteTagPattern', () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
+        cursor = next;
+        for (const index of indexes) removed += await this.popIndex(index.slice(this.keyPrefix.length));
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+
+  /** Empties one tag index batch by batch, unlinking its members; resolves with entries removed. */
+  private async popIndex(index: string): Promise<number> {
+    let removed = 0;
+    let popped: number;
+    do {
+      if (!isCluster(this.client)) {
+        const reply = (await this.run('deleteTags', () => this.evalScript(POP_TAGGED, [index], [this.scanCount]))) as [number, number];
+        removed += reply[0];
+        popped = reply[1];
+      } else {
+        const cluster = this.client;
+        const members = await this.run('deleteTags', () => cluster.spop(index, this.scanCount));
+        popped = members.length;
+        // Members sit in any slot: one UNLINK each, routed by the cluster client.
+        const counts = await this.run('deleteTags', () => Promise.all(members.map((member) => cluster.unlink(member.slice(this.keyPrefix.length)))));
+        removed += counts.reduce((sum, count) => sum + count, 0);
+      }
+    } while (popped >= this.scanCount);
+    return removed;
+  }
+
+  /** EVALSHA, falling back to EVAL once when the server does not know the script yet. */
+  private async evalScript(lua: LuaScript, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
+    const client = this.client as Redis;
+    try {
+      return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return client.eval(lua.lua, keys.length, ...keys, ...args);
+    }
+  }
+
+  private async scanDelete(pattern: string, includeIndexes: boolean): Promise<number> {
     const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     // SCAN matches raw keys, so the client's keyPrefix must be in the pattern; UNLINK adds the
     // prefix itself, so it must come off the keys SCAN returns.
@@ -155,15 +281,20 @@ export class RedisStore implements Store {
       do {
         const [next, keys] = await this.run('deletePattern', () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
         cursor = next;
-        if (keys.length > 0) {
-          removed += await this.unlink(node, keys.map((key) => key.slice(this.keyPrefix.length)));
-        }
+        // A pattern like `*` must not drop tag indexes: their entries would become unreachable.
+        const entries = includeIndexes ? keys : keys.filter((key) => !key.startsWith(TAG_INDEX_PREFIX, this.keyPrefix.length));
+        if (entries.length > 0) removed += await this.unlink(node, entries);
       } while (cursor !== '0');
     }
     return removed;
   }
 
-  private async unlink(node: Redis, keys: string[]): Promise<number> {
+  /** Unlinks raw key names (as SCAN returned them) on the node that holds them. */
+  private async unlink(node: Redis, rawKeys: string[]): Promise<number> {
+    // The node adds its own keyPrefix to what it sends; a cluster node may have none even when
+    // the Cluster has one, so strip exactly the node's.
+    const nodePrefixLength = (node.options.keyPrefix ?? '').length;
+    const keys = rawKeys.map((key) => key.slice(nodePrefixLength));
     if (!isCluster(this.client)) return this.run('deletePattern', () => node.unlink(...keys));
     // In a cluster a multi-key UNLINK fails with CROSSSLOT unless every key shares a slot.
     const pipeline = node.pipeline();
@@ -173,13 +304,18 @@ export class RedisStore implements Store {
   }
 
   async clear(): Promise<void> {
-    await this.deletePattern('*');
+    await this.scanDelete('*', true);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (!this.ownsClient) return;
+    // QUIT only makes sense on a live connection; otherwise stop the reconnect loop at once.
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
     try {
       await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, this.timeoutMs).unref())]);
     } catch {

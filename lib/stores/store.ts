@@ -2,6 +2,9 @@
  * The narrow contract every storage adapter implements. A store moves bytes under keys with a
  * TTL; it knows nothing of HTTP, JS types or namespaces (the {@link Cache} adds those).
  *
+ * Tags are opaque strings (the cache namespaces them like keys); a store keeps, per tag, an
+ * index of the keys written with it.
+ *
  * Errors: methods reject on failure (the cache turns read/write failures into misses and
  * `error` events). After {@link Store.close} every method rejects with `StoreClosedError`.
  *
@@ -19,12 +22,32 @@ export interface Store {
   readonly name: string;
   /** The bytes stored under `key`, or `undefined` when absent or expired. */
   get(key: string): Promise<Buffer | undefined>;
-  /** Stores `value` under `key` for `ttlMs` milliseconds, replacing any previous value atomically. */
-  set(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  /**
+   * Stores `value` under `key` for `ttlMs` milliseconds, replacing any previous value atomically.
+   * With `tags`, the entry joins each tag's index in the same atomic step (standalone Redis) so
+   * an entry can never exist without being reachable from its tags. A tag index lives at least
+   * as long as its longest-lived member.
+   */
+  set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void>;
   /** Removes `key`; resolves `true` when something was removed. */
   delete(key: string): Promise<boolean>;
-  /** Removes every key matching the Redis-style glob `pattern`; resolves with how many were removed. */
+  /**
+   * Removes every key matching the Redis-style glob `pattern`; resolves with how many were
+   * removed. Tag indexes are never matched (nor counted): they are not entries.
+   */
   deletePattern(pattern: string): Promise<number>;
+  /**
+   * Removes every entry carrying one of `tags`, and the tags' indexes; resolves with how many
+   * entries were removed (already expired members are not counted). The cost is proportional to
+   * the tagged entries, never to the size of the store.
+   */
+  deleteTags(tags: readonly string[]): Promise<number>;
+  /**
+   * Removes every tag whose name matches the Redis-style glob `pattern`, with all their entries;
+   * resolves with how many entries were removed. Unlike {@link Store.deleteTags} this walks the
+   * store's tag names (on Redis a `SCAN` of the index keys).
+   */
+  deleteTagPattern(pattern: string): Promise<number>;
   /** Removes every entry this store holds (never data it does not own). */
   clear(): Promise<void>;
   /** Releases resources. Connections the store did not create are left open. */

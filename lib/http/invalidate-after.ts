@@ -1,0 +1,70 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { getDefaultCache } from '../default-cache';
+import { InvalidOptionError } from '../errors';
+import { invalidateTargets } from '../invalidation';
+import { type InvalidateAfterOptions, type InvalidationTargets, resolveInvalidateAfterOptions, resolveTags } from '../options';
+
+/**
+ * What {@link invalidateAfter} invalidates: fixed targets, or targets computed per request
+ * (return `undefined` to invalidate nothing).
+ *
+ * @example
+ * ```ts
+ * const spec: InvalidateAfterSpec = (req) => ({ scopes: [['character', req.params.id]] });
+ * ```
+ */
+export type InvalidateAfterSpec = InvalidationTargets | ((req: Request, res: Response) => InvalidationTargets | undefined);
+
+// RFC 9110 §15.3: only a 2xx says the write happened; anything else must leave the cache alone.
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+function checkTargets(targets: InvalidationTargets): void {
+  const lists = { scopes: targets.scopes, keys: targets.keys, patterns: targets.patterns };
+  for (const [name, list] of Object.entries(lists)) {
+    if (list !== undefined && !Array.isArray(list)) throw new InvalidOptionError(`spec.${name}`, 'expected an array');
+  }
+  resolveTags('tags', targets.tags);
+}
+
+/**
+ * Middleware for write routes: once the response has finished with a 2xx, it invalidates
+ * `spec` (or what `spec(req, res)` returns: scopes, tags, keys, patterns). A failed write (any
+ * other status, or a response that never finishes) invalidates nothing. It runs after the
+ * response was sent, so it never delays or changes it; a failure goes to `onError` and to the
+ * cache's `error` event, never to the client.
+ *
+ * @example
+ * ```ts
+ * app.put(
+ *   '/characters/:id',
+ *   invalidateAfter((req) => ({ scopes: [['character', req.params.id]], tags: ['leaderboard'] })),
+ *   updateCharacterHandler,
+ * );
+ * ```
+ */
+export function invalidateAfter(spec: InvalidateAfterSpec, options: InvalidateAfterOptions = {}): RequestHandler {
+  const opts = resolveInvalidateAfterOptions(spec, options);
+
+  const run = (req: Request, res: Response): void => {
+    if (!isSuccess(res.statusCode)) return;
+    let targets: InvalidationTargets | undefined;
+    try {
+      targets = typeof spec === 'function' ? spec(req, res) : spec;
+      if (targets === undefined) return;
+      checkTargets(targets);
+    } catch (error) {
+      opts.onError(error instanceof Error ? error : new Error(String(error)), req, res);
+      return;
+    }
+    invalidateTargets(targets, opts.cache ?? getDefaultCache()).catch((error: unknown) => {
+      opts.onError(error instanceof Error ? error : new Error(String(error)), req, res);
+    });
+  };
+
+  return function invalidateAfterMiddleware(req: Request, res: Response, next: NextFunction): void {
+    res.once('finish', () => run(req, res));
+    next();
+  };
+}
