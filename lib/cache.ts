@@ -1,10 +1,19 @@
-import { StoreClosedError } from './errors';
+import { InvalidOptionError, RateLimitedError, StoreClosedError } from './errors';
 import { type CacheEventName, type CacheEvents, type CacheListener, TypedEmitter } from './events';
 import { normaliseNamespace } from './keys';
-import { type CacheOptions, type ResolvedCacheOptions, resolveCacheOptions } from './options';
+import {
+  type CacheOptions,
+  type FreshnessOptions,
+  type ResolvedCacheOptions,
+  type ResolvedFreshness,
+  resolveCacheOptions,
+  resolveFreshness,
+} from './options';
 import { type Entry, type ResponseEntry, type StoredHeaders, decodeEntry, encodeEntry } from './serializer';
 import { MemoryStore } from './stores/memory';
+import { REPORTED, ResilientStore } from './stores/resilient';
 import type { Store } from './stores/store';
+import { LocalRateLimiter } from './stores/local-coordination';
 import { type Ttl, type TtlProfiles, resolveTtl } from './ttl';
 
 /** Per-write options of {@link Cache.set}. */
@@ -14,13 +23,39 @@ export interface SetOptions {
 }
 
 /** Options of {@link Cache.wrap}. */
-export interface WrapOptions extends SetOptions {
+export interface WrapOptions extends SetOptions, FreshnessOptions {
   /**
    * Store a `null` result. `undefined` is never stored.
    * @default false
    */
   cacheNull?: boolean;
+  /**
+   * When a fresh entry has less than this fraction of its TTL left, it is returned and refreshed
+   * in the background, so hot keys never expire. Between 0 and 1.
+   * @default 0 (off)
+   */
+  refreshAhead?: number;
 }
+
+/** An entry found by {@link Cache.lookup}, with whether it is past its TTL. */
+export interface Lookup<E extends Entry = Entry> {
+  entry: E;
+  /** `true` when the entry is past its TTL but within the grace window asked for. */
+  stale: boolean;
+}
+
+/** A held fill lock; see {@link Cache.acquireFill}. */
+export interface FillLock {
+  /** `true` when this caller should fill the key; `false` when another instance is filling it. */
+  acquired: boolean;
+  /** Releases the lock (a no-op when not acquired). Never rejects. */
+  release(): Promise<void>;
+}
+
+/** A task for {@link Cache.warm}: a query to load and store, or a URL to request. */
+export type WarmTask =
+  | { key: string; loader: () => unknown; ttl?: Ttl; options?: Omit<WrapOptions, 'ttl'> }
+  | { url: string; headers?: Record<string, string> };
 
 /** A response to store with {@link Cache.setResponse}. */
 export interface CachedResponseInput {
@@ -66,6 +101,9 @@ export class Cache {
   readonly defaultTtlSeconds: number;
 
   private readonly events = new TypedEmitter();
+  private readonly lockSettings: ResolvedCacheOptions['lock'];
+  private readonly reported = REPORTED;
+  private readonly localRates = new LocalRateLimiter();
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
   private warnedUnheardError = false;
@@ -73,7 +111,16 @@ export class Cache {
 
   /** @internal Use {@link createCache}. */
   constructor(options: ResolvedCacheOptions) {
-    this.store = options.store ?? new MemoryStore();
+    const primary = options.store ?? new MemoryStore();
+    this.store =
+      options.breaker === false
+        ? primary
+        : new ResilientStore(primary, options.fallback, options.breaker, {
+            error: (error, operation, key) => this.reportError(error, operation, key),
+            degraded: (error) => this.events.emit('degraded', { store: primary.name, error }),
+            recovered: (downtimeMs) => this.events.emit('recovered', { store: primary.name, downtimeMs }),
+          });
+    this.lockSettings = options.lock;
     this.namespace = normaliseNamespace(options.namespace);
     this.profiles = options.profiles;
     this.defaultTtlSeconds = options.defaultTtlSeconds;
@@ -105,8 +152,8 @@ export class Cache {
 
   /** The value stored under `key`, or `undefined` on a miss. */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const entry = await this.read(this.namespace + key, 'value');
-    return entry?.kind === 'value' ? (entry.value as T) : undefined;
+    const found = await this.read(this.namespace + key, 'value', 0);
+    return found?.entry.kind === 'value' ? (found.entry.value as T) : undefined;
   }
 
   /**
@@ -116,7 +163,7 @@ export class Cache {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     const ttl = this.resolveTtl(options.ttl);
     const now = Date.now();
-    return this.write(this.namespace + key, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl);
+    return this.write(this.namespace + key, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl * 1000);
   }
 
   /** Removes `key`; resolves `true` when an entry was removed. Rejects when the store fails. */
@@ -129,30 +176,160 @@ export class Cache {
 
   /**
    * Returns the cached value of `key`, or runs `loader`, stores its result and returns it.
-   * Concurrent calls for one key in this process share one loader call; a loader's error is
-   * passed to every waiting caller and never stored.
+   *
+   * - Concurrent calls for one key in this process share one loader call; across processes a
+   *   short lock in the store lets one instance fill the key while the others wait for it.
+   * - A loader's error reaches every waiting caller and is never stored; with `staleIfError`,
+   *   a stale value is returned instead.
+   * - With `staleWhileRevalidate`, a stale value is returned at once and refreshed in the
+   *   background; with `refreshAhead`, so is a fresh value close to expiry.
+   * - With `limiter`, loader calls are rate limited (hits never are); a limited call returns a
+   *   stale value when one exists, else rejects with `RateLimitedError`.
    */
   async wrap<T>(key: string, loader: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
     const fullKey = this.namespace + key;
     const pending = this.inflight.get(fullKey);
     if (pending) return pending as Promise<T>;
-    const ttl = this.resolveTtl(options.ttl);
-    const flight = (async (): Promise<T> => {
-      const entry = await this.read(fullKey, 'value');
-      if (entry?.kind === 'value') return entry.value as T;
-      const value = await loader();
-      if (value !== undefined && (value !== null || options.cacheNull === true)) {
-        const now = Date.now();
-        await this.write(fullKey, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl);
-      }
-      return value;
-    })();
-    this.inflight.set(fullKey, flight);
-    try {
-      return await flight;
-    } finally {
-      if (this.inflight.get(fullKey) === flight) this.inflight.delete(fullKey);
+    const ttlMs = this.resolveTtl(options.ttl) * 1000;
+    const freshness = resolveFreshness(options);
+    const refreshAhead = options.refreshAhead ?? 0;
+    if (typeof refreshAhead !== 'number' || !(refreshAhead >= 0 && refreshAhead < 1)) {
+      throw new InvalidOptionError('refreshAhead', `expected a fraction of the TTL in [0, 1), got ${String(refreshAhead)}`);
     }
+    const found = await this.read(fullKey, 'value', freshness.graceMs);
+    const load = (): Promise<T> => this.load(key, fullKey, loader, ttlMs, freshness, options.cacheNull === true, found);
+    if (found?.entry.kind === 'value') {
+      const { entry } = found;
+      const now = Date.now();
+      if (!found.stale) {
+        if (refreshAhead > 0 && entry.expiresAt - now < refreshAhead * ttlMs) this.refreshInBackground(fullKey, load);
+        return entry.value as T;
+      }
+      if (now < entry.expiresAt + freshness.staleWhileRevalidateMs) {
+        this.events.emit('stale', { key: fullKey, reason: 'revalidate' });
+        this.refreshInBackground(fullKey, load);
+        return entry.value as T;
+      }
+    }
+    return this.singleFlight(fullKey, load);
+  }
+
+  /**
+   * Prefills the cache: loads and stores each query task (replacing what is there) and requests
+   * each URL task (so `cacheResponse` routes fill themselves). Runs `concurrency` tasks at once
+   * and never rejects: it resolves with how many tasks succeeded and the errors of the others.
+   */
+  async warm(tasks: readonly WarmTask[], options: { concurrency?: number } = {}): Promise<{ ok: number; failed: Array<{ task: WarmTask; error: Error }> }> {
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency <= 0) throw new InvalidOptionError('concurrency', 'expected a positive integer');
+    const failed: Array<{ task: WarmTask; error: Error }> = [];
+    let ok = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tasks.length) {
+        const task = tasks[next++] as WarmTask;
+        try {
+          if ('url' in task) {
+            const res = await fetch(task.url, { headers: task.headers });
+            await res.arrayBuffer();
+            if (!res.ok) throw new Error(`GET ${task.url} answered ${res.status}`);
+          } else {
+            const value = await task.loader();
+            if (!(await this.set(task.key, value, { ttl: task.ttl }))) throw new Error(`could not store ${task.key}`);
+          }
+          ok++;
+        } catch (error) {
+          failed.push({ task, error: error instanceof Error ? error : new Error(String(error)) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+    return { ok, failed };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Building blocks shared with the middleware.
+
+  /**
+   * Reads `key` (without namespace). Entries past their TTL are returned as `stale` while within
+   * `graceMs` after it, else they are a miss. Emits `hit` for fresh entries and `miss` for none;
+   * the caller emits `stale` if it serves a stale one.
+   */
+  async lookup<K extends Entry['kind']>(key: string, kind: K, graceMs = 0): Promise<Lookup<Extract<Entry, { kind: K }>> | undefined> {
+    return (await this.read(this.namespace + key, kind, graceMs)) as Lookup<Extract<Entry, { kind: K }>> | undefined;
+  }
+
+  /**
+   * Takes the cross-process fill lock for `key`. Without lock support in the store (or with
+   * `lock: false`, or when the store fails) it reports `acquired: true`: filling without a lock
+   * is better than not filling.
+   */
+  async acquireFill(key: string): Promise<FillLock> {
+    const settings = this.lockSettings;
+    const store = this.store;
+    const free: FillLock = { acquired: true, release: async () => undefined };
+    if (settings === false || !store.acquireLock || !store.releaseLock) return free;
+    const lockKey = `${this.namespace}__lock__:${key}`;
+    let token: string | undefined;
+    try {
+      token = await store.acquireLock(lockKey, settings.ttlMs);
+    } catch (error) {
+      this.reportError(error, 'acquireLock', lockKey);
+      return free;
+    }
+    if (token === undefined) return { acquired: false, release: async () => undefined };
+    return {
+      acquired: true,
+      release: async () => {
+        try {
+          await store.releaseLock?.(lockKey, token);
+        } catch (error) {
+          // The lock expires by itself; a failed release only delays the next fill.
+          this.reportError(error, 'releaseLock', lockKey);
+        }
+      },
+    };
+  }
+
+  /**
+   * Waits (up to the lock's `waitMs`) for another instance to fill `key`; resolves the fresh entry,
+   * or `undefined` when none arrived in time.
+   */
+  async waitForFill<K extends Entry['kind']>(key: string, kind: K): Promise<Extract<Entry, { kind: K }> | undefined> {
+    const settings = this.lockSettings;
+    if (settings === false) return undefined;
+    const deadline = Date.now() + settings.waitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, settings.pollMs));
+      const found = await this.read(this.namespace + key, kind, 0, false);
+      if (found && !found.stale) {
+        this.events.emit('hit', { key: this.namespace + key });
+        return found.entry as Extract<Entry, { kind: K }>;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Counts one origin call against `limiter`; resolves 0 when allowed, else the milliseconds
+   * until a call will be. Limits are shared through the store when it supports them (Redis),
+   * else kept in this process. A store failure allows the call.
+   */
+  async consumeRate(name: string, limiter: NonNullable<ResolvedFreshness['limiter']>): Promise<number> {
+    const key = `${this.namespace}__rate__:${name}`;
+    const consume = this.store.consumeRate?.bind(this.store);
+    if (!consume) return this.localRates.consume(key, limiter, Date.now());
+    try {
+      return await consume(key, limiter);
+    } catch (error) {
+      this.reportError(error, 'consumeRate', key);
+      return 0;
+    }
+  }
+
+  /** Emits `stale` for `key` (without namespace): a front-end served a stale entry. @internal */
+  noteStale(key: string, reason: CacheEvents['stale']['reason']): void {
+    this.events.emit('stale', { key: this.namespace + key, reason });
   }
 
   /**
@@ -180,15 +357,29 @@ export class Cache {
 
   /** Reads a stored HTTP response (used by `cacheResponse`); `undefined` on a miss. */
   async getResponse(key: string): Promise<ResponseEntry | undefined> {
-    const entry = await this.read(this.namespace + key, 'response');
-    return entry?.kind === 'response' ? entry : undefined;
+    return (await this.lookup(key, 'response'))?.entry;
   }
 
-  /** Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed. */
-  async setResponse(key: string, response: CachedResponseInput, options: SetOptions = {}): Promise<boolean> {
+  /**
+   * Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed.
+   * `graceMs` keeps the entry in the store that long past its TTL, for stale serving.
+   */
+  async setResponse(key: string, response: CachedResponseInput, options: SetOptions & { graceMs?: number } = {}): Promise<boolean> {
     const ttl = this.resolveTtl(options.ttl);
     const now = Date.now();
-    return this.write(this.namespace + key, { kind: 'response', ...response, createdAt: now, expiresAt: now + ttl * 1000 }, ttl);
+    const entry: ResponseEntry = { kind: 'response', ...response, createdAt: now, expiresAt: now + ttl * 1000 };
+    return this.write(this.namespace + key, entry, ttl * 1000 + (options.graceMs ?? 0));
+  }
+
+  /** The entry that `setResponse` would store, for callers that hand it to waiting requests. @internal */
+  responseEntry(response: CachedResponseInput, ttlSeconds: number): ResponseEntry {
+    const now = Date.now();
+    return { kind: 'response', ...response, createdAt: now, expiresAt: now + ttlSeconds * 1000 };
+  }
+
+  /** Stores a prepared response entry. @internal */
+  async writeResponse(key: string, entry: ResponseEntry, graceMs: number): Promise<boolean> {
+    return this.write(this.namespace + key, entry, entry.expiresAt - entry.createdAt + graceMs);
   }
 
   /** Counters since the cache was created. */
@@ -210,13 +401,13 @@ export class Cache {
     return this.namespace.replace(/[*?[\]\\]/g, '\\$&');
   }
 
-  private async read(fullKey: string, kind: Entry['kind']): Promise<Entry | undefined> {
+  private async read(fullKey: string, kind: Entry['kind'], graceMs: number, emit = true): Promise<Lookup | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await this.store.get(fullKey);
     } catch (error) {
       this.reportError(error, 'get', fullKey);
-      this.events.emit('miss', { key: fullKey });
+      if (emit) this.events.emit('miss', { key: fullKey });
       return undefined;
     }
     let entry: Entry | undefined;
@@ -229,23 +420,89 @@ export class Cache {
         this.store.delete(fullKey).catch(() => undefined);
       }
     }
-    if (entry === undefined || entry.kind !== kind || entry.expiresAt <= Date.now()) {
-      this.events.emit('miss', { key: fullKey });
+    const now = Date.now();
+    if (entry === undefined || entry.kind !== kind || entry.expiresAt + graceMs <= now) {
+      if (emit) this.events.emit('miss', { key: fullKey });
       return undefined;
     }
-    this.events.emit('hit', { key: fullKey });
-    return entry;
+    const stale = entry.expiresAt <= now;
+    if (emit && !stale) this.events.emit('hit', { key: fullKey });
+    return { entry, stale };
   }
 
-  private async write(fullKey: string, entry: Entry, ttlSeconds: number): Promise<boolean> {
+  private async write(fullKey: string, entry: Entry, storeTtlMs: number): Promise<boolean> {
     try {
-      await this.store.set(fullKey, encodeEntry(entry), ttlSeconds * 1000);
+      await this.store.set(fullKey, encodeEntry(entry), storeTtlMs);
     } catch (error) {
       this.reportError(error, 'set', fullKey);
       return false;
     }
-    this.events.emit('set', { key: fullKey, ttl: ttlSeconds });
+    this.events.emit('set', { key: fullKey, ttl: (entry.expiresAt - entry.createdAt) / 1000 });
     return true;
+  }
+
+  private async singleFlight<T>(fullKey: string, run: () => Promise<T>): Promise<T> {
+    const pending = this.inflight.get(fullKey);
+    if (pending) return pending as Promise<T>;
+    const flight = run();
+    this.inflight.set(fullKey, flight);
+    try {
+      return await flight;
+    } finally {
+      if (this.inflight.get(fullKey) === flight) this.inflight.delete(fullKey);
+    }
+  }
+
+  private refreshInBackground<T>(fullKey: string, load: () => Promise<T>): void {
+    if (this.inflight.has(fullKey)) return;
+    this.singleFlight(fullKey, load).catch((error: unknown) => this.reportError(error, 'refresh', fullKey));
+  }
+
+  /** Calls the origin for a miss: under the fill lock, within the limiter, with stale fallbacks. */
+  private async load<T>(
+    key: string,
+    fullKey: string,
+    loader: () => T | Promise<T>,
+    ttlMs: number,
+    freshness: ResolvedFreshness,
+    cacheNull: boolean,
+    found: Lookup | undefined,
+  ): Promise<T> {
+    const stale = found?.entry.kind === 'value' ? found.entry : undefined;
+    const lock = await this.acquireFill(key);
+    if (!lock.acquired) {
+      const filled = await this.waitForFill(key, 'value');
+      if (filled) return filled.value as T;
+    }
+    try {
+      if (freshness.limiter) {
+        const retryAfterMs = await this.consumeRate(freshness.limiter.name ?? key, freshness.limiter);
+        if (retryAfterMs > 0) {
+          if (stale) {
+            this.events.emit('stale', { key: fullKey, reason: 'rate-limited' });
+            return stale.value as T;
+          }
+          throw new RateLimitedError(freshness.limiter.name ?? key, retryAfterMs);
+        }
+      }
+      let value: T;
+      try {
+        value = await loader();
+      } catch (error) {
+        if (stale && Date.now() < stale.expiresAt + freshness.staleIfErrorMs) {
+          this.events.emit('stale', { key: fullKey, reason: 'error' });
+          return stale.value as T;
+        }
+        throw error;
+      }
+      if (value !== undefined && (value !== null || cacheNull)) {
+        const now = Date.now();
+        await this.write(fullKey, { kind: 'value', value, createdAt: now, expiresAt: now + ttlMs }, ttlMs + freshness.graceMs);
+      }
+      return value;
+    } finally {
+      await lock.release();
+    }
   }
 
   private async guard<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
@@ -259,6 +516,9 @@ export class Cache {
 
   private reportError(error: unknown, operation: string, key: string | undefined): void {
     const err = error instanceof Error ? error : new Error(String(error));
+    // The breaker reports store failures as they happen; do not count them twice.
+    if (this.reported.has(err)) return;
+    this.reported.add(err);
     if (this.events.listenerCount('error') <= 1 && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
       // Only the stats listener is attached: say it once, so a dead store is not invisible.
       this.warnedUnheardError = true;

@@ -1,7 +1,15 @@
 export { Cache, createCache } from './cache';
-export type { CacheStats, CachedResponseInput, SetOptions, WrapOptions } from './cache';
+export type { CacheStats, CachedResponseInput, FillLock, Lookup, SetOptions, WarmTask, WrapOptions } from './cache';
 export { configureCache, getDefaultCache } from './default-cache';
-export { CacheError, InvalidOptionError, StoreClosedError, StoreError, StoreTimeoutError } from './errors';
+export {
+  CacheError,
+  InvalidOptionError,
+  RateLimitedError,
+  StoreClosedError,
+  StoreError,
+  StoreTimeoutError,
+  StoreUnavailableError,
+} from './errors';
 export type { CacheErrorCode } from './errors';
 export type { CacheEventName, CacheEvents, CacheListener } from './events';
 export { cacheResponse } from './http/middleware';
@@ -10,11 +18,21 @@ export {
   DEFAULT_CACHE_RESPONSE_OPTIONS,
   DEFAULT_MEMORY_STORE_OPTIONS,
   DEFAULT_REDIS_STORE_OPTIONS,
+  DEFAULT_RESILIENCE_OPTIONS,
 } from './options';
-export type { CacheOptions, CacheResponseOptions, MemoryStoreOptions, RedisStoreOptions } from './options';
+export type {
+  BreakerOptions,
+  CacheOptions,
+  CacheResponseOptions,
+  FreshnessOptions,
+  LimiterOptions,
+  LockOptions,
+  MemoryStoreOptions,
+  RedisStoreOptions,
+} from './options';
 export type { Entry, ResponseEntry, StoredHeaders, ValueEntry } from './serializer';
 export { MemoryStore } from './stores/memory';
 export { RedisStore } from './stores/redis';
-export type { Store } from './stores/store';
+export type { RateLimits, Store } from './stores/store';
 export { TTL_PROFILES } from './ttl';
 export type { Ttl, TtlProfileName, TtlProfiles } from './ttl';

@@ -2,7 +2,9 @@ import { LRUCache } from 'lru-cache';
 import { StoreClosedError } from '../errors';
 import { globToRegExp } from '../keys';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from '../options';
-import type { Store } from './store';
+import { randomUUID } from 'node:crypto';
+import type { RateLimits, Store } from './store';
+import { LocalLocks, LocalRateLimiter } from './local-coordination';
 
 /**
  * An in-process LRU store on `lru-cache`, bounded by entry count and by bytes. It is the default
@@ -17,6 +19,8 @@ export class MemoryStore implements Store {
   readonly name = 'memory';
   private readonly lru: LRUCache<string, Buffer>;
   private closed = false;
+  private readonly locks = new LocalLocks();
+  private readonly rates = new LocalRateLimiter();
 
   constructor(options: MemoryStoreOptions = {}) {
     const resolved = resolveMemoryStoreOptions(options);
@@ -74,6 +78,21 @@ export class MemoryStore implements Store {
   async clear(): Promise<void> {
     this.open();
     this.lru.clear();
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    this.open();
+    return this.locks.acquire(key, ttlMs, randomUUID());
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    this.open();
+    this.locks.release(key, token);
+  }
+
+  async consumeRate(key: string, limits: RateLimits): Promise<number> {
+    this.open();
+    return this.rates.consume(key, limits, Date.now());
   }
 
   async close(): Promise<void> {
