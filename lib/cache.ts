@@ -327,6 +327,11 @@ export class Cache {
     }
   }
 
+  /** How long a request waits for another's fill before calling the origin itself, in ms. @internal */
+  get lockWaitMs(): number | undefined {
+    return this.lockSettings === false ? undefined : this.lockSettings.waitMs;
+  }
+
   /** Emits `stale` for `key` (without namespace): a front-end served a stale entry. @internal */
   noteStale(key: string, reason: CacheEvents['stale']['reason']): void {
     this.events.emit('stale', { key: this.namespace + key, reason });

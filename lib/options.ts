@@ -359,7 +359,7 @@ export function resolveFreshness(options: FreshnessOptions): ResolvedFreshness {
 // cacheResponse
 
 /** Options of {@link cacheResponse}. */
-export interface CacheResponseOptions {
+export interface CacheResponseOptions extends FreshnessOptions {
   /**
    * How long an answer stays fresh: seconds or a profile name.
    * @default the cache's `defaultTtl`
@@ -401,6 +401,7 @@ export interface ResolvedCacheResponseOptions {
   statuses: ReadonlySet<number>;
   shareAuthenticated: boolean;
   maxBodyBytes: number;
+  freshness: ResolvedFreshness;
 }
 
 /** Defaults of {@link CacheResponseOptions}. */
@@ -431,5 +432,6 @@ export function resolveCacheResponseOptions(
     statuses: new Set(statuses),
     shareAuthenticated: options.shareAuthenticated ?? DEFAULT_CACHE_RESPONSE_OPTIONS.shareAuthenticated,
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_CACHE_RESPONSE_OPTIONS.maxBodyBytes),
+    freshness: resolveFreshness(options),
   };
 }

@@ -32,7 +32,7 @@ describe('cacheResponse when Redis goes away', () => {
     expect((await request(app).get('/data')).headers['x-cache']).toBe('HIT');
 
     await server.stop();
-    const during = await Promise.all(Array.from({ length: 20 }, () => request(app).get('/data')));
+    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => request(app).get(`/data?i=${i}`)));
     expect(during.map((res) => res.status)).toEqual(Array.from({ length: 20 }, () => 200));
     expect(during.every((res) => res.headers['x-cache'] === 'MISS')).toBe(true);
     expect(origin).toBe(21);
