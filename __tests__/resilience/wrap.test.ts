@@ -171,7 +171,7 @@ describe('fallback store and circuit breaker on a real Redis outage', () => {
     // Nothing survives a restart without persistence, so put back what the primary held before.
     const { Redis } = await import('ioredis');
     const raw = new Redis(restarted.url);
-    const other = createCache({ store: new RedisStore({ client: raw }) });
+    const other = createCache({ store: new RedisStore({ client: raw, operationTimeoutMs: 2_000 }) });
     await other.set('kept', 'before');
     await other.set('invalidated', 'before');
     await eventually(async () => {

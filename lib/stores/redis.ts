@@ -230,9 +230,11 @@ export class RedisStore implements Store {
     }
     const cluster = this.client;
     const member = this.keyPrefix + key;
-    // NX then GT: together they leave max(current, ttl) however concurrent writers interleave.
+    // One MULTI per index (a single key, so a single slot): SADD and the TTL change must not be
+    // split, or an index about to expire can vanish between them, taking the new member along.
+    // NX then GT leave max(current, ttl) however concurrent writers interleave.
     await this.run('set', () =>
-      Promise.all(indexes.map((index) => cluster.sadd(index, member).then(() => cluster.pexpire(index, ttl, 'NX')).then(() => cluster.pexpire(index, ttl, 'GT')))),
+      Promise.all(indexes.map((index) => cluster.multi().sadd(index, member).pexpire(index, ttl, 'NX').pexpire(index, ttl, 'GT').exec())),
     );
     await this.run('set', () => cluster.set(key, value, 'PX', ttl));
   }
