@@ -74,11 +74,13 @@ export class ResilientStore implements Store {
   }
 
   async get(key: string): Promise<Buffer | undefined> {
-    return this.route('get', key, () => this.primary.get(key), (fallback) => fallback.get(key));
+    const { fallback } = this;
+    return this.coordinate('get', key, () => this.primary.get(key), fallback && (() => fallback.get(key)));
   }
 
   async set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void> {
-    return this.route('set', key, () => this.primary.set(key, value, ttlMs, tags), (fallback) => fallback.set(key, value, ttlMs, tags));
+    const { fallback } = this;
+    return this.coordinate('set', key, () => this.primary.set(key, value, ttlMs, tags), fallback && (() => fallback.set(key, value, ttlMs, tags)));
   }
 
   async delete(key: string): Promise<boolean> {
@@ -115,26 +117,13 @@ export class ResilientStore implements Store {
     return true;
   }
 
-  private async route<T>(operation: string, key: string, primary: () => Promise<T>, fallback: (store: Store) => Promise<T>): Promise<T> {
-    if (this.usePrimary()) {
-      try {
-        const result = await primary();
-        await this.succeeded();
-        return result;
-      } catch (error) {
-        this.failed(error, operation, key);
-        if (!this.fallback) throw error;
-      }
-    }
-    if (!this.fallback) throw this.reported(new StoreUnavailableError(operation));
-    return fallback(this.fallback);
-  }
-
+  /** Runs `primary` when the breaker allows it; on failure or while open, `fallback` (or a skip). */
   private async coordinate<T>(operation: string, key: string, primary: () => Promise<T>, fallback: (() => Promise<T>) | undefined): Promise<T> {
     if (this.usePrimary()) {
       try {
         const result = await primary();
-        await this.succeeded();
+        // The healthy case (no failures, breaker closed) must cost the hit path nothing more.
+        if (this.failures !== 0 || this.openedAt !== undefined) await this.succeeded();
         return result;
       } catch (error) {
         this.failed(error, operation, key);
@@ -154,7 +143,8 @@ export class ResilientStore implements Store {
     if (this.usePrimary()) {
       try {
         const result = await primary();
-        await this.succeeded();
+        // The healthy case (no failures, breaker closed) must cost the hit path nothing more.
+        if (this.failures !== 0 || this.openedAt !== undefined) await this.succeeded();
         if (this.fallback) await onStore(this.fallback);
         return result;
       } catch (error) {
