@@ -99,9 +99,9 @@ describe.each(STORE_KINDS)('Cache on $name', (kind) => {
 });
 
 describe('Cache on a dead Redis', () => {
-  test('reads are misses, writes are skipped, wrap answers from the loader; errors are events; invalidation rejects', async () => {
+  test('without a breaker: reads are misses, writes are skipped, wrap answers from the loader; errors are events; invalidation rejects', async () => {
     const store = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, redisOptions: { retryStrategy: () => null } });
-    const cache = createCache({ store });
+    const cache = createCache({ store, breaker: false });
     const errors: string[] = [];
     cache.on('error', ({ operation }) => errors.push(operation));
     expect(await cache.get('k')).toBeUndefined();

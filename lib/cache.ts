@@ -1,10 +1,21 @@
-import { StoreClosedError } from './errors';
+import { InvalidOptionError, RateLimitedError, StoreClosedError } from './errors';
 import { type CacheEventName, type CacheEvents, type CacheListener, TypedEmitter } from './events';
 import { InvalidationLog } from './invalidation-log';
 import { escapeGlob, globToRegExp, normaliseNamespace } from './keys';
-import { type CacheOptions, type ResolvedCacheOptions, resolveCacheOptions, resolveScope, resolveTags } from './options';
+import {
+  type CacheOptions,
+  type FreshnessOptions,
+  type ResolvedCacheOptions,
+  type ResolvedFreshness,
+  resolveCacheOptions,
+  resolveFreshness,
+  resolveScope,
+  resolveTags,
+} from './options';
 import { type Entry, type ResponseEntry, type StoredHeaders, decodeEntry, encodeEntry } from './serializer';
+import { LocalRateLimiter } from './stores/local-coordination';
 import { MemoryStore } from './stores/memory';
+import { REPORTED, ResilientStore } from './stores/resilient';
 import type { Store } from './stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from './ttl';
 
@@ -20,10 +31,16 @@ export interface SetOptions {
    * never puts back what an invalidation just removed.
    */
   generation?: number;
+  /**
+   * Keeps the entry in the store this many milliseconds past its TTL, so stale-while-revalidate
+   * and stale-if-error can still serve it (reads ask for stale entries explicitly).
+   * @default 0
+   */
+  graceMs?: number;
 }
 
 /** Options of {@link Cache.wrap}; `T` is the loader's result. */
-export interface WrapOptions<T = unknown> extends Omit<SetOptions, 'tags' | 'generation'> {
+export interface WrapOptions<T = unknown> extends Omit<SetOptions, 'tags' | 'generation' | 'graceMs'>, FreshnessOptions {
   /**
    * Store a `null` result. `undefined` is never stored.
    * @default false
@@ -37,7 +54,33 @@ export interface WrapOptions<T = unknown> extends Omit<SetOptions, 'tags' | 'gen
   condition?: (value: T) => boolean;
   /** Tags to attach: a list, or a function of the loaded value; see invalidateTags. */
   tags?: readonly string[] | ((value: T) => readonly string[]);
+  /**
+   * When a fresh entry has less than this fraction of its TTL left, it is returned and refreshed
+   * in the background, so hot keys never expire. Between 0 and 1.
+   * @default 0 (off)
+   */
+  refreshAhead?: number;
 }
+
+/** An entry found by {@link Cache.lookup}, with whether it is past its TTL. */
+export interface Lookup<E extends Entry = Entry> {
+  entry: E;
+  /** `true` when the entry is past its TTL but within the grace window asked for. */
+  stale: boolean;
+}
+
+/** A held fill lock; see {@link Cache.acquireFill}. */
+export interface FillLock {
+  /** `true` when this caller should fill the key; `false` when another instance is filling it. */
+  acquired: boolean;
+  /** Releases the lock (a no-op when not acquired). Never rejects. */
+  release(): Promise<void>;
+}
+
+/** A task for {@link Cache.warm}: a query to load and store, or a URL to request. */
+export type WarmTask =
+  | { key: string; loader: () => unknown; ttl?: Ttl; tags?: readonly string[] }
+  | { url: string; headers?: Record<string, string> };
 
 /** A response to store with {@link Cache.setResponse}. */
 export interface CachedResponseInput {
@@ -85,6 +128,9 @@ export class Cache {
   readonly defaultTtlSeconds: number;
 
   private readonly events = new TypedEmitter();
+  private readonly lockSettings: ResolvedCacheOptions['lock'];
+  private readonly reported = REPORTED;
+  private readonly localRates = new LocalRateLimiter();
   private readonly inflight = new Map<string, { promise: Promise<unknown>; generation: number }>();
   private readonly invalidations = new InvalidationLog();
   private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
@@ -93,7 +139,16 @@ export class Cache {
 
   /** @internal Use {@link createCache}. */
   constructor(options: ResolvedCacheOptions) {
-    this.store = options.store ?? new MemoryStore();
+    const primary = options.store ?? new MemoryStore();
+    this.store =
+      options.breaker === false
+        ? primary
+        : new ResilientStore(primary, options.fallback, options.breaker, {
+            error: (error, operation, key) => this.reportError(error, operation, key),
+            degraded: (error) => this.events.emit('degraded', { store: primary.name, error }),
+            recovered: (downtimeMs) => this.events.emit('recovered', { store: primary.name, downtimeMs }),
+          });
+    this.lockSettings = options.lock;
     this.namespace = normaliseNamespace(options.namespace);
     this.profiles = options.profiles;
     this.defaultTtlSeconds = options.defaultTtlSeconds;
@@ -125,8 +180,8 @@ export class Cache {
 
   /** The value stored under `key`, or `undefined` on a miss. */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const entry = await this.read(this.namespace + key, 'value');
-    return entry?.kind === 'value' ? (entry.value as T) : undefined;
+    const found = await this.read(this.namespace + key, 'value', 0);
+    return found?.entry.kind === 'value' ? (found.entry.value as T) : undefined;
   }
 
   /**
@@ -138,7 +193,8 @@ export class Cache {
     const ttl = this.resolveTtl(options.ttl);
     const tags = this.fullTags(options.tags);
     const now = Date.now();
-    return this.write(this.namespace + key, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl, tags, options.generation);
+    const entry: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 };
+    return this.write(this.namespace + key, entry, ttl, tags, options.generation, graceOf(options));
   }
 
   /**
@@ -167,44 +223,179 @@ export class Cache {
 
   /**
    * Returns the cached value of `key`, or runs `loader`, stores its result and returns it.
-   * Concurrent calls for one key in this process share one loader call; a loader's error is
-   * passed to every waiting caller and never stored. If an invalidation touching the entry (by
-   * key, pattern, tag or scope) begins while the loader runs, its result is returned but not
-   * stored, and later callers start a fresh load.
+   *
+   * - Concurrent calls for one key in this process share one loader call; across processes a
+   *   short lock in the store lets one instance fill the key while the others wait for it.
+   * - A loader's error reaches every waiting caller and is never stored; with `staleIfError`,
+   *   a stale value is returned instead.
+   * - With `staleWhileRevalidate`, a stale value is returned at once and refreshed in the
+   *   background; with `refreshAhead`, so is a fresh value close to expiry.
+   * - With `limiter`, loader calls are rate limited (hits never are); a limited call returns a
+   *   stale value when one exists, else rejects with `RateLimitedError`.
+   * - If an invalidation touching the entry (by key, pattern, tag or scope) begins while the
+   *   loader runs, its result is returned but not stored, and later callers start a fresh load.
    *
    * @example
    * ```ts
    * const user = await cache.wrap(`user:${id}`, () => db.users.find(id), { ttl: 'user', condition: (u) => u !== null });
+   * const top = await cache.wrap('spotify:top', fetchTop, { ttl: 43_200, staleIfError: 86_400, limiter: { name: 'spotify', minIntervalMs: 2_000 } });
    * ```
    */
   async wrap<T>(key: string, loader: () => T | Promise<T>, options: WrapOptions<T> = {}): Promise<T> {
     const fullKey = this.namespace + key;
     // Tags computed from the value are only known after loading; the static ones count for joining.
-    const tagsOption = options.tags;
-    const staticTags = typeof tagsOption === 'function' ? undefined : this.fullTags(tagsOption);
+    const staticTags = typeof options.tags === 'function' ? undefined : this.fullTags(options.tags);
     const pending = this.inflight.get(fullKey);
-    const generation = this.invalidations.generation;
     // A caller arriving after an invalidation must not be handed the value loaded before it.
     if (pending && !this.invalidations.invalidatedSince(pending.generation, fullKey, staticTags)) return pending.promise as Promise<T>;
-    const ttl = this.resolveTtl(options.ttl);
-    const promise = (async (): Promise<T> => {
-      const entry = await this.read(fullKey, 'value');
-      if (entry?.kind === 'value') return entry.value as T;
-      const value = await loader();
-      if (value !== undefined && (value !== null || options.cacheNull === true) && (options.condition?.(value) ?? true)) {
-        const now = Date.now();
-        const tags = typeof tagsOption === 'function' ? this.fullTags(tagsOption(value)) : staticTags;
-        await this.write(fullKey, { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 }, ttl, tags, generation);
-      }
-      return value;
-    })();
-    const flight = { promise, generation };
-    this.inflight.set(fullKey, flight);
-    try {
-      return await promise;
-    } finally {
-      if (this.inflight.get(fullKey) === flight) this.inflight.delete(fullKey);
+    const ttlMs = this.resolveTtl(options.ttl) * 1000;
+    const freshness = resolveFreshness(options);
+    const refreshAhead = options.refreshAhead ?? 0;
+    if (typeof refreshAhead !== 'number' || !(refreshAhead >= 0 && refreshAhead < 1)) {
+      throw new InvalidOptionError('refreshAhead', `expected a fraction of the TTL in [0, 1), got ${String(refreshAhead)}`);
     }
+    const found = await this.read(fullKey, 'value', freshness.graceMs);
+    const load = (): Promise<T> => this.load(key, fullKey, loader, ttlMs, freshness, options, staticTags, found);
+    if (found?.entry.kind === 'value') {
+      const { entry } = found;
+      const now = Date.now();
+      if (!found.stale) {
+        if (refreshAhead > 0 && entry.expiresAt - now < refreshAhead * ttlMs) this.refreshInBackground(fullKey, load);
+        return entry.value as T;
+      }
+      if (now < entry.expiresAt + freshness.staleWhileRevalidateMs) {
+        this.events.emit('stale', { key: fullKey, reason: 'revalidate' });
+        this.refreshInBackground(fullKey, load);
+        return entry.value as T;
+      }
+    }
+    return this.singleFlight(fullKey, load, staticTags);
+  }
+
+  /**
+   * Prefills the cache: loads and stores each query task (replacing what is there) and requests
+   * each URL task (so `cacheResponse` routes fill themselves). Runs `concurrency` tasks at once
+   * and never rejects: it resolves with how many tasks succeeded and the errors of the others.
+   *
+   * @example
+   * ```ts
+   * await cache.warm([{ key: 'platform:status', loader: loadStatus, ttl: 'platform_status' }, { url: 'http://127.0.0.1:3000/status' }]);
+   * ```
+   */
+  async warm(tasks: readonly WarmTask[], options: { concurrency?: number } = {}): Promise<{ ok: number; failed: Array<{ task: WarmTask; error: Error }> }> {
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency <= 0) throw new InvalidOptionError('concurrency', 'expected a positive integer');
+    const failed: Array<{ task: WarmTask; error: Error }> = [];
+    let ok = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tasks.length) {
+        const task = tasks[next++] as WarmTask;
+        try {
+          if ('url' in task) {
+            const res = await fetch(task.url, { headers: task.headers });
+            await res.arrayBuffer();
+            if (!res.ok) throw new Error(`GET ${task.url} answered ${res.status}`);
+          } else {
+            const value = await task.loader();
+            if (!(await this.set(task.key, value, { ttl: task.ttl, tags: task.tags }))) throw new Error(`could not store ${task.key}`);
+          }
+          ok++;
+        } catch (error) {
+          failed.push({ task, error: error instanceof Error ? error : new Error(String(error)) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+    return { ok, failed };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Building blocks shared with the middleware.
+
+  /**
+   * Reads `key` (without namespace), a value or a response (`kind` undefined: either). Entries
+   * past their TTL are returned as `stale` while within `graceMs` after it, else they are a miss.
+   * Emits `hit` for fresh entries and `miss` for none; the caller emits `stale` (see
+   * {@link Cache.noteStale}) if it serves a stale one.
+   */
+  async lookup(key: string, kind: Entry['kind'] | undefined, graceMs = 0): Promise<Lookup | undefined> {
+    return this.read(this.namespace + key, kind, graceMs);
+  }
+
+  /**
+   * Takes the cross-process fill lock for `key`. Without lock support in the store (or with
+   * `lock: false`, or when the store fails) it reports `acquired: true`: filling without a lock
+   * is better than not filling.
+   */
+  async acquireFill(key: string): Promise<FillLock> {
+    const settings = this.lockSettings;
+    const store = this.store;
+    const free: FillLock = { acquired: true, release: async () => undefined };
+    if (settings === false || !store.acquireLock || !store.releaseLock) return free;
+    const lockKey = `${this.namespace}__lock__:${key}`;
+    let token: string | undefined;
+    try {
+      token = await store.acquireLock(lockKey, settings.ttlMs);
+    } catch (error) {
+      this.reportError(error, 'acquireLock', lockKey);
+      return free;
+    }
+    if (token === undefined) return { acquired: false, release: async () => undefined };
+    return {
+      acquired: true,
+      release: async () => {
+        try {
+          await store.releaseLock?.(lockKey, token);
+        } catch (error) {
+          // The lock expires by itself; a failed release only delays the next fill.
+          this.reportError(error, 'releaseLock', lockKey);
+        }
+      },
+    };
+  }
+
+  /**
+   * Polls (every `pollMs`, for up to `waitMs` of the lock settings) until `find` resolves an
+   * entry another instance filled; resolves it, or `undefined` when none arrived in time.
+   */
+  async waitForFill<E>(find: () => Promise<E | undefined>): Promise<E | undefined> {
+    const settings = this.lockSettings;
+    if (settings === false) return undefined;
+    const deadline = Date.now() + settings.waitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, settings.pollMs));
+      const found = await find();
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /** How long a request waits for another's fill before calling the origin itself, in ms. */
+  get lockWaitMs(): number {
+    return this.lockSettings === false ? 0 : this.lockSettings.waitMs;
+  }
+
+  /**
+   * Counts one origin call against `limiter`; resolves 0 when allowed, else the milliseconds
+   * until a call will be. Limits are shared through the store when it supports them (Redis),
+   * else kept in this process. A store failure allows the call.
+   */
+  async consumeRate(name: string, limiter: NonNullable<ResolvedFreshness['limiter']>): Promise<number> {
+    const key = `${this.namespace}__rate__:${name}`;
+    const consume = this.store.consumeRate?.bind(this.store);
+    if (!consume) return this.localRates.consume(key, limiter, Date.now());
+    try {
+      return await consume(key, limiter);
+    } catch (error) {
+      this.reportError(error, 'consumeRate', key);
+      return 0;
+    }
+  }
+
+  /** Emits `stale` for `key` (without namespace): a front-end served a stale entry. */
+  noteStale(key: string, reason: CacheEvents['stale']['reason']): void {
+    this.events.emit('stale', { key: this.namespace + key, reason });
   }
 
   /**
@@ -304,8 +495,8 @@ export class Cache {
 
   /** Reads a stored HTTP response (used by `cacheResponse`); `undefined` on a miss. */
   async getResponse(key: string): Promise<ResponseEntry | undefined> {
-    const entry = await this.read(this.namespace + key, 'response');
-    return entry?.kind === 'response' ? entry : undefined;
+    const found = await this.read(this.namespace + key, 'response', 0);
+    return found?.entry.kind === 'response' ? found.entry : undefined;
   }
 
   /**
@@ -320,7 +511,7 @@ export class Cache {
    * ```
    */
   async getEntry(key: string): Promise<Entry | undefined> {
-    return this.read(this.namespace + key, undefined);
+    return (await this.read(this.namespace + key, undefined, 0))?.entry;
   }
 
   /**
@@ -331,7 +522,8 @@ export class Cache {
     const ttl = this.resolveTtl(options.ttl);
     const tags = this.fullTags(options.tags);
     const now = Date.now();
-    return this.write(this.namespace + key, { kind: 'response', ...response, createdAt: now, expiresAt: now + ttl * 1000 }, ttl, tags, options.generation);
+    const entry: Entry = { kind: 'response', ...response, createdAt: now, expiresAt: now + ttl * 1000 };
+    return this.write(this.namespace + key, entry, ttl, tags, options.generation, graceOf(options));
   }
 
   /** Counters since the cache was created. */
@@ -368,13 +560,13 @@ export class Cache {
     return this.guard('deleteTags', undefined, () => this.store.deleteTags(fullTags));
   }
 
-  private async read(fullKey: string, kind: Entry['kind'] | undefined): Promise<Entry | undefined> {
+  private async read(fullKey: string, kind: Entry['kind'] | undefined, graceMs: number, emit = true): Promise<Lookup | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await this.store.get(fullKey);
     } catch (error) {
       this.reportError(error, 'get', fullKey);
-      this.events.emit('miss', { key: fullKey });
+      if (emit) this.events.emit('miss', { key: fullKey });
       return undefined;
     }
     let entry: Entry | undefined;
@@ -387,12 +579,14 @@ export class Cache {
         this.store.delete(fullKey).catch(() => undefined);
       }
     }
-    if (entry === undefined || (kind !== undefined && entry.kind !== kind) || entry.expiresAt <= Date.now()) {
-      this.events.emit('miss', { key: fullKey });
+    const now = Date.now();
+    if (entry === undefined || (kind !== undefined && entry.kind !== kind) || entry.expiresAt + graceMs <= now) {
+      if (emit) this.events.emit('miss', { key: fullKey });
       return undefined;
     }
-    this.events.emit('hit', { key: fullKey });
-    return entry;
+    const stale = entry.expiresAt <= now;
+    if (emit && !stale) this.events.emit('hit', { key: fullKey });
+    return { entry, stale };
   }
 
   private async write(
@@ -401,13 +595,14 @@ export class Cache {
     ttlSeconds: number,
     fullTags: readonly string[] | undefined,
     generation: number | undefined,
+    graceMs = 0,
   ): Promise<boolean> {
     // Checked synchronously right before the store call: an invalidation starting later issues
     // its commands after this write, so it removes what we store.
     if (generation !== undefined && this.invalidations.invalidatedSince(generation, fullKey, fullTags)) return false;
     const issuedAt = this.invalidations.generation;
     try {
-      await this.store.set(fullKey, encodeEntry(entry), ttlSeconds * 1000, fullTags);
+      await this.store.set(fullKey, encodeEntry(entry), ttlSeconds * 1000 + graceMs, fullTags);
     } catch (error) {
       this.reportError(error, 'set', fullKey);
       return false;
@@ -435,8 +630,88 @@ export class Cache {
     }
   }
 
+  private async singleFlight<T>(fullKey: string, run: () => Promise<T>, tags?: readonly string[]): Promise<T> {
+    const pending = this.inflight.get(fullKey);
+    // Join a load in flight only if no invalidation touching it began since it started.
+    if (pending && !this.invalidations.invalidatedSince(pending.generation, fullKey, tags)) return pending.promise as Promise<T>;
+    const promise = run();
+    const flight = { promise, generation: this.invalidations.generation };
+    this.inflight.set(fullKey, flight);
+    try {
+      return await promise;
+    } finally {
+      if (this.inflight.get(fullKey) === flight) this.inflight.delete(fullKey);
+    }
+  }
+
+  private refreshInBackground<T>(fullKey: string, load: () => Promise<T>): void {
+    if (this.inflight.has(fullKey)) return;
+    this.singleFlight(fullKey, load).catch((error: unknown) => this.reportError(error, 'refresh', fullKey));
+  }
+
+  /** Calls the origin for a miss: under the fill lock, within the limiter, with stale fallbacks. */
+  private async load<T>(
+    key: string,
+    fullKey: string,
+    loader: () => T | Promise<T>,
+    ttlMs: number,
+    freshness: ResolvedFreshness,
+    options: WrapOptions<T>,
+    staticTags: readonly string[] | undefined,
+    found: Lookup | undefined,
+  ): Promise<T> {
+    const generation = this.invalidations.generation;
+    const stale = found?.entry.kind === 'value' ? found.entry : undefined;
+    const lock = await this.acquireFill(key);
+    if (!lock.acquired) {
+      const filled = await this.waitForFill(async () => {
+        const seen = await this.read(fullKey, 'value', 0, false);
+        return seen && !seen.stale ? seen.entry : undefined;
+      });
+      if (filled?.kind === 'value') {
+        this.events.emit('hit', { key: fullKey });
+        return filled.value as T;
+      }
+    }
+    try {
+      if (freshness.limiter) {
+        const name = freshness.limiter.name ?? key;
+        const retryAfterMs = await this.consumeRate(name, freshness.limiter);
+        if (retryAfterMs > 0) {
+          if (stale) {
+            this.events.emit('stale', { key: fullKey, reason: 'rate-limited' });
+            return stale.value as T;
+          }
+          throw new RateLimitedError(name, retryAfterMs);
+        }
+      }
+      let value: T;
+      try {
+        value = await loader();
+      } catch (error) {
+        if (stale && Date.now() < stale.expiresAt + freshness.staleIfErrorMs) {
+          this.events.emit('stale', { key: fullKey, reason: 'error' });
+          return stale.value as T;
+        }
+        throw error;
+      }
+      if (value !== undefined && (value !== null || options.cacheNull === true) && (options.condition?.(value) ?? true)) {
+        const now = Date.now();
+        const tags = typeof options.tags === 'function' ? this.fullTags(options.tags(value)) : staticTags;
+        const entry: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + ttlMs };
+        await this.write(fullKey, entry, ttlMs / 1000, tags, generation, freshness.graceMs);
+      }
+      return value;
+    } finally {
+      await lock.release();
+    }
+  }
+
   private reportError(error: unknown, operation: string, key: string | undefined): void {
     const err = error instanceof Error ? error : new Error(String(error));
+    // The breaker reports store failures as they happen; do not count them twice.
+    if (this.reported.has(err)) return;
+    this.reported.add(err);
     if (this.events.listenerCount('error') <= 1 && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
       // Only the stats listener is attached: say it once, so a dead store is not invisible.
       this.warnedUnheardError = true;
@@ -461,3 +736,11 @@ export function createCache(options: CacheOptions = {}): Cache {
 }
 
 export type { CacheEvents };
+
+function graceOf(options: SetOptions): number {
+  const grace = options.graceMs ?? 0;
+  if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0) {
+    throw new InvalidOptionError('graceMs', `expected a number of milliseconds >= 0, got ${String(grace)}`);
+  }
+  return grace;
+}

@@ -6,7 +6,9 @@ export type CacheErrorCode =
   | 'ERR_CACHE_INVALID_OPTION'
   | 'ERR_CACHE_STORE'
   | 'ERR_CACHE_TIMEOUT'
-  | 'ERR_CACHE_CLOSED';
+  | 'ERR_CACHE_CLOSED'
+  | 'ERR_CACHE_UNAVAILABLE'
+  | 'ERR_CACHE_RATE_LIMITED';
 
 /**
  * Base class of every error thrown by this package.
@@ -99,5 +101,47 @@ export class StoreTimeoutError extends CacheError {
 export class StoreClosedError extends CacheError {
   constructor(what: string) {
     super('ERR_CACHE_CLOSED', `${what} is closed`);
+  }
+}
+
+/**
+ * The store is degraded (its circuit breaker is open) and there is no fallback store: the
+ * operation was skipped without touching the store. Reads treat it as a miss.
+ *
+ * @example
+ * ```ts
+ * cache.on('degraded', ({ error }) => log.warn('cache store degraded', error));
+ * ```
+ */
+export class StoreUnavailableError extends CacheError {
+  /** The store operation that was skipped. */
+  readonly operation: string;
+
+  constructor(operation: string) {
+    super('ERR_CACHE_UNAVAILABLE', `store is degraded: "${operation}" skipped until it recovers`);
+    this.operation = operation;
+  }
+}
+
+/**
+ * An origin call was refused by a `limiter` and no stale entry could stand in for it.
+ * `retryAfterMs` says when the limiter will allow the next call.
+ *
+ * @example
+ * ```ts
+ * try { await cache.wrap('spotify:me', load, { limiter: { name: 'spotify', minIntervalMs: 2000 } }); }
+ * catch (err) { if (err instanceof RateLimitedError) retryIn(err.retryAfterMs); }
+ * ```
+ */
+export class RateLimitedError extends CacheError {
+  /** The limiter that refused the call. */
+  readonly limiter: string;
+  /** Milliseconds until the limiter allows another call. */
+  readonly retryAfterMs: number;
+
+  constructor(limiter: string, retryAfterMs: number) {
+    super('ERR_CACHE_RATE_LIMITED', `origin rate limit "${limiter}" reached; retry in ${retryAfterMs} ms`);
+    this.limiter = limiter;
+    this.retryAfterMs = retryAfterMs;
   }
 }

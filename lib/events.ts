@@ -2,6 +2,8 @@
 export interface CacheEvents {
   /** A read found a fresh entry. */
   hit: { key: string };
+  /** A read found an entry past its fresh TTL and served it (stale-while-revalidate, stale-if-error, rate limited). */
+  stale: { key: string; reason: 'revalidate' | 'error' | 'rate-limited' };
   /** A read found nothing usable (absent, expired, corrupt, or the store failed). */
   miss: { key: string };
   /** An entry was written. `ttl` is in seconds. */
@@ -16,6 +18,10 @@ export interface CacheEvents {
    * on (as a miss, or without storing); this event is how the failure is reported.
    */
   error: { error: Error; operation: string; key?: string };
+  /** The store failed repeatedly: its circuit breaker opened; reads and writes use the fallback (or skip the store). */
+  degraded: { store: string; error: Error };
+  /** The store answered again after being degraded; invalidations issued meanwhile were applied to it. */
+  recovered: { store: string; downtimeMs: number };
 }
 
 /** The name of a cache event. */

@@ -101,7 +101,7 @@ export interface RedisStoreOptions {
   redisOptions?: RedisOptions;
   /**
    * How long one store operation may take before it counts as failed, in milliseconds.
-   * @default 200
+   * @default 50
    */
   operationTimeoutMs?: number;
   /**
@@ -113,7 +113,7 @@ export interface RedisStoreOptions {
 
 /** Defaults of {@link RedisStoreOptions}. */
 export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze({
-  operationTimeoutMs: 200,
+  operationTimeoutMs: 50,
   scanCount: 1_000,
 });
 
@@ -170,7 +170,71 @@ export interface CacheOptions {
   defaultTtl?: Ttl;
   /** Profiles merged over {@link TTL_PROFILES}: add names or override the built-in seconds. */
   ttlProfiles?: TtlProfiles;
+  /**
+   * A store used while the primary is degraded (its breaker open), e.g. a `MemoryStore` behind
+   * Redis. When the primary recovers, invalidations issued meanwhile are replayed on it and the
+   * fallback is cleared.
+   * @default none: while degraded, reads are misses and writes are skipped
+   */
+  fallback?: Store;
+  /**
+   * The circuit breaker around the store, or `false` to call the store every time.
+   * @default { failureThreshold: 5, coolDownMs: 5000, journalLimit: 10000 }
+   */
+  breaker?: BreakerOptions | false;
+  /**
+   * Cross-process stampede protection: on a miss, one instance takes a short lock in the store
+   * and fills the key while the others wait for the entry, or `false` for in-process coalescing
+   * only. Stores without locks (custom ones) get in-process coalescing only.
+   * @default { ttlMs: 5000, waitMs: 3000, pollMs: 25 }
+   */
+  lock?: LockOptions | false;
 }
+
+/** Options of the circuit breaker ({@link CacheOptions.breaker}). */
+export interface BreakerOptions {
+  /**
+   * Consecutive store failures that open the breaker.
+   * @default 5
+   */
+  failureThreshold?: number;
+  /**
+   * How long the store is skipped once the breaker opens, before one probe, in milliseconds.
+   * @default 5000
+   */
+  coolDownMs?: number;
+  /**
+   * Invalidations remembered while degraded, to replay on recovery; past it, the primary is
+   * cleared on recovery instead.
+   * @default 10000
+   */
+  journalLimit?: number;
+}
+
+/** Options of the cross-process fill lock ({@link CacheOptions.lock}). */
+export interface LockOptions {
+  /**
+   * How long a fill lock lives if its holder never releases it (a crashed instance), in ms.
+   * @default 5000
+   */
+  ttlMs?: number;
+  /**
+   * How long an instance waits for another's fill before calling the origin itself, in ms.
+   * @default 3000
+   */
+  waitMs?: number;
+  /**
+   * How often a waiting instance looks for the filled entry, in ms.
+   * @default 25
+   */
+  pollMs?: number;
+}
+
+/** Defaults of {@link BreakerOptions} and {@link LockOptions}. */
+export const DEFAULT_RESILIENCE_OPTIONS = Object.freeze({
+  breaker: Object.freeze({ failureThreshold: 5, coolDownMs: 5_000, journalLimit: 10_000 }),
+  lock: Object.freeze({ ttlMs: 5_000, waitMs: 3_000, pollMs: 25 }),
+});
 
 /** @internal */
 export interface ResolvedCacheOptions {
@@ -178,22 +242,144 @@ export interface ResolvedCacheOptions {
   namespace: string;
   profiles: TtlProfiles;
   defaultTtlSeconds: number;
+  fallback: Store | undefined;
+  breaker: Required<BreakerOptions> | false;
+  lock: Required<LockOptions> | false;
+}
+
+function isStore(value: unknown): value is Store {
+  return value !== null && typeof value === 'object' && typeof (value as Store).get === 'function' && typeof (value as Store).set === 'function';
 }
 
 /** @internal */
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
   plainObject('createCache options', options);
-  const { store } = options;
-  if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.get !== 'function' || typeof store.set !== 'function')) {
+  const { store, fallback, breaker, lock } = options;
+  if (store !== undefined && !isStore(store)) {
     throw new InvalidOptionError('store', 'expected a Store (e.g. new MemoryStore() or new RedisStore({ client }))');
   }
+  if (fallback !== undefined && !isStore(fallback)) {
+    throw new InvalidOptionError('fallback', 'expected a Store (e.g. new MemoryStore())');
+  }
+  if (fallback !== undefined && fallback === store) {
+    throw new InvalidOptionError('fallback', 'must be a different store than "store"');
+  }
+  const defaults = DEFAULT_RESILIENCE_OPTIONS;
+  if (breaker !== undefined && breaker !== false) plainObject('breaker', breaker);
+  if (lock !== undefined && lock !== false) plainObject('lock', lock);
   const profiles = mergeProfiles('ttlProfiles', options.ttlProfiles);
   return {
     store,
     namespace: optionalString('namespace', options.namespace) ?? '',
     profiles,
     defaultTtlSeconds: resolveTtl('defaultTtl', options.defaultTtl ?? DEFAULT_TTL_PROFILE, profiles),
+    fallback,
+    breaker:
+      breaker === false
+        ? false
+        : {
+            failureThreshold: positiveInteger('breaker.failureThreshold', breaker?.failureThreshold, defaults.breaker.failureThreshold),
+            coolDownMs: positiveInteger('breaker.coolDownMs', breaker?.coolDownMs, defaults.breaker.coolDownMs),
+            journalLimit: positiveInteger('breaker.journalLimit', breaker?.journalLimit, defaults.breaker.journalLimit),
+          },
+    lock:
+      lock === false
+        ? false
+        : {
+            ttlMs: positiveInteger('lock.ttlMs', lock?.ttlMs, defaults.lock.ttlMs),
+            waitMs: positiveInteger('lock.waitMs', lock?.waitMs, defaults.lock.waitMs),
+            pollMs: positiveInteger('lock.pollMs', lock?.pollMs, defaults.lock.pollMs),
+          },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Freshness and origin protection, shared by Cache.wrap and cacheResponse
+
+/** Limits on calls to the origin, applied on misses only (hits are never counted or delayed). */
+export interface LimiterOptions {
+  /**
+   * The limiter's name: calls sharing a name share the limit, across every instance on the store.
+   * @default the route's endpoint (middleware) or the key (`wrap`)
+   */
+  name?: string;
+  /**
+   * Least time between two origin calls, in ms (e.g. 2000 for an API asking for 2-second spacing). 0 is off.
+   * @default 0
+   */
+  minIntervalMs?: number;
+  /**
+   * Most origin calls per `windowMs` (e.g. 1000 an hour). 0 is off.
+   * @default 0
+   */
+  maxPerWindow?: number;
+  /**
+   * The window of `maxPerWindow`, in ms.
+   * @default 3600000 (one hour)
+   */
+  windowMs?: number;
+}
+
+/** Freshness options accepted by `Cache.wrap`, `@Cacheable` and `cacheResponse`. */
+export interface FreshnessOptions {
+  /**
+   * Seconds after the TTL during which a stale entry is served at once while one refresh runs.
+   * @default 0 (off)
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Seconds after the TTL during which a stale entry replaces an origin error (a thrown loader,
+   * a 5xx answer) or a rate-limited origin call.
+   * @default 0 (off)
+   */
+  staleIfError?: number;
+  /** Origin rate limiting, for misses only. */
+  limiter?: LimiterOptions;
+}
+
+/** @internal */
+export interface ResolvedFreshness {
+  staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
+  /** How long the store keeps an entry past its TTL: the larger stale window. */
+  graceMs: number;
+  limiter: (Required<Omit<LimiterOptions, 'name'>> & { name: string | undefined }) | undefined;
+}
+
+function nonNegativeSeconds(option: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(option, `expected a number of seconds >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidOptionError(option, `expected an integer >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** @internal */
+export function resolveFreshness(options: FreshnessOptions): ResolvedFreshness {
+  const staleWhileRevalidateMs = nonNegativeSeconds('staleWhileRevalidate', options.staleWhileRevalidate) * 1000;
+  const staleIfErrorMs = nonNegativeSeconds('staleIfError', options.staleIfError) * 1000;
+  let limiter: ResolvedFreshness['limiter'];
+  if (options.limiter !== undefined) {
+    plainObject('limiter', options.limiter);
+    limiter = {
+      name: optionalString('limiter.name', options.limiter.name),
+      minIntervalMs: nonNegativeInteger('limiter.minIntervalMs', options.limiter.minIntervalMs, 0),
+      maxPerWindow: nonNegativeInteger('limiter.maxPerWindow', options.limiter.maxPerWindow, 0),
+      windowMs: positiveInteger('limiter.windowMs', options.limiter.windowMs, 3_600_000),
+    };
+    if (limiter.minIntervalMs === 0 && limiter.maxPerWindow === 0) {
+      throw new InvalidOptionError('limiter', 'set minIntervalMs, maxPerWindow or both');
+    }
+  }
+  return { staleWhileRevalidateMs, staleIfErrorMs, graceMs: Math.max(staleWhileRevalidateMs, staleIfErrorMs), limiter };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,7 +406,7 @@ export type VaryBy = readonly string[] | ((req: Request) => string);
 export type QueryNamePattern = string | RegExp;
 
 /** Options of {@link cacheResponse}. */
-export interface CacheResponseOptions {
+export interface CacheResponseOptions extends FreshnessOptions {
   /**
    * How long an answer stays fresh: seconds or a profile name.
    * @default the cache's `defaultTtl`
@@ -331,6 +517,7 @@ export interface ResolvedCacheResponseOptions {
   cacheControl: string | undefined;
   honorNoCache: boolean;
   compressStoredBodiesOver: number;
+  freshness: ResolvedFreshness;
 }
 
 /** Defaults of {@link CacheResponseOptions}. */
@@ -413,6 +600,7 @@ export function resolveCacheResponseOptions(
     cacheControl,
     honorNoCache: optionalBoolean('honorNoCache', options.honorNoCache, DEFAULT_CACHE_RESPONSE_OPTIONS.honorNoCache),
     compressStoredBodiesOver: compressOver,
+    freshness: resolveFreshness(options),
   };
 }
 

@@ -14,9 +14,12 @@ describe('cacheResponse when Redis goes away', () => {
     server = await startRedisServer();
     const store = new RedisStore({ url: server.url, operationTimeoutMs: 500 });
     await store.ready();
-    const cache = createCache({ store });
+    const cache = createCache({ store, breaker: { failureThreshold: 3, coolDownMs: 100 } });
     const errors: string[] = [];
+    const transitions: string[] = [];
     cache.on('error', ({ operation }) => errors.push(operation));
+    cache.on('degraded', () => transitions.push('degraded'));
+    cache.on('recovered', () => transitions.push('recovered'));
     let origin = 0;
     const app = create();
     app.get('/data', cacheResponse({ cache, ttl: 60 }), (_req, res) => {
@@ -29,18 +32,24 @@ describe('cacheResponse when Redis goes away', () => {
     expect((await request(app).get('/data')).headers['x-cache']).toBe('HIT');
 
     await server.stop();
-    const during = await Promise.all(Array.from({ length: 20 }, () => request(app).get('/data')));
+    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => request(app).get(`/data?i=${i}`)));
     expect(during.map((res) => res.status)).toEqual(Array.from({ length: 20 }, () => 200));
     expect(during.every((res) => res.headers['x-cache'] === 'MISS')).toBe(true);
     expect(origin).toBe(21);
-    expect(errors.filter((op) => op === 'get').length).toBe(20);
+    // The first failures are reported one by one; then the breaker opens and Redis is skipped.
+    expect(errors.length).toBeGreaterThanOrEqual(3);
+    expect(transitions).toEqual(['degraded']);
 
-    // Same port again: the client reconnects by itself and the cache fills again.
+    // Same port again: the client reconnects by itself, a probe closes the breaker, and the cache fills again.
     server = await startRedisServer({ port: server.port });
     await store.ready(10_000);
-    await request(app).get('/data');
-    for (let i = 0; i < 50 && cache.stats().sets < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect((await request(app).get('/data')).headers['x-cache']).toBe('HIT');
+    let cacheHeader: string | undefined;
+    for (let i = 0; i < 100 && cacheHeader !== 'HIT'; i++) {
+      cacheHeader = (await request(app).get('/data')).headers['x-cache'];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(cacheHeader).toBe('HIT');
+    expect(transitions).toEqual(['degraded', 'recovered']);
     await cache.close();
   });
 });

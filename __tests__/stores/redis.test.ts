@@ -30,7 +30,7 @@ describe('RedisStore', () => {
     const mine = testRedisClient({ keyPrefix: 'prefix-a:' });
     const theirs = testRedisClient({ keyPrefix: 'prefix-b:' });
     clients.push(mine, theirs);
-    const store = new RedisStore({ client: mine });
+    const store = new RedisStore({ client: mine, operationTimeoutMs: 2_000 });
     await theirs.set('character:1', 'theirs');
     await store.set('character:1', Buffer.from('mine'), 60_000);
     expect(await mine.get('character:1')).toBe('mine'); // stored under the prefix
@@ -44,7 +44,7 @@ describe('RedisStore', () => {
   test('writes are one SET with PX: the TTL is set atomically', async () => {
     const client = testRedisClient();
     clients.push(client);
-    const store = new RedisStore({ client });
+    const store = new RedisStore({ client, operationTimeoutMs: 2_000 });
     await store.set('ttl', Buffer.from('v'), 30_000);
     const pttl = await client.pttl('ttl');
     expect(pttl).toBeGreaterThan(0);

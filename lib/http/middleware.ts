@@ -3,14 +3,16 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
-import type { Cache } from '../cache';
+import type { Cache, Lookup } from '../cache';
 import { getDefaultCache } from '../default-cache';
 import { apiKey, boundKey } from '../keys';
-import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from '../options';
+import { type CacheResponseOptions, DEFAULT_RESILIENCE_OPTIONS, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from '../options';
 import type { ResponseEntry } from '../serializer';
 import { type CapturedHead, type CapturedResponse, captureResponse } from './capture';
+import { FillCoalescer } from './coalesce';
 import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
+import { guardWithStale } from './stale-guard';
 import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, varyDigest } from './vary';
 
 // Hashing path+query with object-hash costs tens of microseconds, more than the rest of a hit;
@@ -55,28 +57,46 @@ function notModified(req: Request, entry: ResponseEntry): boolean {
   return entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers);
 }
 
-function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined): void {
+/** What `X-Cache` says of an answer from the store. */
+type CacheStatus = 'HIT' | 'STALE';
+
+type End = (this: Response, chunk?: unknown) => Response;
+
+function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus): void {
   res.statusCode = 304;
   for (const name of NOT_MODIFIED_FIELDS) {
     const value = entry.headers[name];
     if (value !== undefined) res.setHeader(name, value);
   }
-  res.setHeader('X-Cache', 'HIT');
+  res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   res.end();
 }
 
-function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined): void {
+/** Sends a stored answer. `end` is the response's own `end` when a wrapper must be bypassed. */
+function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): void {
   res.statusCode = entry.status;
   for (const [name, value] of Object.entries(entry.headers)) res.setHeader(name, value);
-  res.setHeader('X-Cache', 'HIT');
+  res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   res.setHeader('Content-Length', body.length);
-  if (req.method === 'HEAD') res.end();
-  else res.end(body);
+  const send = end ?? (res.end as End);
+  if (req.method === 'HEAD') send.call(res);
+  else send.call(res, body);
 }
+
+/** A rate-limited miss with nothing stale to stand in: 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3). */
+function tooManyRequests(res: Response, retryAfterMs: number): void {
+  res.statusCode = 429;
+  res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('X-Cache', 'MISS');
+  res.end('Too Many Requests');
+}
+
+
 
 /**
  * Sends `cacheControl` instead of the handler's header, on hits and on misses that will be
@@ -164,19 +184,58 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     return `${key}:by:${digest}`;
   };
 
+  const fills = new FillCoalescer();
+
   const bypasses = (req: Request): boolean => {
     if (opts.shareAuthenticated) return false;
     if (req.headers.authorization !== undefined && !opts.varyCoversAuthorization) return true;
     return req.headers.cookie !== undefined && !opts.varyCoversCookie;
   };
 
-  const lookup = async (cache: Cache, baseKey: string, req: Request): Promise<ResponseEntry | undefined> => {
-    const found = await cache.getEntry(baseKey);
+  /** The stored answer for this request (following a Vary record), fresh or within `graceMs` past its TTL. */
+  const lookup = async (cache: Cache, baseKey: string, req: Request, graceMs: number): Promise<Lookup<ResponseEntry> | undefined> => {
+    const found = await cache.lookup(baseKey, undefined, graceMs);
     if (found === undefined) return undefined;
-    if (found.kind === 'response') return found;
+    if (found.entry.kind === 'response') return found as Lookup<ResponseEntry>;
     // A value under a base key is the record of which request headers select the variant.
-    if (!isVarySpec(found.value)) return undefined;
-    return cache.getResponse(variantKey(baseKey, found.value.vary, req));
+    if (!isVarySpec(found.entry.value)) return undefined;
+    return (await cache.lookup(variantKey(baseKey, found.entry.value.vary, req), 'response', graceMs)) as Lookup<ResponseEntry> | undefined;
+  };
+
+  const freshLookup = async (cache: Cache, baseKey: string, req: Request): Promise<ResponseEntry | undefined> => {
+    const found = await lookup(cache, baseKey, req, 0);
+    return found && !found.stale ? found.entry : undefined;
+  };
+
+  /**
+   * Answers from a stored entry: 304 when the preconditions match, else the body. Returns false
+   * when the entry cannot serve this request (an encoding it does not accept, an unreadable
+   * stored body). Only gzip-stored bodies make it asynchronous, so a common hit stays synchronous.
+   */
+  const answer = (req: Request, res: Response, entry: ResponseEntry, status: CacheStatus): boolean | Promise<boolean> => {
+    if (!deliverable(entry, req)) return false;
+    if (notModified(req, entry)) {
+      replayNotModified(res, entry, opts.cacheControl, status);
+      return true;
+    }
+    if (entry.bodyEncoding === undefined) {
+      replay(req, res, entry, entry.body, opts.cacheControl, status);
+      return true;
+    }
+    return gunzipStored(entry.body).then((body) => {
+      if (body === undefined) return false;
+      replay(req, res, entry, body, opts.cacheControl, status);
+      return true;
+    });
+  };
+
+  /** A limited miss: the stale answer when there is one, else 429. */
+  const answerLimited = async (cache: Cache, baseKey: string, req: Request, res: Response, stale: ResponseEntry | undefined, retryAfterMs: number): Promise<void> => {
+    if (stale) {
+      cache.noteStale(baseKey, 'rate-limited');
+      if (await answer(req, res, stale, 'STALE')) return;
+    }
+    tooManyRequests(res, retryAfterMs);
   };
 
   const store = async (
@@ -187,18 +246,19 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     captured: CapturedResponse,
     routeTtl: number,
     generation: number,
-  ): Promise<void> => {
+  ): Promise<boolean> => {
     const { body, status, headers } = captured;
-    if (body === undefined || !mayStore(opts, captured, routeTtl)) return;
+    if (body === undefined || !mayStore(opts, captured, routeTtl)) return false;
     // Layers outside this one (a session, a security header middleware) may have added a cookie
     // or a no-store after the handler's head was taken; the final headers get a say too.
-    if (notStorableReason(status, res.getHeaders(), opts.statuses) !== undefined) return;
+    if (notStorableReason(status, res.getHeaders(), opts.statuses) !== undefined) return false;
     let tags: readonly string[] | undefined;
     try {
       tags = opts.tags?.(req);
     } catch {
-      return; // a tag function that fails leaves the answer uncached rather than untagged
+      return false; // a tag function that fails leaves the answer uncached rather than untagged
     }
+    const { graceMs } = opts.freshness;
     const ttl = answerTtl(opts, captured, routeTtl);
     const stored = replayableHeaders(headers);
     stored.etag ??= bodyEtag(body);
@@ -206,7 +266,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     let key = baseKey;
     if (vary.length > 0) {
       const spec: VarySpec = { vary };
-      void cache.set(baseKey, spec, { ttl });
+      void cache.set(baseKey, spec, { ttl, graceMs });
       key = variantKey(baseKey, vary, req);
     }
     let storedBody = body;
@@ -218,7 +278,93 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     // setResponse rejects only on invalid tags; store failures become `error` events. The
     // generation taken at the miss keeps an answer overtaken by an invalidation out.
     const response = bodyEncoding === undefined ? { status, headers: stored, body } : { status, headers: stored, body: storedBody, bodyEncoding };
-    await cache.setResponse(key, response, { ttl, tags, generation });
+    return cache.setResponse(key, response, { ttl, tags, generation, graceMs });
+  };
+
+  /** Whether an `answer` result means the response went out. */
+  const served = async (result: boolean | Promise<boolean>): Promise<boolean> => (result === true ? true : result === false ? false : result);
+
+  /**
+   * The miss path of a GET, as the leader of this key's fill in this process: take the
+   * cross-process fill lock (or wait for another instance's fill), check the origin limiter,
+   * guard against a 5xx with the stale answer, then run the handler and store its answer.
+   */
+  const fill = async (
+    cache: Cache,
+    baseKey: string,
+    routeTtl: number,
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    stale: ResponseEntry | undefined,
+    refresh: boolean,
+  ): Promise<void> => {
+    const { freshness } = opts;
+    const settle = fills.lead(baseKey);
+    let ended = false;
+    // A response that closes without ending (client gone, handler hung) must not keep waiters
+    // (or the map entry) forever; one that ended settles once its store write lands.
+    res.once('close', () => {
+      if (!ended) settle({ kind: 'uncacheable' });
+    });
+    const lock = await cache.acquireFill(baseKey);
+    // A forced refresh (honorNoCache) must not accept the entry it was asked to replace.
+    if (!lock.acquired && !refresh) {
+      // Another instance is revalidating: within stale-while-revalidate, serve stale at once.
+      if (stale && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs) {
+        settle({ kind: 'uncacheable' });
+        cache.noteStale(baseKey, 'revalidate');
+        if (await served(answer(req, res, stale, 'STALE'))) return;
+      }
+      const filled = await cache.waitForFill(() => freshLookup(cache, baseKey, req));
+      if (filled && (await served(answer(req, res, filled, 'HIT')))) {
+        settle({ kind: 'stored' });
+        return;
+      }
+    }
+    if (freshness.limiter) {
+      const retryAfterMs = await cache.consumeRate(freshness.limiter.name ?? (opts.keyPrefix ?? endpointOf(req)), freshness.limiter);
+      if (retryAfterMs > 0) {
+        await lock.release();
+        settle({ kind: 'limited', retryAfterMs });
+        await answerLimited(cache, baseKey, req, res, stale, retryAfterMs);
+        return;
+      }
+    }
+    let servedStale = false;
+    const generation = cache.generation();
+    captureResponse(res, opts.maxBodyBytes, {
+      onHead: (head) => {
+        if (opts.cacheControl !== undefined && mayStore(opts, head, routeTtl)) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
+      },
+      onEnd: (captured) => {
+        ended = true;
+        if (servedStale) {
+          void lock.release();
+          settle({ kind: 'stale' });
+          return;
+        }
+        // Storing happens after the answer left. The lock and the waiters are released once the
+        // entry is in the store, so nobody arriving in between calls the handler again.
+        store(cache, baseKey, req, res, captured, routeTtl, generation)
+          .catch(() => false)
+          .then(async (stored) => {
+            await lock.release();
+            settle(stored ? { kind: 'stored' } : { kind: 'uncacheable' });
+          });
+      },
+    });
+    // Stale-if-error: only an answer this request can take as it is (no gzip to undo mid-response).
+    if (stale && Date.now() < stale.expiresAt + freshness.staleIfErrorMs && stale.bodyEncoding === undefined && deliverable(stale, req)) {
+      const fallback = stale;
+      guardWithStale(res, (end) => {
+        servedStale = true;
+        cache.noteStale(baseKey, 'error');
+        replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End);
+      });
+    }
+    res.setHeader('X-Cache', 'MISS');
+    next();
   };
 
   return async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -244,36 +390,56 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       next();
       return;
     }
-    const refresh = opts.honorNoCache && requestsRevalidation(req.headers['cache-control'], req.headers.pragma);
-    if (!refresh) {
-      const entry = await lookup(cache, baseKey, req);
-      if (entry !== undefined && deliverable(entry, req)) {
-        if (notModified(req, entry)) {
-          replayNotModified(res, entry, opts.cacheControl);
-          return;
-        }
-        // Only entries stored compressed pay an await here; the common hit stays synchronous.
-        const body = entry.bodyEncoding === undefined ? entry.body : await gunzipStored(entry.body);
-        if (body !== undefined) {
-          replay(req, res, entry, body, opts.cacheControl);
-          return;
+    const { freshness } = opts;
+    try {
+      let stale: ResponseEntry | undefined;
+      const refresh = opts.honorNoCache && requestsRevalidation(req.headers['cache-control'], req.headers.pragma);
+      if (!refresh) {
+        const found = await lookup(cache, baseKey, req, freshness.graceMs);
+        if (found && !found.stale) {
+          const result = answer(req, res, found.entry, 'HIT');
+          if (result === true || (result !== false && (await result))) return;
+        } else if (found) {
+          stale = found.entry;
         }
       }
+      // Someone in this process is revalidating: within stale-while-revalidate, answer stale at once.
+      if (stale && fills.has(baseKey) && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs) {
+        cache.noteStale(baseKey, 'revalidate');
+        if (await served(answer(req, res, stale, 'STALE'))) return;
+      }
+      // A forced refresh must not settle for the answer of a fill already under way.
+      const waiting = refresh ? undefined : fills.waitFor(baseKey, cache.lockWaitMs || DEFAULT_RESILIENCE_OPTIONS.lock.waitMs);
+      if (waiting) {
+        const outcome = await waiting;
+        if (outcome.kind === 'stored') {
+          // Read the entry back rather than take the leader's: it follows Vary for this request.
+          const filled = await freshLookup(cache, baseKey, req);
+          if (filled && (await served(answer(req, res, filled, 'HIT')))) return;
+        } else if (outcome.kind === 'stale' && stale) {
+          cache.noteStale(baseKey, 'error');
+          if (await served(answer(req, res, stale, 'STALE'))) return;
+        } else if (outcome.kind === 'limited') {
+          await answerLimited(cache, baseKey, req, res, stale, outcome.retryAfterMs);
+          return;
+        }
+        // The answer just seen was not storable (a cookie, an error) or is not for this request:
+        // call the handler directly, without queueing behind a fill that will not produce an entry.
+        res.setHeader('X-Cache', 'MISS');
+        next();
+        return;
+      }
+      if (req.method !== 'GET') {
+        // A HEAD answer has no body to store; the GET that follows fills the entry.
+        res.setHeader('X-Cache', 'MISS');
+        next();
+        return;
+      }
+      await fill(cache, baseKey, routeTtl, req, res, next, stale, refresh);
+    } catch (error) {
+      // Nothing above should throw; if it does, the handler still answers.
+      if (!res.headersSent) next();
+      else next(error);
     }
-    res.setHeader('X-Cache', 'MISS');
-    // A HEAD answer has no body to store; the GET that follows fills the entry.
-    if (req.method === 'GET') {
-      const generation = cache.generation();
-      captureResponse(res, opts.maxBodyBytes, {
-        onHead: (head) => {
-          if (opts.cacheControl !== undefined && mayStore(opts, head, routeTtl)) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
-        },
-        onEnd: (captured) => {
-          // Storing happens after the answer left; a failed gzip only means this one is not stored.
-          store(cache, baseKey, req, res, captured, routeTtl, generation).catch(() => undefined);
-        },
-      });
-    }
-    next();
   };
 }

@@ -2,7 +2,9 @@ import { LRUCache } from 'lru-cache';
 import { StoreClosedError } from '../errors';
 import { globToRegExp } from '../keys';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from '../options';
-import type { Store } from './store';
+import { randomUUID } from 'node:crypto';
+import type { RateLimits, Store } from './store';
+import { LocalLocks, LocalRateLimiter } from './local-coordination';
 
 /**
  * An in-process LRU store on `lru-cache`, bounded by entry count and by bytes. It is the default
@@ -22,6 +24,8 @@ export class MemoryStore implements Store {
   private readonly keysByTag = new Map<string, Set<string>>();
   private readonly tagsByKey = new Map<string, readonly string[]>();
   private closed = false;
+  private readonly locks = new LocalLocks();
+  private readonly rates = new LocalRateLimiter();
 
   constructor(options: MemoryStoreOptions = {}) {
     const resolved = resolveMemoryStoreOptions(options);
@@ -101,6 +105,21 @@ export class MemoryStore implements Store {
     this.lru.clear();
     this.keysByTag.clear();
     this.tagsByKey.clear();
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    this.open();
+    return this.locks.acquire(key, ttlMs, randomUUID());
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    this.open();
+    this.locks.release(key, token);
+  }
+
+  async consumeRate(key: string, limits: RateLimits): Promise<number> {
+    this.open();
+    return this.rates.consume(key, limits, Date.now());
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,8 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
 import { escapeGlob } from '../keys';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from '../options';
-import type { Store } from './store';
+import { randomUUID } from 'node:crypto';
+import type { RateLimits, Store } from './store';
 
 type Client = Redis | Cluster;
 
@@ -50,6 +51,33 @@ for i = 1, #members, 500 do
   removed = removed + redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
 end
 return {removed, #members}`);
+// Deletes the lock only while it still holds our token, so a holder whose lock expired cannot
+// release the next holder's lock.
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+// Spacing and fixed-window count in one atomic step, on the server's clock so instances with
+// skewed clocks agree. KEYS: last-call key, window key. ARGV: minIntervalMs, maxPerWindow, windowMs.
+const CONSUME_RATE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local minInterval, maxPerWindow, windowMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if minInterval > 0 then
+  local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
+  if last >= 0 and now - last < minInterval then return minInterval - (now - last) end
+end
+if maxPerWindow > 0 then
+  local count = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if count >= maxPerWindow then
+    local ttl = redis.call('PTTL', KEYS[2])
+    if ttl > 0 then return ttl end
+    return 1
+  end
+end
+if minInterval > 0 then redis.call('SET', KEYS[1], now, 'PX', minInterval) end
+if maxPerWindow > 0 then
+  if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], windowMs) end
+end
+return 0`;
 
 function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
@@ -202,9 +230,11 @@ export class RedisStore implements Store {
     }
     const cluster = this.client;
     const member = this.keyPrefix + key;
-    // NX then GT: together they leave max(current, ttl) however concurrent writers interleave.
+    // One MULTI per index (a single key, so a single slot): SADD and the TTL change must not be
+    // split, or an index about to expire can vanish between them, taking the new member along.
+    // NX then GT leave max(current, ttl) however concurrent writers interleave.
     await this.run('set', () =>
-      Promise.all(indexes.map((index) => cluster.sadd(index, member).then(() => cluster.pexpire(index, ttl, 'NX')).then(() => cluster.pexpire(index, ttl, 'GT')))),
+      Promise.all(indexes.map((index) => cluster.multi().sadd(index, member).pexpire(index, ttl, 'NX').pexpire(index, ttl, 'GT').exec())),
     );
     await this.run('set', () => cluster.set(key, value, 'PX', ttl));
   }
@@ -305,6 +335,25 @@ export class RedisStore implements Store {
 
   async clear(): Promise<void> {
     await this.scanDelete('*', true);
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    const token = randomUUID();
+    const reply = await this.run('acquireLock', () => this.client.set(key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    return reply === 'OK' ? token : undefined;
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    await this.run('releaseLock', () => this.client.eval(RELEASE_LOCK, 1, key, token));
+  }
+
+  async consumeRate(key: string, limits: RateLimits): Promise<number> {
+    // One hash tag for both keys keeps them in one cluster slot, as a script requires.
+    const base = `${key.replace(/[{}]/g, '_')}`;
+    const reply = await this.run('consumeRate', () =>
+      this.client.eval(CONSUME_RATE, 2, `{${base}}:last`, `{${base}}:window`, limits.minIntervalMs, limits.maxPerWindow, limits.windowMs),
+    );
+    return Number(reply);
   }
 
   async close(): Promise<void> {

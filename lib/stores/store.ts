@@ -52,4 +52,29 @@ export interface Store {
   clear(): Promise<void>;
   /** Releases resources. Connections the store did not create are left open. */
   close(): Promise<void>;
+
+  /**
+   * Optional: takes a short exclusive lock (stampede protection across processes). Resolves an
+   * owner token when taken, `undefined` when someone else holds it. The lock expires by itself
+   * after `ttlMs`, so a dead holder cannot block others for long.
+   */
+  acquireLock?(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Optional: releases a lock, only if `token` still owns it. */
+  releaseLock?(key: string, token: string): Promise<void>;
+  /**
+   * Optional: records one origin call against the limiter named `key`, atomically across every
+   * process sharing the store. Resolves 0 when the call is allowed (and counted), else the
+   * milliseconds until one will be.
+   */
+  consumeRate?(key: string, limits: RateLimits): Promise<number>;
+}
+
+/** Limits of an origin rate limiter; a limit of 0 is off. */
+export interface RateLimits {
+  /** Least time between two calls, in milliseconds. */
+  minIntervalMs: number;
+  /** Most calls per window. */
+  maxPerWindow: number;
+  /** The window of `maxPerWindow`, in milliseconds. */
+  windowMs: number;
 }
