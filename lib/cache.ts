@@ -131,6 +131,7 @@ export class Cache {
   private readonly lockSettings: ResolvedCacheOptions['lock'];
   private readonly reported = REPORTED;
   private readonly localRates = new LocalRateLimiter();
+  private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly inflight = new Map<string, { promise: Promise<unknown>; generation: number }>();
   private readonly invalidations = new InvalidationLog();
   private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
@@ -569,10 +570,13 @@ export class Cache {
       if (emit) this.events.emit('miss', { key: fullKey });
       return undefined;
     }
-    let entry: Entry | undefined;
-    if (bytes !== undefined) {
+    let entry: Entry | undefined = bytes === undefined ? undefined : this.decoded.get(bytes);
+    if (bytes !== undefined && entry === undefined) {
       try {
         entry = decodeEntry(bytes);
+        // An in-process store hands back the same Buffer on every hit: decode it once. Only
+        // responses are remembered; values go to callers who may mutate what they get.
+        if (entry.kind === 'response') this.decoded.set(bytes, entry);
       } catch (error) {
         this.reportError(error, 'decode', fullKey);
         // Drop the unreadable bytes so the next request stores a good entry.

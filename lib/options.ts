@@ -101,7 +101,7 @@ export interface RedisStoreOptions {
   redisOptions?: RedisOptions;
   /**
    * How long one store operation may take before it counts as failed, in milliseconds.
-   * @default 50
+   * @default 100
    */
   operationTimeoutMs?: number;
   /**
@@ -113,7 +113,7 @@ export interface RedisStoreOptions {
 
 /** Defaults of {@link RedisStoreOptions}. */
 export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze({
-  operationTimeoutMs: 50,
+  operationTimeoutMs: 100,
   scanCount: 1_000,
 });
 

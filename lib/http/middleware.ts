@@ -264,9 +264,12 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     stored.etag ??= bodyEtag(body);
     const vary = responseVary(headers);
     let key = baseKey;
+    // The Vary record is awaited with the variant: waiters released after this write must find
+    // the record too, or they would miss a variant that is already stored.
+    let specWritten: Promise<boolean> = Promise.resolve(true);
     if (vary.length > 0) {
       const spec: VarySpec = { vary };
-      void cache.set(baseKey, spec, { ttl, graceMs });
+      specWritten = cache.set(baseKey, spec, { ttl, graceMs });
       key = variantKey(baseKey, vary, req);
     }
     let storedBody = body;
@@ -278,7 +281,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     // setResponse rejects only on invalid tags; store failures become `error` events. The
     // generation taken at the miss keeps an answer overtaken by an invalidation out.
     const response = bodyEncoding === undefined ? { status, headers: stored, body } : { status, headers: stored, body: storedBody, bodyEncoding };
-    return cache.setResponse(key, response, { ttl, tags, generation, graceMs });
+    const [, written] = await Promise.all([specWritten, cache.setResponse(key, response, { ttl, tags, generation, graceMs })]);
+    return written;
   };
 
   /** Whether an `answer` result means the response went out. */
