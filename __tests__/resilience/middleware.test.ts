@@ -37,6 +37,29 @@ describe.each(EXPRESS_VERSIONS)('resilient cacheResponse on $name', ({ create })
       expect(new Set(answers.map((a) => a.headers['x-cache']))).toEqual(new Set(['MISS', 'HIT']));
     });
 
+    test('a request for another Vary variant that waited on a fill stores its own answer', async () => {
+      let origin = 0;
+      const app = create();
+      app.get('/lang', cacheResponse({ cache }), async (req, res) => {
+        origin++;
+        await sleep(50);
+        res.set('Vary', 'Accept-Language').send(`hello in ${String(req.headers['accept-language'])}`);
+      });
+      const server = app.listen(0, '127.0.0.1');
+      const [en, fr] = await Promise.all([
+        request(server).get('/lang').set('Accept-Language', 'en'),
+        sleep(10).then(() => request(server).get('/lang').set('Accept-Language', 'fr')),
+      ]);
+      expect([en.text, fr.text]).toEqual(['hello in en', 'hello in fr']);
+      const again = await Promise.all([request(server).get('/lang').set('Accept-Language', 'fr'), request(server).get('/lang').set('Accept-Language', 'en')]);
+      server.close();
+      expect(again.map((r) => [r.text, r.headers['x-cache']])).toEqual([
+        ['hello in fr', 'HIT'],
+        ['hello in en', 'HIT'],
+      ]);
+      expect(origin).toBe(2);
+    });
+
     test('coalescing never hands one request’s Set-Cookie to another', async () => {
       let origin = 0;
       const app = create();

@@ -420,18 +420,21 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
           // Read the entry back rather than take the leader's: it follows Vary for this request.
           const filled = await freshLookup(cache, baseKey, req);
           if (filled && (await served(answer(req, res, filled, 'HIT')))) return;
-        } else if (outcome.kind === 'stale' && stale) {
-          cache.noteStale(baseKey, 'error');
-          if (await served(answer(req, res, stale, 'STALE'))) return;
-        } else if (outcome.kind === 'limited') {
-          await answerLimited(cache, baseKey, req, res, stale, outcome.retryAfterMs);
+          // The leader stored another variant (another Accept-Encoding, say): fill this one below.
+        } else {
+          if (outcome.kind === 'stale' && stale) {
+            cache.noteStale(baseKey, 'error');
+            if (await served(answer(req, res, stale, 'STALE'))) return;
+          } else if (outcome.kind === 'limited') {
+            await answerLimited(cache, baseKey, req, res, stale, outcome.retryAfterMs);
+            return;
+          }
+          // The answer just seen was not storable (a cookie, an error): call the handler
+          // directly, without queueing behind a fill that will not produce an entry.
+          res.setHeader('X-Cache', 'MISS');
+          next();
           return;
         }
-        // The answer just seen was not storable (a cookie, an error) or is not for this request:
-        // call the handler directly, without queueing behind a fill that will not produce an entry.
-        res.setHeader('X-Cache', 'MISS');
-        next();
-        return;
       }
       if (req.method !== 'GET') {
         // A HEAD answer has no body to store; the GET that follows fills the entry.
