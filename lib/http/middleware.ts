@@ -300,7 +300,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     refresh: boolean,
   ): Promise<void> => {
     const { freshness } = opts;
-    const settle = fills.lead(baseKey);
+    const { settle, filling } = fills.lead(baseKey);
     let ended = false;
     // A response that closes without ending (client gone, handler hung) must not keep waiters
     // (or the map entry) forever; one that ended settles once its store write lands.
@@ -322,6 +322,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
         return;
       }
     }
+    filling();
     if (freshness.limiter) {
       const retryAfterMs = await cache.consumeRate(freshness.limiter.name ?? (opts.keyPrefix ?? endpointOf(req)), freshness.limiter);
       if (retryAfterMs > 0) {
