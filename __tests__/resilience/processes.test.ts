@@ -112,7 +112,12 @@ async function startApp(name: string, env: Record<string, string>, options: { ex
     const port = await new Promise<number>((resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`app ${name} did not start within 20 s: ${stderr.trim()}`)), 20_000);
       lines.once('line', (line) => {
-        const parsed = JSON.parse(line) as { port?: unknown };
+        let parsed: { port?: unknown } = {};
+        try {
+          parsed = JSON.parse(line) as { port?: unknown };
+        } catch {
+          // reported below with the line itself
+        }
         if (typeof parsed.port === 'number') resolve(parsed.port);
         else reject(new Error(`app ${name} printed ${line}`));
       });
@@ -128,6 +133,8 @@ async function startApp(name: string, env: Record<string, string>, options: { ex
   } finally {
     clearTimeout(timer);
     lines.close();
+    // Keep draining: a child blocked on a full stdout pipe would stop answering.
+    child.stdout?.resume();
   }
 }
 
