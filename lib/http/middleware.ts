@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
-import type { Cache, Lookup } from '../cache';
+import type { Cache, FillLock, Lookup } from '../cache';
 import { getDefaultCache } from '../default-cache';
 import { apiKey, boundKey } from '../keys';
 import { type CacheResponseOptions, DEFAULT_RESILIENCE_OPTIONS, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from '../options';
@@ -56,6 +56,9 @@ function notModified(req: Request, entry: ResponseEntry): boolean {
   if (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === undefined) return false;
   return entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers);
 }
+
+/** The fill lock of a fill that does not take one. */
+const UNLOCKED: FillLock = Object.freeze({ acquired: true, release: async () => undefined });
 
 /** What `X-Cache` says of an answer from the store. */
 type CacheStatus = 'HIT' | 'STALE';
@@ -292,6 +295,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
    * The miss path of a GET, as the leader of this key's fill in this process: take the
    * cross-process fill lock (or wait for another instance's fill), check the origin limiter,
    * guard against a 5xx with the stale answer, then run the handler and store its answer.
+   * Without `takeLock` it neither takes nor waits for the lock: a request whose Vary variant
+   * nobody is filling must not wait for the lock another variant's leader holds.
    */
   const fill = async (
     cache: Cache,
@@ -302,16 +307,17 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     next: NextFunction,
     stale: ResponseEntry | undefined,
     refresh: boolean,
+    takeLock = true,
   ): Promise<void> => {
     const { freshness } = opts;
-    const settle = fills.lead(baseKey);
+    const { settle, filling } = fills.lead(baseKey);
     let ended = false;
     // A response that closes without ending (client gone, handler hung) must not keep waiters
     // (or the map entry) forever; one that ended settles once its store write lands.
     res.once('close', () => {
       if (!ended) settle({ kind: 'uncacheable' });
     });
-    const lock = await cache.acquireFill(baseKey);
+    const lock = takeLock ? await cache.acquireFill(baseKey) : UNLOCKED;
     // A forced refresh (honorNoCache) must not accept the entry it was asked to replace.
     if (!lock.acquired && !refresh) {
       // Another instance is revalidating: within stale-while-revalidate, serve stale at once.
@@ -326,6 +332,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
         return;
       }
     }
+    filling();
     if (freshness.limiter) {
       const retryAfterMs = await cache.consumeRate(freshness.limiter.name ?? (opts.keyPrefix ?? endpointOf(req)), freshness.limiter);
       if (retryAfterMs > 0) {
@@ -420,21 +427,24 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
           // Read the entry back rather than take the leader's: it follows Vary for this request.
           const filled = await freshLookup(cache, baseKey, req);
           if (filled && (await served(answer(req, res, filled, 'HIT')))) return;
-          // The leader stored another variant (another Accept-Encoding, say): fill this one below.
-        } else {
-          if (outcome.kind === 'stale' && stale) {
-            cache.noteStale(baseKey, 'error');
-            if (await served(answer(req, res, stale, 'STALE'))) return;
-          } else if (outcome.kind === 'limited') {
-            await answerLimited(cache, baseKey, req, res, stale, outcome.retryAfterMs);
+          // What was stored is another variant (Vary) than this request's: fill this one too,
+          // or each later request for it would miss again.
+          if (req.method === 'GET') {
+            await fill(cache, baseKey, routeTtl, req, res, next, stale, false, false);
             return;
           }
-          // The answer just seen was not storable (a cookie, an error): call the handler
-          // directly, without queueing behind a fill that will not produce an entry.
-          res.setHeader('X-Cache', 'MISS');
-          next();
+        } else if (outcome.kind === 'stale' && stale) {
+          cache.noteStale(baseKey, 'error');
+          if (await served(answer(req, res, stale, 'STALE'))) return;
+        } else if (outcome.kind === 'limited') {
+          await answerLimited(cache, baseKey, req, res, stale, outcome.retryAfterMs);
           return;
         }
+        // The answer just seen was not storable (a cookie, an error) or is not for this request:
+        // call the handler directly, without queueing behind a fill that will not produce an entry.
+        res.setHeader('X-Cache', 'MISS');
+        next();
+        return;
       }
       if (req.method !== 'GET') {
         // A HEAD answer has no body to store; the GET that follows fills the entry.
