@@ -73,6 +73,12 @@ export interface Lookup<E extends Entry = Entry> {
 export interface FillLock {
   /** `true` when this caller should fill the key; `false` when another instance is filling it. */
   acquired: boolean;
+  /**
+   * `true` when the lock was taken in the store, where other processes see it. The holder then
+   * reads the key once more before calling the origin: another instance may have filled it
+   * between this caller's miss and its lock.
+   */
+  shared: boolean;
   /** Releases the lock (a no-op when not acquired). Never rejects. */
   release(): Promise<void>;
 }
@@ -256,21 +262,21 @@ export class Cache {
       throw new InvalidOptionError('refreshAhead', `expected a fraction of the TTL in [0, 1), got ${String(refreshAhead)}`);
     }
     const found = await this.read(fullKey, 'value', freshness.graceMs);
-    const load = (): Promise<T> => this.load(key, fullKey, loader, ttlMs, freshness, options, staticTags, found);
+    const load = (refreshing = false): Promise<T> => this.load(key, fullKey, loader, ttlMs, freshness, options, staticTags, found, refreshing);
     if (found?.entry.kind === 'value') {
       const { entry } = found;
       const now = Date.now();
       if (!found.stale) {
-        if (refreshAhead > 0 && entry.expiresAt - now < refreshAhead * ttlMs) this.refreshInBackground(fullKey, load);
+        if (refreshAhead > 0 && entry.expiresAt - now < refreshAhead * ttlMs) this.refreshInBackground(fullKey, () => load(true));
         return entry.value as T;
       }
       if (now < entry.expiresAt + freshness.staleWhileRevalidateMs) {
         this.events.emit('stale', { key: fullKey, reason: 'revalidate' });
-        this.refreshInBackground(fullKey, load);
+        this.refreshInBackground(fullKey, () => load(true));
         return entry.value as T;
       }
     }
-    return this.singleFlight(fullKey, load, staticTags);
+    return this.singleFlight(fullKey, () => load(), staticTags);
   }
 
   /**
@@ -332,7 +338,7 @@ export class Cache {
   async acquireFill(key: string): Promise<FillLock> {
     const settings = this.lockSettings;
     const store = this.store;
-    const free: FillLock = { acquired: true, release: async () => undefined };
+    const free: FillLock = { acquired: true, shared: false, release: async () => undefined };
     if (settings === false || !store.acquireLock || !store.releaseLock) return free;
     const lockKey = `${this.namespace}__lock__:${key}`;
     let token: string | undefined;
@@ -342,9 +348,10 @@ export class Cache {
       this.reportError(error, 'acquireLock', lockKey);
       return free;
     }
-    if (token === undefined) return { acquired: false, release: async () => undefined };
+    if (token === undefined) return { acquired: false, shared: true, release: async () => undefined };
     return {
       acquired: true,
+      shared: true,
       release: async () => {
         try {
           await store.releaseLock?.(lockKey, token);
@@ -663,6 +670,7 @@ export class Cache {
     options: WrapOptions<T>,
     staticTags: readonly string[] | undefined,
     found: Lookup | undefined,
+    refreshing: boolean,
   ): Promise<T> {
     const generation = this.invalidations.generation;
     const stale = found?.entry.kind === 'value' ? found.entry : undefined;
@@ -678,6 +686,14 @@ export class Cache {
       }
     }
     try {
+      // A refresh replaces an entry on purpose; a plain miss first checks nobody filled it meanwhile.
+      if (lock.acquired && lock.shared && !refreshing) {
+        const filled = await this.read(fullKey, 'value', 0, false);
+        if (filled && !filled.stale && filled.entry.kind === 'value') {
+          this.events.emit('hit', { key: fullKey });
+          return filled.entry.value as T;
+        }
+      }
       if (freshness.limiter) {
         const name = freshness.limiter.name ?? key;
         const retryAfterMs = await this.consumeRate(name, freshness.limiter);

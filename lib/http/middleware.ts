@@ -58,7 +58,7 @@ function notModified(req: Request, entry: ResponseEntry): boolean {
 }
 
 /** The fill lock of a fill that does not take one. */
-const UNLOCKED: FillLock = Object.freeze({ acquired: true, release: async () => undefined });
+const UNLOCKED: FillLock = Object.freeze({ acquired: true, shared: false, release: async () => undefined });
 
 /** What `X-Cache` says of an answer from the store. */
 type CacheStatus = 'HIT' | 'STALE';
@@ -328,6 +328,15 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       }
       const filled = await cache.waitForFill(() => freshLookup(cache, baseKey, req));
       if (filled && (await served(answer(req, res, filled, 'HIT')))) {
+        settle({ kind: 'stored' });
+        return;
+      }
+    }
+    // Another instance may have filled the key between this request's miss and its lock.
+    if (lock.acquired && lock.shared && !refresh) {
+      const filled = await freshLookup(cache, baseKey, req);
+      if (filled && (await served(answer(req, res, filled, 'HIT')))) {
+        await lock.release();
         settle({ kind: 'stored' });
         return;
       }
