@@ -17,6 +17,15 @@ function positiveInteger(option: string, value: unknown, fallback: number): numb
   return value;
 }
 
+/** Validates each field of `given` against the positive-integer `defaults` of the same names. */
+function positiveIntegers<T extends Readonly<Record<string, number>>>(option: string, given: Partial<Record<keyof T, unknown>> | undefined, defaults: T): { [K in keyof T]: number } {
+  const resolved: Record<string, number> = {};
+  for (const [name, fallback] of Object.entries(defaults)) {
+    resolved[name] = positiveInteger(`${option}.${name}`, given?.[name as keyof T], fallback);
+  }
+  return resolved as { [K in keyof T]: number };
+}
+
 function optionalString(option: string, value: unknown): string | undefined {
   if (value !== undefined && (typeof value !== 'string' || value === '')) {
     throw new InvalidOptionError(option, `expected a non-empty string, got ${String(value)}`);
@@ -274,22 +283,8 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     profiles,
     defaultTtlSeconds: resolveTtl('defaultTtl', options.defaultTtl ?? DEFAULT_TTL_PROFILE, profiles),
     fallback,
-    breaker:
-      breaker === false
-        ? false
-        : {
-            failureThreshold: positiveInteger('breaker.failureThreshold', breaker?.failureThreshold, defaults.breaker.failureThreshold),
-            coolDownMs: positiveInteger('breaker.coolDownMs', breaker?.coolDownMs, defaults.breaker.coolDownMs),
-            journalLimit: positiveInteger('breaker.journalLimit', breaker?.journalLimit, defaults.breaker.journalLimit),
-          },
-    lock:
-      lock === false
-        ? false
-        : {
-            ttlMs: positiveInteger('lock.ttlMs', lock?.ttlMs, defaults.lock.ttlMs),
-            waitMs: positiveInteger('lock.waitMs', lock?.waitMs, defaults.lock.waitMs),
-            pollMs: positiveInteger('lock.pollMs', lock?.pollMs, defaults.lock.pollMs),
-          },
+    breaker: breaker === false ? false : positiveIntegers('breaker', breaker, defaults.breaker),
+    lock: lock === false ? false : positiveIntegers('lock', lock, defaults.lock),
   };
 }
 
