@@ -323,11 +323,12 @@ export class Cache {
   /**
    * Reads `key` (without namespace), a value or a response (`kind` undefined: either). Entries
    * past their TTL are returned as `stale` while within `graceMs` after it, else they are a miss.
-   * Emits `hit` for fresh entries and `miss` for none; the caller emits `stale` (see
-   * {@link Cache.noteStale}) if it serves a stale one.
+   * Emits `hit` for fresh entries and `miss` for none, unless `emit` is false (re-checks of a
+   * request already counted); the caller emits `stale` (see {@link Cache.noteStale}) if it
+   * serves a stale one.
    */
-  async lookup(key: string, kind: Entry['kind'] | undefined, graceMs = 0): Promise<Lookup | undefined> {
-    return this.read(this.namespace + key, kind, graceMs);
+  async lookup(key: string, kind: Entry['kind'] | undefined, graceMs = 0, emit = true): Promise<Lookup | undefined> {
+    return this.read(this.namespace + key, kind, graceMs, emit);
   }
 
   /**

@@ -83,6 +83,13 @@ describe.each(EXPRESS_VERSIONS)('cacheResponse on $name', ({ create }) => {
       expect(calls.json).toBe(1);
     });
 
+    test('stats count one miss and one hit for a MISS followed by a HIT', async () => {
+      await request(app).get('/json?stats=1');
+      await settle(cache, 1);
+      await request(app).get('/json?stats=1');
+      expect(cache.stats()).toMatchObject({ misses: 1, hits: 1, sets: 1 });
+    });
+
     test('a PNG sent with res.send(buffer) comes back byte-identical with image/png', async () => {
       await request(app).get('/png');
       await settle(cache, 1);

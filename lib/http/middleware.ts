@@ -196,17 +196,18 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
   };
 
   /** The stored answer for this request (following a Vary record), fresh or within `graceMs` past its TTL. */
-  const lookup = async (cache: Cache, baseKey: string, req: Request, graceMs: number): Promise<Lookup<ResponseEntry> | undefined> => {
-    const found = await cache.lookup(baseKey, undefined, graceMs);
+  const lookup = async (cache: Cache, baseKey: string, req: Request, graceMs: number, emit = true): Promise<Lookup<ResponseEntry> | undefined> => {
+    const found = await cache.lookup(baseKey, undefined, graceMs, emit);
     if (found === undefined) return undefined;
     if (found.entry.kind === 'response') return found as Lookup<ResponseEntry>;
     // A value under a base key is the record of which request headers select the variant.
     if (!isVarySpec(found.entry.value)) return undefined;
-    return (await cache.lookup(variantKey(baseKey, found.entry.value.vary, req), 'response', graceMs)) as Lookup<ResponseEntry> | undefined;
+    return (await cache.lookup(variantKey(baseKey, found.entry.value.vary, req), 'response', graceMs, emit)) as Lookup<ResponseEntry> | undefined;
   };
 
-  const freshLookup = async (cache: Cache, baseKey: string, req: Request): Promise<ResponseEntry | undefined> => {
-    const found = await lookup(cache, baseKey, req, 0);
+  /** A fresh entry for this request; quietly (no hit/miss events) for re-checks of a request already counted. */
+  const freshLookup = async (cache: Cache, baseKey: string, req: Request, emit = true): Promise<ResponseEntry | undefined> => {
+    const found = await lookup(cache, baseKey, req, 0, emit);
     return found && !found.stale ? found.entry : undefined;
   };
 
@@ -326,7 +327,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
         cache.noteStale(baseKey, 'revalidate');
         if (await served(answer(req, res, stale, 'STALE'))) return;
       }
-      const filled = await cache.waitForFill(() => freshLookup(cache, baseKey, req));
+      const filled = await cache.waitForFill(() => freshLookup(cache, baseKey, req, false));
       if (filled && (await served(answer(req, res, filled, 'HIT')))) {
         settle({ kind: 'stored' });
         return;
@@ -334,7 +335,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     }
     // Another instance may have filled the key between this request's miss and its lock.
     if (lock.acquired && lock.shared && !refresh) {
-      const filled = await freshLookup(cache, baseKey, req);
+      const filled = await freshLookup(cache, baseKey, req, false);
       if (filled && (await served(answer(req, res, filled, 'HIT')))) {
         await lock.release();
         settle({ kind: 'stored' });
