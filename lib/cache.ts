@@ -104,6 +104,8 @@ export interface CacheStats {
   sets: number;
   deletes: number;
   errors: number;
+  /** Answers served from a stale entry (counted neither as hits nor as misses). */
+  stale: number;
   /** `hits / (hits + misses)`, or 0 before any read. */
   hitRate: number;
 }
@@ -135,12 +137,11 @@ export class Cache {
 
   private readonly events = new TypedEmitter();
   private readonly lockSettings: ResolvedCacheOptions['lock'];
-  private readonly reported = REPORTED;
   private readonly localRates = new LocalRateLimiter();
   private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly inflight = new Map<string, { promise: Promise<unknown>; generation: number }>();
   private readonly invalidations = new InvalidationLog();
-  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
+  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, stale: 0 };
   private warnedUnheardError = false;
   private closed = false;
 
@@ -165,6 +166,7 @@ export class Cache {
     this.events.on('set', () => void this.counters.sets++);
     this.events.on('delete', ({ count }) => void (this.counters.deletes += count));
     this.events.on('error', () => void this.counters.errors++);
+    this.events.on('stale', () => void this.counters.stale++);
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -731,8 +733,8 @@ export class Cache {
   private reportError(error: unknown, operation: string, key: string | undefined): void {
     const err = error instanceof Error ? error : new Error(String(error));
     // The breaker reports store failures as they happen; do not count them twice.
-    if (this.reported.has(err)) return;
-    this.reported.add(err);
+    if (REPORTED.has(err)) return;
+    REPORTED.add(err);
     if (this.events.listenerCount('error') <= 1 && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
       // Only the stats listener is attached: say it once, so a dead store is not invisible.
       this.warnedUnheardError = true;

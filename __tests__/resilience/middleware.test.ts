@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { type Cache, RedisStore, cacheResponse, createCache } from '../../lib';
+import { type Cache, RedisStore, apiKey, cacheResponse, createCache } from '../../lib';
 import { EXPRESS_VERSIONS } from '../helpers/apps';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
@@ -85,7 +85,9 @@ describe.each(EXPRESS_VERSIONS)('resilient cacheResponse on $name', ({ create })
     test('stale-while-revalidate: after expiry one request revalidates, concurrent ones get STALE at once', async () => {
       let version = 0;
       const app = create();
-      app.get('/swr', cacheResponse({ cache, ttl: 0.05, staleWhileRevalidate: 60 }), async (_req, res) => {
+      // A TTL with headroom: the revalidated v2 must still be fresh for the final request, even
+      // on a loaded machine.
+      app.get('/swr', cacheResponse({ cache, ttl: 0.4, staleWhileRevalidate: 60 }), async (_req, res) => {
         version++;
         await sleep(version === 1 ? 0 : 150);
         res.send(`v${version}`);
@@ -93,7 +95,7 @@ describe.each(EXPRESS_VERSIONS)('resilient cacheResponse on $name', ({ create })
       const server = app.listen(0, '127.0.0.1');
       await request(server).get('/swr');
       await settle(cache, 1);
-      await sleep(80);
+      await sleep(450);
       const revalidating = request(server).get('/swr').then((res) => res); // supertest only sends once awaited
       // Wait until the revalidation is in the origin (its answer takes 150 ms from there).
       for (let i = 0; i < 200 && version < 2; i++) await sleep(5);
@@ -134,6 +136,40 @@ describe.each(EXPRESS_VERSIONS)('resilient cacheResponse on $name', ({ create })
       expect(thrown.text).toBe('good');
       const noStale = await request(app).get('/sie?other=1');
       expect(noStale.status).toBe(503);
+    });
+
+    test('coalesced waiters do not consume the limiter: 50 concurrent cold requests, one origin call, no 429', async () => {
+      let origin = 0;
+      const app = create();
+      const limiter = { name: `once-${kind.name}-${Math.random()}`, maxPerWindow: 1, windowMs: 60_000 };
+      app.get('/once', cacheResponse({ cache, limiter }), async (_req, res) => {
+        origin++;
+        await sleep(50);
+        res.send('ok');
+      });
+      const server = app.listen(0, '127.0.0.1');
+      const answers = await Promise.all(Array.from({ length: 50 }, () => request(server).get('/once')));
+      server.close();
+      expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 50 }, () => 200));
+      expect(origin).toBe(1);
+    });
+
+    test('stale-while-revalidate across instances: while another instance holds the fill lock, the stale entry is served at once', async () => {
+      let version = 0;
+      const app = create();
+      app.get('/shared', cacheResponse({ cache, keyPrefix: 'shared', ttl: 0.05, staleWhileRevalidate: 60 }), (_req, res) => {
+        version++;
+        res.send(`v${version}`);
+      });
+      await request(app).get('/shared');
+      await settle(cache, 1);
+      await sleep(80);
+      // Another instance revalidating this URL holds its fill lock.
+      expect(await cache.store.acquireLock?.(`__lock__:${apiKey('shared', '/shared', '')}`, 60_000)).toBeDefined();
+      const answer = await request(app).get('/shared');
+      expect(answer.headers['x-cache']).toBe('STALE');
+      expect(answer.text).toBe('v1');
+      expect(version).toBe(1);
     });
 
     test('limiter: misses are limited (429 + Retry-After, or STALE), hits never are', async () => {

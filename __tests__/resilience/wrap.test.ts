@@ -37,6 +37,7 @@ describe.each(STORE_KINDS)('wrap freshness on $name', (kind) => {
     await eventually(async () => (await cache.get('swr')) === 2);
     expect(version).toBe(2);
     expect(stale[0]).toBe('revalidate');
+    expect(cache.stats().stale).toBe(10);
   });
 
   test('stale-if-error: a failing origin is replaced by the stale value within the window, and only then', async () => {

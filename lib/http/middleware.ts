@@ -289,9 +289,6 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     return written;
   };
 
-  /** Whether an `answer` result means the response went out. */
-  const served = async (result: boolean | Promise<boolean>): Promise<boolean> => (result === true ? true : result === false ? false : result);
-
   /**
    * The miss path of a GET, as the leader of this key's fill in this process: take the
    * cross-process fill lock (or wait for another instance's fill), check the origin limiter,
@@ -320,23 +317,18 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     });
     const lock = takeLock ? await cache.acquireFill(baseKey) : UNLOCKED;
     // A forced refresh (honorNoCache) must not accept the entry it was asked to replace.
-    if (!lock.acquired && !refresh) {
+    if (!refresh && (!lock.acquired || lock.shared)) {
       // Another instance is revalidating: within stale-while-revalidate, serve stale at once.
-      if (stale && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs) {
+      if (!lock.acquired && stale && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs) {
         settle({ kind: 'uncacheable' });
         cache.noteStale(baseKey, 'revalidate');
-        if (await served(answer(req, res, stale, 'STALE'))) return;
+        if (await answer(req, res, stale, 'STALE')) return;
       }
-      const filled = await cache.waitForFill(() => freshLookup(cache, baseKey, req, false));
-      if (filled && (await served(answer(req, res, filled, 'HIT')))) {
-        settle({ kind: 'stored' });
-        return;
-      }
-    }
-    // Another instance may have filled the key between this request's miss and its lock.
-    if (lock.acquired && lock.shared && !refresh) {
-      const filled = await freshLookup(cache, baseKey, req, false);
-      if (filled && (await served(answer(req, res, filled, 'HIT')))) {
+      // Another instance is filling (wait for it), or filled the key between this request's
+      // miss and its lock (look once more).
+      const find = (): Promise<ResponseEntry | undefined> => freshLookup(cache, baseKey, req, false);
+      const filled = lock.acquired ? await find() : await cache.waitForFill(find);
+      if (filled && (await answer(req, res, filled, 'HIT'))) {
         await lock.release();
         settle({ kind: 'stored' });
         return;
@@ -427,7 +419,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       // Someone in this process is revalidating: within stale-while-revalidate, answer stale at once.
       if (stale && fills.has(baseKey) && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs) {
         cache.noteStale(baseKey, 'revalidate');
-        if (await served(answer(req, res, stale, 'STALE'))) return;
+        if (await answer(req, res, stale, 'STALE')) return;
       }
       // A forced refresh must not settle for the answer of a fill already under way.
       const waiting = refresh ? undefined : fills.waitFor(baseKey, cache.lockWaitMs || DEFAULT_RESILIENCE_OPTIONS.lock.waitMs);
@@ -436,7 +428,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
         if (outcome.kind === 'stored') {
           // Read the entry back rather than take the leader's: it follows Vary for this request.
           const filled = await freshLookup(cache, baseKey, req);
-          if (filled && (await served(answer(req, res, filled, 'HIT')))) return;
+          if (filled && (await answer(req, res, filled, 'HIT'))) return;
           // What was stored is another variant (Vary) than this request's: fill this one too,
           // or each later request for it would miss again.
           if (req.method === 'GET') {
@@ -445,7 +437,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
           }
         } else if (outcome.kind === 'stale' && stale) {
           cache.noteStale(baseKey, 'error');
-          if (await served(answer(req, res, stale, 'STALE'))) return;
+          if (await answer(req, res, stale, 'STALE')) return;
         } else if (outcome.kind === 'limited') {
           await answerLimited(cache, baseKey, req, res, stale, outcome.retryAfterMs);
           return;

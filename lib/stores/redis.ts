@@ -257,18 +257,11 @@ export class RedisStore implements Store {
   }
 
   async deleteTagPattern(pattern: string): Promise<number> {
-    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
-    const match = escapeGlob(this.keyPrefix + TAG_INDEX_PREFIX) + pattern;
-    let removed = 0;
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, indexes] = await this.run('deleteTagPattern', () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
-        cursor = next;
-        for (const index of indexes) removed += await this.popIndex(index.slice(this.keyPrefix.length));
-      } while (cursor !== '0');
-    }
-    return removed;
+    return this.scanEach('deleteTagPattern', TAG_INDEX_PREFIX + pattern, async (_node, indexes) => {
+      let removed = 0;
+      for (const index of indexes) removed += await this.popIndex(index.slice(this.keyPrefix.length));
+      return removed;
+    });
   }
 
   /** Empties one tag index batch by batch, unlinking its members; resolves with entries removed. */
@@ -304,22 +297,31 @@ export class RedisStore implements Store {
   }
 
   private async scanDelete(pattern: string, includeIndexes: boolean): Promise<number> {
+    return this.scanEach('deletePattern', pattern, (node, keys) => {
+      // A pattern like `*` must not drop tag indexes: their entries would become unreachable.
+      const entries = includeIndexes ? keys : keys.filter((key) => !key.startsWith(TAG_INDEX_PREFIX, this.keyPrefix.length));
+      return entries.length > 0 ? this.unlink(node, entries) : Promise.resolve(0);
+    });
+  }
+
+  /**
+   * Walks every master with `SCAN MATCH pattern` in batches of `scanCount` and hands each batch
+   * of raw key names (keyPrefix included) to `onBatch`; resolves with the sum of its counts.
+   * SCAN matches raw keys, so the client's keyPrefix is put in front of the pattern here.
+   */
+  private async scanEach(operation: string, pattern: string, onBatch: (node: Redis, rawKeys: string[]) => Promise<number>): Promise<number> {
     const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
-    // SCAN matches raw keys, so the client's keyPrefix must be in the pattern; UNLINK adds the
-    // prefix itself, so it must come off the keys SCAN returns.
     const match = escapeGlob(this.keyPrefix) + pattern;
-    let removed = 0;
+    let total = 0;
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.run('deletePattern', () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
+        const [next, keys] = await this.run(operation, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
         cursor = next;
-        // A pattern like `*` must not drop tag indexes: their entries would become unreachable.
-        const entries = includeIndexes ? keys : keys.filter((key) => !key.startsWith(TAG_INDEX_PREFIX, this.keyPrefix.length));
-        if (entries.length > 0) removed += await this.unlink(node, entries);
+        if (keys.length > 0) total += await onBatch(node, keys);
       } while (cursor !== '0');
     }
-    return removed;
+    return total;
   }
 
   /** Unlinks raw key names (as SCAN returned them) on the node that holds them. */
