@@ -1,5 +1,6 @@
-import { Cache, createCache } from './cache';
-import type { CacheOptions } from './options';
+import { createCache } from './compose';
+import { Cache } from './engine/cache';
+import type { CacheOptions } from './engine/options';
 
 let defaultCache: Cache | undefined;
 

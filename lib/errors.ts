@@ -8,7 +8,8 @@ export type CacheErrorCode =
   | 'ERR_CACHE_TIMEOUT'
   | 'ERR_CACHE_CLOSED'
   | 'ERR_CACHE_UNAVAILABLE'
-  | 'ERR_CACHE_RATE_LIMITED';
+  | 'ERR_CACHE_RATE_LIMITED'
+  | 'ERR_CACHE_UNSUPPORTED';
 
 /**
  * Base class of every error thrown by this package.
@@ -143,5 +144,25 @@ export class RateLimitedError extends CacheError {
     super('ERR_CACHE_RATE_LIMITED', `origin rate limit "${limiter}" reached; retry in ${retryAfterMs} ms`);
     this.limiter = limiter;
     this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * The store lacks a capability an operation needs (for example a custom store without
+ * `deletePattern` asked to invalidate a pattern). `capability` names the missing interface.
+ *
+ * @example
+ * ```ts
+ * try { await cache.invalidatePattern('character:*'); }
+ * catch (err) { if (err instanceof UnsupportedOperationError) console.error(err.capability); }
+ * ```
+ */
+export class UnsupportedOperationError extends CacheError {
+  /** The capability interface the store would need, e.g. `PatternCapable`. */
+  readonly capability: string;
+
+  constructor(store: string, operation: string, capability: string) {
+    super('ERR_CACHE_UNSUPPORTED', `store "${store}" cannot ${operation}: it does not implement ${capability}`);
+    this.capability = capability;
   }
 }

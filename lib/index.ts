@@ -1,4 +1,5 @@
-export { Cache, createCache } from './cache';
+export { createCache } from './compose';
+export { Cache } from './engine/cache';
 
 export { CacheEvict } from './decorators/cache-evict';
 export { Cacheable } from './decorators/cacheable';
@@ -6,7 +7,7 @@ export type { CacheMethodDecorator } from './decorators/detect';
 export { CACHEABLE_METADATA_KEY, CACHE_EVICT_METADATA_KEY, getCacheMetadata } from './decorators/metadata';
 export type { CacheMethodMetadata } from './decorators/metadata';
 export type { CacheEvictOptions, CacheableOptions, FromCall } from './decorators/options';
-export type { CacheStats, CachedResponseInput, FillLock, Lookup, SetOptions, WarmTask, WrapOptions } from './cache';
+export type { CacheStats, CachedResponseInput, FillLock, Lookup, SetOptions, WarmTask, WrapOptions } from './engine/cache';
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,
@@ -16,9 +17,10 @@ export {
   StoreError,
   StoreTimeoutError,
   StoreUnavailableError,
+  UnsupportedOperationError,
 } from './errors';
 export type { CacheErrorCode } from './errors';
-export type { CacheEventName, CacheEvents, CacheListener } from './events';
+export type { CacheEventName, CacheEvents, CacheListener } from './engine/events';
 export { invalidateAfter } from './http/invalidate-after';
 export type { InvalidateAfterSpec } from './http/invalidate-after';
 export { cacheResponse } from './http/middleware';
@@ -31,31 +33,23 @@ export {
 } from './invalidation';
 export type { ScopeInvalidator } from './invalidation';
 export { apiKey, escapeGlob, queryKey } from './keys';
-export {
-  DEFAULT_CACHE_RESPONSE_OPTIONS,
-  DEFAULT_MEMORY_STORE_OPTIONS,
-  DEFAULT_REDIS_STORE_OPTIONS,
-  DEFAULT_RESILIENCE_OPTIONS,
-} from './options';
-export type {
-  BreakerOptions,
-  CacheOptions,
-  CacheResponseOptions,
-  FreshnessOptions,
-  InvalidateAfterOptions,
-  InvalidationTargets,
-  LimiterOptions,
-  LockOptions,
-  MemoryStoreOptions,
-  QueryNamePattern,
-  RedisStoreOptions,
-  VaryBy,
-} from './options';
+export { DEFAULT_LOCK_OPTIONS, DEFAULT_RESILIENCE_OPTIONS } from './engine/options';
+export type { CacheOptions, FreshnessOptions, LimiterOptions, LockOptions } from './engine/options';
+export { DEFAULT_CACHE_RESPONSE_OPTIONS } from './http/options';
+export type { CacheResponseOptions, InvalidateAfterOptions, QueryNamePattern, VaryBy } from './http/options';
+export type { InvalidationTargets } from './invalidation';
+export { DEFAULT_BREAKER_OPTIONS } from './resilience/options';
+export type { BreakerOptions } from './resilience/options';
+export { DEFAULT_MEMORY_STORE_OPTIONS } from './stores/memory-options';
+export type { MemoryStoreOptions } from './stores/memory-options';
+export { DEFAULT_REDIS_STORE_OPTIONS } from './stores/redis-options';
+export type { RedisStoreOptions } from './stores/redis-options';
 export { getCachedQuery } from './query';
 export type { CachedQueryOptions } from './query';
 export type { Entry, ResponseEntry, StoredHeaders, ValueEntry } from './serializer';
 export { MemoryStore } from './stores/memory';
 export { RedisStore } from './stores/redis';
-export type { RateLimits, Store } from './stores/store';
+export { canDeletePattern, canDeleteTags, canLock, canRateLimit } from './stores/store';
+export type { FullStore, LockCapable, PatternCapable, RateLimitCapable, RateLimits, Store, TagCapable } from './stores/store';
 export { TTL_PROFILES } from './ttl';
 export type { Ttl, TtlProfileName, TtlProfiles } from './ttl';

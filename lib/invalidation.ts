@@ -1,8 +1,23 @@
-import type { Cache } from './cache';
+import type { Cache } from './engine/cache';
 import { getDefaultCache } from './default-cache';
 import { InvalidOptionError } from './errors';
 import { escapeGlob } from './keys';
-import { type InvalidationTargets, resolveScope } from './options';
+import { resolveScope } from './validate';
+
+/**
+ * What one write invalidates. Every list is optional; ids in `scopes` are escaped, `patterns`
+ * are raw Redis globs (escape ids in them with `escapeGlob`).
+ */
+export interface InvalidationTargets {
+  /** Scopes as `'character'` (the whole scope) or `['character', 'char_123']` (one id). */
+  scopes?: ReadonlyArray<string | readonly [scope: string, id?: string | number]>;
+  /** Tags whose entries are removed. */
+  tags?: readonly string[];
+  /** Exact keys (without namespace) removed. */
+  keys?: readonly string[];
+  /** Redis globs (without namespace) whose matching keys are removed. */
+  patterns?: readonly string[];
+}
 
 /**
  * Invalidates the `character` scope: with an id, `character:{id}`, `character:{id}:*` and every

@@ -1,4 +1,4 @@
-import type { Cache, WrapOptions } from './cache';
+import type { Cache, WrapOptions } from './engine/cache';
 import { getDefaultCache } from './default-cache';
 import type { Ttl } from './ttl';
 

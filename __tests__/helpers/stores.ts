@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import { MemoryStore, RedisStore, type Store } from '../../lib';
+import { type FullStore, MemoryStore, RedisStore } from '../../lib';
 import { testRedisClient } from './redis';
 
 /** A named way to build a fresh store, so suites can run once per store. */
 export interface StoreKind {
   name: string;
-  make(): Store;
+  make(): FullStore;
 }
 
 const clients: Redis[] = [];

@@ -1,6 +1,6 @@
 import type { Express, Request, Response } from 'express';
 import request from 'supertest';
-import { type Cache, InvalidOptionError, cacheResponse, configureCache, createCache, getDefaultCache } from '../../lib';
+import { type Cache, type FullStore, InvalidOptionError, cacheResponse, configureCache, createCache, getDefaultCache } from '../../lib';
 import { EXPRESS_VERSIONS, PNG } from '../helpers/apps';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
 
@@ -198,8 +198,8 @@ describe('cacheResponse options and defaults', () => {
     await request(app).get('/status');
     await request(app).get('/characters/7');
     await settle(cache, 2);
-    expect(await cache.store.deletePattern('app:api:status:*')).toBe(1);
-    expect(await cache.store.deletePattern('app:api:/characters/:id:*')).toBe(1);
+    expect(await (cache.store as FullStore).deletePattern('app:api:status:*')).toBe(1);
+    expect(await (cache.store as FullStore).deletePattern('app:api:/characters/:id:*')).toBe(1);
     await cache.close();
   });
 

@@ -1,4 +1,4 @@
-import { InvalidationLog } from '../../lib/invalidation-log';
+import { InvalidationLog } from '../../lib/engine/invalidation-log';
 
 describe('InvalidationLog', () => {
   test('reports only invalidations that began after the generation and match the entry', () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { StoreClosedError } from '../../lib';
-import type { Store } from '../../lib';
+import type { FullStore } from '../../lib';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const bytes = (text: string): Buffer => Buffer.from(text);
@@ -9,9 +9,9 @@ const bytes = (text: string): Buffer => Buffer.from(text);
  * The contract every Store adapter passes. `makeStore` returns a fresh, empty store; the suite
  * closes each one after its test.
  */
-export function runStoreContract(label: string, makeStore: () => Promise<Store>): void {
+export function runStoreContract(label: string, makeStore: () => Promise<FullStore>): void {
   describe(`Store contract: ${label}`, () => {
-    let store: Store;
+    let store: FullStore;
     beforeEach(async () => {
       store = await makeStore();
     });

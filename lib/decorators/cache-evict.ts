@@ -1,4 +1,4 @@
-import type { Cache } from '../cache';
+import type { Cache } from '../engine/cache';
 import { getDefaultCache } from '../default-cache';
 import { type CacheMethodDecorator, markAsync, methodSite } from './detect';
 import { type CacheEvictOptions, type FromCall, validateCacheEvictOptions } from './options';

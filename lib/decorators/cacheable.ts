@@ -1,4 +1,4 @@
-import type { WrapOptions } from '../cache';
+import type { WrapOptions } from '../engine/cache';
 import { getDefaultCache } from '../default-cache';
 import { type AsyncMethod, type CacheMethodDecorator, type MethodSite, markAsync, methodSite } from './detect';
 import { type KeyBuilder, functionKey, hashArgs, scopeKey, templateKey } from './keys';

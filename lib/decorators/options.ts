@@ -1,4 +1,4 @@
-import { Cache } from '../cache';
+import { Cache } from '../engine/cache';
 import { InvalidOptionError } from '../errors';
 import { type Ttl, TTL_PROFILES, resolveTtl } from '../ttl';
 

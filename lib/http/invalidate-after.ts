@@ -2,7 +2,9 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultCache } from '../default-cache';
 import { InvalidOptionError } from '../errors';
 import { invalidateTargets } from '../invalidation';
-import { type InvalidateAfterOptions, type InvalidationTargets, resolveInvalidateAfterOptions, resolveTags } from '../options';
+import type { InvalidationTargets } from '../invalidation';
+import { resolveTags } from '../validate';
+import { type InvalidateAfterOptions, resolveInvalidateAfterOptions } from './options';
 
 /**
  * What {@link invalidateAfter} invalidates: fixed targets, or targets computed per request

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { StoreClosedError } from '../errors';
 import { globToRegExp } from '../keys';
-import { type MemoryStoreOptions, resolveMemoryStoreOptions } from '../options';
+import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './memory-options';
 import { randomUUID } from 'node:crypto';
 import type { RateLimits, Store } from './store';
 import { LocalLocks, LocalRateLimiter } from './local-coordination';

@@ -3,7 +3,7 @@ import type * as IORedis from 'ioredis';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
 import { escapeGlob } from '../keys';
-import { type RedisStoreOptions, resolveRedisStoreOptions } from '../options';
+import { type RedisStoreOptions, resolveRedisStoreOptions } from './redis-options';
 import { randomUUID } from 'node:crypto';
 import type { RateLimits, Store } from './store';
 

@@ -1,19 +1,28 @@
 /**
- * The narrow contract every storage adapter implements. A store moves bytes under keys with a
- * TTL; it knows nothing of HTTP, JS types or namespaces (the {@link Cache} adds those).
+ * The core contract every storage adapter implements. A store moves bytes under keys with a
+ * TTL; it knows nothing of HTTP, JS types or namespaces (the `Cache` adds those, a layer up).
  *
- * Tags are opaque strings (the cache namespaces them like keys); a store keeps, per tag, an
- * index of the keys written with it.
+ * Tags are opaque strings (the cache namespaces them like keys); a store that takes them keeps,
+ * per tag, an index of the keys written with it, so a {@link TagCapable} store can remove them.
+ *
+ * Everything beyond this core is a separate capability interface a store may implement:
+ * {@link PatternCapable}, {@link TagCapable}, {@link LockCapable}, {@link RateLimitCapable}.
+ * The engine checks for them with the `can*` guards and degrades gracefully where one is
+ * missing (no cross-process lock: in-process coalescing only; no limiter: in-process limits).
  *
  * Errors: methods reject on failure (the cache turns read/write failures into misses and
  * `error` events). After {@link Store.close} every method rejects with `StoreClosedError`.
  *
  * @example
  * ```ts
- * class MyStore implements Store {
- *   readonly name = 'mine';
- *   async get(key: string) { return undefined; }
- *   // ...
+ * class MapStore implements Store {
+ *   readonly name = 'map';
+ *   private readonly map = new Map<string, { value: Buffer; until: number }>();
+ *   async get(key: string) { const e = this.map.get(key); return e && e.until > Date.now() ? e.value : undefined; }
+ *   async set(key: string, value: Buffer, ttlMs: number) { this.map.set(key, { value: Buffer.from(value), until: Date.now() + ttlMs }); }
+ *   async delete(key: string) { return this.map.delete(key); }
+ *   async clear() { this.map.clear(); }
+ *   async close() {}
  * }
  * ```
  */
@@ -24,18 +33,32 @@ export interface Store {
   get(key: string): Promise<Buffer | undefined>;
   /**
    * Stores `value` under `key` for `ttlMs` milliseconds, replacing any previous value atomically.
-   * With `tags`, the entry joins each tag's index in the same atomic step (standalone Redis) so
-   * an entry can never exist without being reachable from its tags. A tag index lives at least
-   * as long as its longest-lived member.
+   * With `tags`, the entry joins each tag's index in the same atomic step where the store can
+   * (standalone Redis, SQL), so an entry can never exist without being reachable from its tags.
+   * A tag index lives at least as long as its longest-lived member. The store keeps its own copy
+   * of `value`: callers may reuse their buffer.
    */
   set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void>;
   /** Removes `key`; resolves `true` when something was removed. */
   delete(key: string): Promise<boolean>;
+  /** Removes every entry this store holds (never data it does not own). */
+  clear(): Promise<void>;
+  /** Releases resources; idempotent. Connections the store did not create are left open. */
+  close(): Promise<void>;
+}
+
+/** Capability: removal by Redis-style glob. */
+export interface PatternCapable {
   /**
    * Removes every key matching the Redis-style glob `pattern`; resolves with how many were
-   * removed. Tag indexes are never matched (nor counted): they are not entries.
+   * removed. Tag indexes and coordination keys are never matched (nor counted): they are not
+   * entries.
    */
   deletePattern(pattern: string): Promise<number>;
+}
+
+/** Capability: removal by tag. */
+export interface TagCapable {
   /**
    * Removes every entry carrying one of `tags`, and the tags' indexes; resolves with how many
    * entries were removed (already expired members are not counted). The cost is proportional to
@@ -44,29 +67,22 @@ export interface Store {
   deleteTags(tags: readonly string[]): Promise<number>;
   /**
    * Removes every tag whose name matches the Redis-style glob `pattern`, with all their entries;
-   * resolves with how many entries were removed. Unlike {@link Store.deleteTags} this walks the
-   * store's tag names (on Redis a `SCAN` of the index keys).
+   * resolves with how many entries were removed. Unlike `deleteTags` this walks the store's tag
+   * names (on Redis a `SCAN` of the index keys).
    */
   deleteTagPattern(pattern: string): Promise<number>;
-  /** Removes every entry this store holds (never data it does not own). */
-  clear(): Promise<void>;
-  /** Releases resources. Connections the store did not create are left open. */
-  close(): Promise<void>;
+}
 
+/** Capability: short exclusive locks, for stampede protection across processes. */
+export interface LockCapable {
   /**
-   * Optional: takes a short exclusive lock (stampede protection across processes). Resolves an
-   * owner token when taken, `undefined` when someone else holds it. The lock expires by itself
-   * after `ttlMs`, so a dead holder cannot block others for long.
+   * Takes the lock `key` for `ttlMs`. Resolves an owner token when taken, `undefined` when
+   * someone else holds it. The lock expires by itself after `ttlMs`, so a dead holder cannot
+   * block others for long.
    */
-  acquireLock?(key: string, ttlMs: number): Promise<string | undefined>;
-  /** Optional: releases a lock, only if `token` still owns it. */
-  releaseLock?(key: string, token: string): Promise<void>;
-  /**
-   * Optional: records one origin call against the limiter named `key`, atomically across every
-   * process sharing the store. Resolves 0 when the call is allowed (and counted), else the
-   * milliseconds until one will be.
-   */
-  consumeRate?(key: string, limits: RateLimits): Promise<number>;
+  acquireLock(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases the lock `key`, only if `token` still owns it (a compare-and-delete). */
+  releaseLock(key: string, token: string): Promise<void>;
 }
 
 /** Limits of an origin rate limiter; a limit of 0 is off. */
@@ -77,4 +93,48 @@ export interface RateLimits {
   maxPerWindow: number;
   /** The window of `maxPerWindow`, in milliseconds. */
   windowMs: number;
+}
+
+/** Capability: an origin rate limiter shared by every process using the store. */
+export interface RateLimitCapable {
+  /**
+   * Records one origin call against the limiter named `key`, atomically across every process
+   * sharing the store. Resolves 0 when the call is allowed (and counted), else the milliseconds
+   * until one will be.
+   */
+  consumeRate(key: string, limits: RateLimits): Promise<number>;
+}
+
+/** A store with every capability the built-in stores have. */
+export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable;
+
+function hasMethods(store: Store, names: readonly string[]): boolean {
+  const record = store as unknown as Record<string, unknown>;
+  return names.every((name) => typeof record[name] === 'function');
+}
+
+/** Whether `store` implements {@link PatternCapable}. */
+export function canDeletePattern(store: Store): store is Store & PatternCapable {
+  return hasMethods(store, ['deletePattern']);
+}
+
+/** Whether `store` implements {@link TagCapable}. */
+export function canDeleteTags(store: Store): store is Store & TagCapable {
+  return hasMethods(store, ['deleteTags', 'deleteTagPattern']);
+}
+
+/** Whether `store` implements {@link LockCapable}. */
+export function canLock(store: Store): store is Store & LockCapable {
+  return hasMethods(store, ['acquireLock', 'releaseLock']);
+}
+
+/** Whether `store` implements {@link RateLimitCapable}. */
+export function canRateLimit(store: Store): store is Store & RateLimitCapable {
+  return hasMethods(store, ['consumeRate']);
+}
+
+/** Whether `value` looks like a {@link Store} (the core methods). @internal */
+export function isStore(value: unknown): value is Store {
+  if (value === null || typeof value !== 'object') return false;
+  return hasMethods(value as Store, ['get', 'set', 'delete', 'clear', 'close']);
 }

@@ -1,5 +1,6 @@
 import { StoreClosedError, StoreUnavailableError } from '../errors';
-import type { RateLimits, Store } from './store';
+import { type FullStore, type RateLimits, type Store, canLock, canRateLimit } from '../stores/store';
+import { REPORTED } from './reported';
 
 /** How the circuit breaker behaves. */
 export interface BreakerSettings {
@@ -45,21 +46,21 @@ export class ResilientStore implements Store {
   private journalOverflow = false;
 
   constructor(
-    readonly primary: Store,
-    readonly fallback: Store | undefined,
+    readonly primary: FullStore,
+    readonly fallback: FullStore | undefined,
     private readonly settings: BreakerSettings,
     private readonly hooks: ResilienceHooks,
   ) {
     this.name = primary.name;
-    if (primary.acquireLock && primary.releaseLock) {
-      this.acquireLock = (key, ttlMs) => this.coordinate('acquireLock', key, () => (primary.acquireLock as NonNullable<Store['acquireLock']>)(key, ttlMs), undefined);
-      this.releaseLock = (key, token) => this.coordinate('releaseLock', key, () => (primary.releaseLock as NonNullable<Store['releaseLock']>)(key, token), undefined);
+    if (canLock(primary)) {
+      this.acquireLock = (key, ttlMs) => this.coordinate('acquireLock', key, () => primary.acquireLock(key, ttlMs), undefined);
+      this.releaseLock = (key, token) => this.coordinate('releaseLock', key, () => primary.releaseLock(key, token), undefined);
     }
-    if (primary.consumeRate) {
+    if (canRateLimit(primary)) {
       // While degraded, the fallback's (per-process) limiter stands in: better local limits than none.
       this.consumeRate = (key, limits) =>
-        this.coordinate('consumeRate', key, () => (primary.consumeRate as NonNullable<Store['consumeRate']>)(key, limits), () =>
-          this.fallback?.consumeRate ? this.fallback.consumeRate(key, limits) : Promise.resolve(0),
+        this.coordinate('consumeRate', key, () => primary.consumeRate(key, limits), () =>
+          fallback !== undefined && canRateLimit(fallback) ? fallback.consumeRate(key, limits) : Promise.resolve(0),
         );
     }
   }
@@ -137,7 +138,7 @@ export class ResilientStore implements Store {
   private async invalidate<T>(
     record: Invalidation,
     primary: () => Promise<T>,
-    onStore: (store: Store) => Promise<T>,
+    onStore: (store: FullStore) => Promise<T>,
     skipped: T,
   ): Promise<T> {
     if (this.usePrimary()) {
@@ -212,9 +213,6 @@ export class ResilientStore implements Store {
   }
 }
 
-/** Errors already reported through the hooks, so the cache does not report them twice. @internal */
-export const REPORTED = new WeakSet<Error>();
-
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -231,7 +229,7 @@ function operation(record: Invalidation): string {
   return OPERATIONS[record.kind];
 }
 
-async function replay(store: Store, record: Invalidation): Promise<unknown> {
+async function replay(store: FullStore, record: Invalidation): Promise<unknown> {
   switch (record.kind) {
     case 'delete':
       return store.delete(record.key);

@@ -1,23 +1,15 @@
-import { InvalidOptionError, RateLimitedError, StoreClosedError } from './errors';
-import { type CacheEventName, type CacheEvents, type CacheListener, TypedEmitter } from './events';
+import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
+import { escapeGlob, globToRegExp, normaliseNamespace } from '../keys';
+import { REPORTED } from '../resilience/reported';
+import { type Entry, type ResponseEntry, type StoredHeaders, decodeEntry, encodeEntry } from '../serializer';
+import { LocalRateLimiter } from '../stores/local-coordination';
+import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags, canLock, canRateLimit } from '../stores/store';
+import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
+import { resolveScope, resolveTags } from '../validate';
+import type { TypedEmitter } from './events';
+import { type CacheEventName, type CacheEvents, type CacheListener } from './events';
 import { InvalidationLog } from './invalidation-log';
-import { escapeGlob, globToRegExp, normaliseNamespace } from './keys';
-import {
-  type CacheOptions,
-  type FreshnessOptions,
-  type ResolvedCacheOptions,
-  type ResolvedFreshness,
-  resolveCacheOptions,
-  resolveFreshness,
-  resolveScope,
-  resolveTags,
-} from './options';
-import { type Entry, type ResponseEntry, type StoredHeaders, decodeEntry, encodeEntry } from './serializer';
-import { LocalRateLimiter } from './stores/local-coordination';
-import { MemoryStore } from './stores/memory';
-import { REPORTED, ResilientStore } from './stores/resilient';
-import type { Store } from './stores/store';
-import { type Ttl, type TtlProfiles, resolveTtl } from './ttl';
+import { type FreshnessOptions, type ResolvedCacheOptions, type ResolvedFreshness, resolveFreshness } from './options';
 
 /** Per-write options of {@link Cache.set}. */
 export interface SetOptions {
@@ -135,7 +127,7 @@ export class Cache {
   /** The TTL used where none is given, in seconds. */
   readonly defaultTtlSeconds: number;
 
-  private readonly events = new TypedEmitter();
+  private readonly events: TypedEmitter;
   private readonly lockSettings: ResolvedCacheOptions['lock'];
   private readonly localRates = new LocalRateLimiter();
   private readonly decoded = new WeakMap<Buffer, Entry>();
@@ -145,17 +137,13 @@ export class Cache {
   private warnedUnheardError = false;
   private closed = false;
 
-  /** @internal Use {@link createCache}. */
-  constructor(options: ResolvedCacheOptions) {
-    const primary = options.store ?? new MemoryStore();
-    this.store =
-      options.breaker === false
-        ? primary
-        : new ResilientStore(primary, options.fallback, options.breaker, {
-            error: (error, operation, key) => this.reportError(error, operation, key),
-            degraded: (error) => this.events.emit('degraded', { store: primary.name, error }),
-            recovered: (downtimeMs) => this.events.emit('recovered', { store: primary.name, downtimeMs }),
-          });
+  /**
+   * @internal Use {@link createCache}, the composition root: it builds the store stack (breaker,
+   * fallback) and hands the engine the composed store and the emitter the stack reports to.
+   */
+  constructor(store: Store, events: TypedEmitter, options: Pick<ResolvedCacheOptions, 'namespace' | 'profiles' | 'defaultTtlSeconds' | 'lock'>) {
+    this.store = store;
+    this.events = events;
     this.lockSettings = options.lock;
     this.namespace = normaliseNamespace(options.namespace);
     this.profiles = options.profiles;
@@ -342,7 +330,7 @@ export class Cache {
     const settings = this.lockSettings;
     const store = this.store;
     const free: FillLock = { acquired: true, shared: false, release: async () => undefined };
-    if (settings === false || !store.acquireLock || !store.releaseLock) return free;
+    if (settings === false || !canLock(store)) return free;
     const lockKey = `${this.namespace}__lock__:${key}`;
     let token: string | undefined;
     try {
@@ -357,7 +345,7 @@ export class Cache {
       shared: true,
       release: async () => {
         try {
-          await store.releaseLock?.(lockKey, token);
+          await store.releaseLock(lockKey, token);
         } catch (error) {
           // The lock expires by itself; a failed release only delays the next fill.
           this.reportError(error, 'releaseLock', lockKey);
@@ -394,10 +382,10 @@ export class Cache {
    */
   async consumeRate(name: string, limiter: NonNullable<ResolvedFreshness['limiter']>): Promise<number> {
     const key = `${this.namespace}__rate__:${name}`;
-    const consume = this.store.consumeRate?.bind(this.store);
-    if (!consume) return this.localRates.consume(key, limiter, Date.now());
+    const store = this.store;
+    if (!canRateLimit(store)) return this.localRates.consume(key, limiter, Date.now());
     try {
-      return await consume(key, limiter);
+      return await store.consumeRate(key, limiter);
     } catch (error) {
       this.reportError(error, 'consumeRate', key);
       return 0;
@@ -470,7 +458,7 @@ export class Cache {
         (fullKey, tags) => keyMatchers.some((matcher) => matcher.test(fullKey)) || (tags !== undefined && tags.some((tag) => tagMatcher.test(tag))),
       );
       for (const pattern of keyPatterns) count += await this.deletePatternOf(pattern);
-      count += await this.guard('deleteTagPattern', tagPattern, () => this.store.deleteTagPattern(tagPattern));
+      count += await this.guard('deleteTagPattern', tagPattern, () => this.tagStore('invalidate a scope').deleteTagPattern(tagPattern));
       this.events.emit('delete', { scope: this.namespace + resolved.scope, count });
       return count;
     }
@@ -497,7 +485,7 @@ export class Cache {
     this.invalidations.record(() => true);
     if (this.namespace) {
       const everything = `${this.namespacePattern()}*`;
-      const count = (await this.deletePatternOf(everything)) + (await this.guard('deleteTagPattern', everything, () => this.store.deleteTagPattern(everything)));
+      const count = (await this.deletePatternOf(everything)) + (await this.guard('deleteTagPattern', everything, () => this.tagStore('clear a namespace').deleteTagPattern(everything)));
       this.events.emit('delete', { pattern: everything, count });
       return;
     }
@@ -563,12 +551,22 @@ export class Cache {
     return this.namespace === '' ? tags : tags.map((tag) => this.namespace + tag);
   }
 
+  private patternStore(): PatternCapable {
+    if (!canDeletePattern(this.store)) throw new UnsupportedOperationError(this.store.name, 'delete by pattern', 'PatternCapable');
+    return this.store;
+  }
+
+  private tagStore(operation: string): TagCapable {
+    if (!canDeleteTags(this.store)) throw new UnsupportedOperationError(this.store.name, operation, 'TagCapable');
+    return this.store;
+  }
+
   private deletePatternOf(fullPattern: string): Promise<number> {
-    return this.guard('deletePattern', fullPattern, () => this.store.deletePattern(fullPattern));
+    return this.guard('deletePattern', fullPattern, () => this.patternStore().deletePattern(fullPattern));
   }
 
   private deleteTagsOf(fullTags: readonly string[]): Promise<number> {
-    return this.guard('deleteTags', undefined, () => this.store.deleteTags(fullTags));
+    return this.guard('deleteTags', undefined, () => this.tagStore('invalidate tags').deleteTags(fullTags));
   }
 
   private async read(fullKey: string, kind: Entry['kind'] | undefined, graceMs: number, emit = true): Promise<Lookup | undefined> {
@@ -744,18 +742,6 @@ export class Cache {
     }
     this.events.emit('error', { error: err, operation, key });
   }
-}
-
-/**
- * Creates a cache. Without a store it uses a new {@link MemoryStore}.
- *
- * @example
- * ```ts
- * const cache = createCache({ store: new RedisStore({ url: 'redis://127.0.0.1:6379' }), namespace: 'myapp', defaultTtl: 'api_response' });
- * ```
- */
-export function createCache(options: CacheOptions = {}): Cache {
-  return new Cache(resolveCacheOptions(options));
 }
 
 export type { CacheEvents };

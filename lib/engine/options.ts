@@ -1,0 +1,184 @@
+import { InvalidOptionError } from '../errors';
+import { type BreakerOptions, DEFAULT_BREAKER_OPTIONS } from '../resilience/options';
+import { type Store, isStore } from '../stores/store';
+import { DEFAULT_TTL_PROFILE, type Ttl, type TtlProfiles, mergeProfiles, resolveTtl } from '../ttl';
+import { nonNegativeInteger, nonNegativeSeconds, optionalString, plainObject, positiveInteger, positiveIntegers } from '../validate';
+
+
+/** Options of {@link createCache}. */
+export interface CacheOptions {
+  /**
+   * Where entries live.
+   * @default a new MemoryStore with its default bounds
+   */
+  store?: Store;
+  /**
+   * Prefixes every key (`'myapp'` becomes `myapp:`), so several apps can share one Redis.
+   * @default '' (no prefix)
+   */
+  namespace?: string;
+  /**
+   * The TTL used where none is given: seconds or a profile name.
+   * @default 'api_response' (60 s)
+   */
+  defaultTtl?: Ttl;
+  /** Profiles merged over {@link TTL_PROFILES}: add names or override the built-in seconds. */
+  ttlProfiles?: TtlProfiles;
+  /**
+   * A store used while the primary is degraded (its breaker open), e.g. a `MemoryStore` behind
+   * Redis. When the primary recovers, invalidations issued meanwhile are replayed on it and the
+   * fallback is cleared.
+   * @default none: while degraded, reads are misses and writes are skipped
+   */
+  fallback?: Store;
+  /**
+   * The circuit breaker around the store, or `false` to call the store every time.
+   * @default { failureThreshold: 5, coolDownMs: 5000, journalLimit: 10000 }
+   */
+  breaker?: BreakerOptions | false;
+  /**
+   * Cross-process stampede protection: on a miss, one instance takes a short lock in the store
+   * and fills the key while the others wait for the entry, or `false` for in-process coalescing
+   * only. Stores without locks (custom ones) get in-process coalescing only.
+   * @default { ttlMs: 5000, waitMs: 3000, pollMs: 25 }
+   */
+  lock?: LockOptions | false;
+}
+
+/** Options of the cross-process fill lock ({@link CacheOptions.lock}). */
+export interface LockOptions {
+  /**
+   * How long a fill lock lives if its holder never releases it (a crashed instance), in ms.
+   * @default 5000
+   */
+  ttlMs?: number;
+  /**
+   * How long an instance waits for another's fill before calling the origin itself, in ms.
+   * @default 3000
+   */
+  waitMs?: number;
+  /**
+   * How often a waiting instance looks for the filled entry, in ms.
+   * @default 25
+   */
+  pollMs?: number;
+}
+
+/** Defaults of {@link LockOptions}. */
+export const DEFAULT_LOCK_OPTIONS = Object.freeze({ ttlMs: 5_000, waitMs: 3_000, pollMs: 25 });
+
+/** Defaults of {@link BreakerOptions} and {@link LockOptions}, together. */
+export const DEFAULT_RESILIENCE_OPTIONS = Object.freeze({ breaker: DEFAULT_BREAKER_OPTIONS, lock: DEFAULT_LOCK_OPTIONS });
+
+/** @internal */
+export interface ResolvedCacheOptions {
+  store: Store | undefined;
+  namespace: string;
+  profiles: TtlProfiles;
+  defaultTtlSeconds: number;
+  fallback: Store | undefined;
+  breaker: Required<BreakerOptions> | false;
+  lock: Required<LockOptions> | false;
+}
+
+/** @internal */
+export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
+  plainObject('createCache options', options);
+  const { store, fallback, breaker, lock } = options;
+  if (store !== undefined && !isStore(store)) {
+    throw new InvalidOptionError('store', 'expected a Store (e.g. new MemoryStore() or new RedisStore({ client }))');
+  }
+  if (fallback !== undefined && !isStore(fallback)) {
+    throw new InvalidOptionError('fallback', 'expected a Store (e.g. new MemoryStore())');
+  }
+  if (fallback !== undefined && fallback === store) {
+    throw new InvalidOptionError('fallback', 'must be a different store than "store"');
+  }
+  
+  if (breaker !== undefined && breaker !== false) plainObject('breaker', breaker);
+  if (lock !== undefined && lock !== false) plainObject('lock', lock);
+  const profiles = mergeProfiles('ttlProfiles', options.ttlProfiles);
+  return {
+    store,
+    namespace: optionalString('namespace', options.namespace) ?? '',
+    profiles,
+    defaultTtlSeconds: resolveTtl('defaultTtl', options.defaultTtl ?? DEFAULT_TTL_PROFILE, profiles),
+    fallback,
+    breaker: breaker === false ? false : positiveIntegers('breaker', breaker, DEFAULT_BREAKER_OPTIONS),
+    lock: lock === false ? false : positiveIntegers('lock', lock, DEFAULT_LOCK_OPTIONS),
+  };
+}
+
+// Freshness and origin protection, shared by Cache.wrap and cacheResponse
+
+
+/** Limits on calls to the origin, applied on misses only (hits are never counted or delayed). */
+export interface LimiterOptions {
+  /**
+   * The limiter's name: calls sharing a name share the limit, across every instance on the store.
+   * @default the route's endpoint (middleware) or the key (`wrap`)
+   */
+  name?: string;
+  /**
+   * Least time between two origin calls, in ms (e.g. 2000 for an API asking for 2-second spacing). 0 is off.
+   * @default 0
+   */
+  minIntervalMs?: number;
+  /**
+   * Most origin calls per `windowMs` (e.g. 1000 an hour). 0 is off.
+   * @default 0
+   */
+  maxPerWindow?: number;
+  /**
+   * The window of `maxPerWindow`, in ms.
+   * @default 3600000 (one hour)
+   */
+  windowMs?: number;
+}
+
+/** Freshness options accepted by `Cache.wrap`, `@Cacheable` and `cacheResponse`. */
+export interface FreshnessOptions {
+  /**
+   * Seconds after the TTL during which a stale entry is served at once while one refresh runs.
+   * @default 0 (off)
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Seconds after the TTL during which a stale entry replaces an origin error (a thrown loader,
+   * a 5xx answer) or a rate-limited origin call.
+   * @default 0 (off)
+   */
+  staleIfError?: number;
+  /** Origin rate limiting, for misses only. */
+  limiter?: LimiterOptions;
+}
+
+/** @internal */
+export interface ResolvedFreshness {
+  staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
+  /** How long the store keeps an entry past its TTL: the larger stale window. */
+  graceMs: number;
+  limiter: (Required<Omit<LimiterOptions, 'name'>> & { name: string | undefined }) | undefined;
+}
+
+/** @internal */
+export function resolveFreshness(options: FreshnessOptions): ResolvedFreshness {
+  const staleWhileRevalidateMs = nonNegativeSeconds('staleWhileRevalidate', options.staleWhileRevalidate) * 1000;
+  const staleIfErrorMs = nonNegativeSeconds('staleIfError', options.staleIfError) * 1000;
+  let limiter: ResolvedFreshness['limiter'];
+  if (options.limiter !== undefined) {
+    plainObject('limiter', options.limiter);
+    limiter = {
+      name: optionalString('limiter.name', options.limiter.name),
+      minIntervalMs: nonNegativeInteger('limiter.minIntervalMs', options.limiter.minIntervalMs, 0),
+      maxPerWindow: nonNegativeInteger('limiter.maxPerWindow', options.limiter.maxPerWindow, 0),
+      windowMs: positiveInteger('limiter.windowMs', options.limiter.windowMs, 3_600_000),
+    };
+    if (limiter.minIntervalMs === 0 && limiter.maxPerWindow === 0) {
+      throw new InvalidOptionError('limiter', 'set minIntervalMs, maxPerWindow or both');
+    }
+  }
+  return { staleWhileRevalidateMs, staleIfErrorMs, graceMs: Math.max(staleWhileRevalidateMs, staleIfErrorMs), limiter };
+}
+

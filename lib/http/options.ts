@@ -1,0 +1,262 @@
+import type { Request, Response } from 'express';
+import type { Cache } from '../engine/cache';
+import { type FreshnessOptions, type ResolvedFreshness, resolveFreshness } from '../engine/options';
+import { InvalidOptionError } from '../errors';
+import { queryNameMatcher } from '../keys';
+import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
+import { optionalBoolean, optionalString, plainObject, positiveInteger } from '../validate';
+
+
+/**
+ * What, besides the URL, tells requests apart: request header names (case-insensitive), or a
+ * function of the request returning a string (e.g. the user id).
+ *
+ * @example
+ * ```ts
+ * cacheResponse({ varyBy: ['accept-language'] });
+ * cacheResponse({ varyBy: (req) => String(req.user?.id) });
+ * ```
+ */
+export type VaryBy = readonly string[] | ((req: Request) => string);
+
+/** A query parameter name to leave out of the key: an exact name, a glob with `*` (`'utm_*'`), or a RegExp. *
+ * @example
+ * ```ts
+ * cacheResponse({ ignoreQuery: ['utm_*', 'fbclid', /^_ga/] });
+ * ```
+ */
+export type QueryNamePattern = string | RegExp;
+
+/** Options of {@link cacheResponse}. */
+export interface CacheResponseOptions extends FreshnessOptions {
+  /**
+   * How long an answer stays fresh: seconds or a profile name.
+   * @default the cache's `defaultTtl`
+   */
+  ttl?: Ttl;
+  /**
+   * The endpoint name in the key `api:{endpoint}:{hash}`; what `invalidateApiCache(endpoint)` clears.
+   * @default the route's path (`req.baseUrl + req.route.path`), else the request path
+   */
+  keyPrefix?: string;
+  /**
+   * The cache to use.
+   * @default the default cache at request time ({@link getDefaultCache})
+   */
+  cache?: Cache;
+  /**
+   * Response statuses that may be stored.
+   * @default [200]
+   */
+  statuses?: readonly number[];
+  /**
+   * Serve and store requests that carry `Authorization` or `Cookie` from the shared entry. Only
+   * safe when the answer is the same for every caller; otherwise such requests bypass the cache
+   * (`X-Cache: BYPASS`), unless `varyBy` covers them.
+   * @default false
+   */
+  shareAuthenticated?: boolean;
+  /**
+   * Answers larger than this many bytes pass through uncached.
+   * @default 1048576 (1 MiB)
+   */
+  maxBodyBytes?: number;
+  /**
+   * Tags for the stored answer, computed per request, so `invalidateTags` (or a scope) can
+   * clear it; e.g. `(req) => ['character:' + req.params.id]`. A throwing function, or one
+   * returning anything but an array of non-empty strings, leaves that answer uncached.
+   * @default none
+   */
+  tags?: (req: Request) => readonly string[];
+  /**
+   * Adds request values to the key. Header names put those headers' values in the key (naming
+   * `authorization` or `cookie` lets such requests use the cache, one entry per credential); a
+   * function's result is put in the key and is taken to cover `Authorization` and `Cookie`
+   * (it must return a different string for every user whose answer differs).
+   * @default undefined (the key is the URL, plus the headers the response names in `Vary`)
+   */
+  varyBy?: VaryBy;
+  /**
+   * Query parameters left out of the key, so `?utm_source=x` does not create a new entry.
+   * Strings match whole names, `*` matching any run of characters; RegExps are tested against the name.
+   * Only list parameters the handler ignores: the first answer is replayed for every value.
+   * @default [] (every parameter counts)
+   */
+  ignoreQuery?: readonly QueryNamePattern[];
+  /**
+   * Keys longer than this many characters are shortened: their tail is replaced by a SHA-1 of
+   * the whole key, so a long path cannot make a huge key. Must be at least 64.
+   * @default 512
+   */
+  maxKeyLength?: number;
+  /**
+   * Take the TTL from the response's `Cache-Control`: `s-maxage`, else `max-age`
+   * (RFC 9111 §5.2.2.10, §5.2.2.1); `max-age=0` answers are not stored. Answers without either
+   * use `ttl`.
+   * @default false
+   */
+  ttlFromCacheControl?: boolean;
+  /**
+   * The `Cache-Control` header sent to clients with stored or storable answers, e.g.
+   * `'public, max-age=60'`. The stored entry keeps the handler's own header. Answers the cache
+   * will not store keep the handler's header untouched.
+   * @default undefined (the handler's header is sent as it is)
+   */
+  cacheControl?: string;
+  /**
+   * Let a request's `Cache-Control: no-cache` (or `Pragma: no-cache`) skip the stored entry and
+   * refresh it from the handler. Off by default, so a client cannot force origin load at will.
+   * @default false
+   */
+  honorNoCache?: boolean;
+  /**
+   * Store bodies of at least this many bytes gzip-compressed (Node's zlib), to save store
+   * memory; clients still receive the original bytes. `0` turns it off. Bodies the handler
+   * already encoded (`Content-Encoding`) are stored as they are.
+   * @default 0 (off)
+   */
+  compressStoredBodiesOver?: number;
+}
+
+/** @internal */
+export interface ResolvedCacheResponseOptions {
+  ttl: Ttl | undefined;
+  keyPrefix: string | undefined;
+  cache: Cache | undefined;
+  statuses: ReadonlySet<number>;
+  shareAuthenticated: boolean;
+  maxBodyBytes: number;
+  tags: ((req: Request) => readonly string[]) | undefined;
+  /** Lower-case header names, or a function; undefined when nothing is added. */
+  varyBy: readonly string[] | ((req: Request) => string) | undefined;
+  /** Whether `varyBy` makes requests with `Authorization` / `Cookie` safe to serve. */
+  varyCoversAuthorization: boolean;
+  varyCoversCookie: boolean;
+  /** Predicate over query names, or undefined when nothing is ignored. */
+  ignoreQuery: ((name: string) => boolean) | undefined;
+  maxKeyLength: number;
+  ttlFromCacheControl: boolean;
+  cacheControl: string | undefined;
+  honorNoCache: boolean;
+  compressStoredBodiesOver: number;
+  freshness: ResolvedFreshness;
+}
+
+/** Defaults of {@link CacheResponseOptions}. */
+export const DEFAULT_CACHE_RESPONSE_OPTIONS = Object.freeze({
+  statuses: Object.freeze([200]) as readonly number[],
+  shareAuthenticated: false,
+  maxBodyBytes: 1024 * 1024,
+  ignoreQuery: Object.freeze([]) as readonly QueryNamePattern[],
+  maxKeyLength: 512,
+  ttlFromCacheControl: false,
+  honorNoCache: false,
+  compressStoredBodiesOver: 0,
+});
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function resolveVaryBy(value: unknown): readonly string[] | ((req: Request) => string) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'function') return value as (req: Request) => string;
+  if (!Array.isArray(value) || value.some((name) => typeof name !== 'string' || !HEADER_NAME.test(name))) {
+    throw new InvalidOptionError('varyBy', 'expected an array of request header names or a function (req) => string');
+  }
+  return [...new Set((value as string[]).map((name) => name.toLowerCase()))];
+}
+
+function resolveIgnoreQuery(value: unknown): ((name: string) => boolean) | undefined {
+  const patterns = value ?? DEFAULT_CACHE_RESPONSE_OPTIONS.ignoreQuery;
+  if (!Array.isArray(patterns) || patterns.some((p) => !(p instanceof RegExp) && (typeof p !== 'string' || p === ''))) {
+    throw new InvalidOptionError('ignoreQuery', 'expected an array of parameter names, globs like "utm_*", or RegExps');
+  }
+  if (patterns.length === 0) return undefined;
+  return queryNameMatcher(patterns as QueryNamePattern[]);
+}
+
+/** @internal */
+export function resolveCacheResponseOptions(
+  options: CacheResponseOptions,
+  profilesFor: (cache: Cache | undefined) => TtlProfiles,
+): ResolvedCacheResponseOptions {
+  plainObject('cacheResponse options', options);
+  if (options.ttl !== undefined) resolveTtl('ttl', options.ttl, profilesFor(options.cache));
+  const statuses = options.statuses ?? DEFAULT_CACHE_RESPONSE_OPTIONS.statuses;
+  if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
+    throw new InvalidOptionError('statuses', 'expected an array of HTTP status codes (100-599)');
+  }
+  const maxKeyLength = positiveInteger('maxKeyLength', options.maxKeyLength, DEFAULT_CACHE_RESPONSE_OPTIONS.maxKeyLength);
+  if (maxKeyLength < 64) throw new InvalidOptionError('maxKeyLength', `expected at least 64, got ${maxKeyLength}`);
+  const cacheControl = optionalString('cacheControl', options.cacheControl);
+  if (cacheControl !== undefined && /[\r\n]/.test(cacheControl)) {
+    throw new InvalidOptionError('cacheControl', 'expected a header value without line breaks');
+  }
+  if (options.tags !== undefined && typeof options.tags !== 'function') {
+    throw new InvalidOptionError('tags', 'expected a function (req) => string[]');
+  }
+  const compressOver = options.compressStoredBodiesOver ?? DEFAULT_CACHE_RESPONSE_OPTIONS.compressStoredBodiesOver;
+  if (typeof compressOver !== 'number' || !Number.isInteger(compressOver) || compressOver < 0) {
+    throw new InvalidOptionError('compressStoredBodiesOver', `expected a non-negative integer (0 = off), got ${String(compressOver)}`);
+  }
+  const varyBy = resolveVaryBy(options.varyBy);
+  return {
+    ttl: options.ttl,
+    keyPrefix: optionalString('keyPrefix', options.keyPrefix),
+    cache: options.cache,
+    statuses: new Set(statuses),
+    shareAuthenticated: optionalBoolean('shareAuthenticated', options.shareAuthenticated, DEFAULT_CACHE_RESPONSE_OPTIONS.shareAuthenticated),
+    maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_CACHE_RESPONSE_OPTIONS.maxBodyBytes),
+    tags: options.tags,
+    varyBy,
+    varyCoversAuthorization: typeof varyBy === 'function' || (varyBy?.includes('authorization') ?? false),
+    varyCoversCookie: typeof varyBy === 'function' || (varyBy?.includes('cookie') ?? false),
+    ignoreQuery: resolveIgnoreQuery(options.ignoreQuery),
+    maxKeyLength,
+    ttlFromCacheControl: optionalBoolean('ttlFromCacheControl', options.ttlFromCacheControl, DEFAULT_CACHE_RESPONSE_OPTIONS.ttlFromCacheControl),
+    cacheControl,
+    honorNoCache: optionalBoolean('honorNoCache', options.honorNoCache, DEFAULT_CACHE_RESPONSE_OPTIONS.honorNoCache),
+    compressStoredBodiesOver: compressOver,
+    freshness: resolveFreshness(options),
+  };
+}
+
+// invalidateAfter
+
+/** Options of {@link invalidateAfter}. */
+export interface InvalidateAfterOptions {
+  /**
+   * The cache to invalidate.
+   * @default the default cache when the response finishes ({@link getDefaultCache})
+   */
+  cache?: Cache;
+  /**
+   * Called when the spec throws or the invalidation fails; the response is already sent, so
+   * nothing can reach the client. Store failures are also emitted as the cache's `error` event.
+   * @default emits a process warning (`CACHE_INVALIDATE_AFTER`)
+   */
+  onError?: (error: Error, req: Request, res: Response) => void;
+}
+
+/** @internal */
+export interface ResolvedInvalidateAfterOptions {
+  cache: Cache | undefined;
+  onError: (error: Error, req: Request, res: Response) => void;
+}
+
+/** @internal */
+export function resolveInvalidateAfterOptions(spec: unknown, options: InvalidateAfterOptions): ResolvedInvalidateAfterOptions {
+  if (typeof spec !== 'function' && (spec === null || typeof spec !== 'object')) {
+    throw new InvalidOptionError('spec', 'expected InvalidationTargets or a function (req, res) => InvalidationTargets');
+  }
+  plainObject('invalidateAfter options', options);
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new InvalidOptionError('onError', 'expected a function (error, req, res) => void');
+  }
+  return {
+    cache: options.cache,
+    onError:
+      options.onError ??
+      ((error, req) => process.emitWarning(`invalidateAfter for ${req.method} ${req.originalUrl} failed: ${error.message}`, { code: 'CACHE_INVALIDATE_AFTER' })),
+  };
+}
+

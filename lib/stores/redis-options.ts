@@ -1,0 +1,61 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { InvalidOptionError } from '../errors';
+import { plainObject, positiveInteger } from '../validate';
+
+/** Options of {@link RedisStore}: exactly one of `client` or `url`. */
+export interface RedisStoreOptions {
+  /** A connected ioredis `Redis` or `Cluster` you own; the store never closes it. */
+  client?: Redis | Cluster;
+  /** A `redis://` or `rediss://` URL; the store creates and owns a client with cache-safe settings. */
+  url?: string;
+  /** Extra ioredis options for the client created from `url` (they override the cache-safe defaults). */
+  redisOptions?: RedisOptions;
+  /**
+   * How long one store operation may take before it counts as failed, in milliseconds.
+   * @default 100
+   */
+  operationTimeoutMs?: number;
+  /**
+   * The `COUNT` hint of each `SCAN` step in pattern deletes.
+   * @default 1000
+   */
+  scanCount?: number;
+}
+
+/** Defaults of {@link RedisStoreOptions}. */
+export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze({
+  operationTimeoutMs: 100,
+  scanCount: 1_000,
+});
+
+/** @internal */
+export interface ResolvedRedisStoreOptions {
+  client?: Redis | Cluster;
+  url?: string;
+  redisOptions: RedisOptions;
+  operationTimeoutMs: number;
+  scanCount: number;
+}
+
+/** @internal */
+export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
+  plainObject('RedisStore options', options);
+  const { client, url } = options;
+  if ((client === undefined) === (url === undefined)) {
+    throw new InvalidOptionError('client', 'pass exactly one of "client" (an ioredis Redis or Cluster) or "url"');
+  }
+  if (client !== undefined && (typeof client !== 'object' || typeof (client as Redis).getBuffer !== 'function')) {
+    throw new InvalidOptionError('client', 'expected an ioredis Redis or Cluster instance');
+  }
+  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+    throw new InvalidOptionError('url', `expected a redis:// or rediss:// URL, got ${String(url)}`);
+  }
+  return {
+    client,
+    url,
+    redisOptions: options.redisOptions ?? {},
+    operationTimeoutMs: positiveInteger('operationTimeoutMs', options.operationTimeoutMs, DEFAULT_REDIS_STORE_OPTIONS.operationTimeoutMs),
+    scanCount: positiveInteger('scanCount', options.scanCount, DEFAULT_REDIS_STORE_OPTIONS.scanCount),
+  };
+}
+
