@@ -20,7 +20,7 @@ export {
   UnsupportedOperationError,
 } from './errors';
 export type { CacheErrorCode } from './errors';
-export type { CacheEventName, CacheEvents, CacheListener } from './engine/events';
+export type { BypassReason, CacheEventName, CacheEvents, CacheListener, StaleReason, UncacheableReason } from './engine/events';
 export { invalidateAfter } from './http/invalidate-after';
 export type { InvalidateAfterSpec } from './http/invalidate-after';
 export { cacheResponse } from './http/middleware';

@@ -1,11 +1,55 @@
-/** The payload of each cache event. */
+/** Why an answer was served but not stored (see the README's "Why was this not cached?"). */
+export type UncacheableReason =
+  | 'set-cookie'
+  | 'private'
+  | 'no-store'
+  | 'no-cache'
+  | 'status'
+  | 'too-large'
+  | 'vary-star'
+  | 'tags-threw'
+  | 'max-age-zero'
+  | 'not-storable'
+  | 'store-failed'
+  | 'invalidated';
+
+/** Why a request skipped the cache altogether. */
+export type BypassReason =
+  | 'authorization'
+  | 'cookie'
+  | 'method'
+  | 'query-too-long'
+  | 'too-many-params'
+  | 'vary-by-threw'
+  | 'refresh-requested'
+  | 'misconfigured';
+
+/** Why a stale entry was served. */
+export type StaleReason = 'revalidate' | 'error' | 'rate-limited';
+
+/**
+ * The payload of each cache event. Request outcomes (`hit`, `miss`, `stale`, `uncacheable`,
+ * `bypass`, `limited`, `not-modified`): every answer of `cacheResponse` ends in exactly one of
+ * them, and every `wrap` call in one of `hit`, `miss`, `stale` or `limited`. `endpoint` is the
+ * middleware's endpoint (`keyPrefix` or route path); absent for `wrap`.
+ */
 export interface CacheEvents {
-  /** A read found a fresh entry. */
-  hit: { key: string };
-  /** A read found an entry past its fresh TTL and served it (stale-while-revalidate, stale-if-error, rate limited). */
-  stale: { key: string; reason: 'revalidate' | 'error' | 'rate-limited' };
-  /** A read found nothing usable (absent, expired, corrupt, or the store failed). */
-  miss: { key: string };
+  /** A fresh entry answered. */
+  hit: { key: string; endpoint?: string };
+  /** An entry past its fresh TTL answered (stale-while-revalidate, stale-if-error, rate limited). */
+  stale: { key: string; endpoint?: string; reason: StaleReason };
+  /** Nothing usable was stored: the origin answered and its answer was stored (or was storable). */
+  miss: { key: string; endpoint?: string };
+  /** The origin answered and its answer was not stored, for `reason`. */
+  uncacheable: { key?: string; endpoint: string; reason: UncacheableReason };
+  /** The request skipped the cache, for `reason`. */
+  bypass: { key?: string; endpoint: string; reason: BypassReason };
+  /** The origin limiter refused the call and nothing stale could stand in (429 / RateLimitedError). */
+  limited: { key: string; endpoint?: string; retryAfterMs: number };
+  /** A stored entry matched the request's preconditions: 304 Not Modified. */
+  'not-modified': { key: string; endpoint?: string };
+  /** One origin call (loader or handler) finished; `stored` says whether its answer was written. */
+  fill: { key: string; endpoint?: string; durationMs: number; stored: boolean };
   /** An entry was written. `ttl` is in seconds. */
   set: { key: string; ttl: number };
   /**
