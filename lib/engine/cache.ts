@@ -5,10 +5,11 @@ import { type Entry, decodeEntry, encodeEntry } from '../serializer';
 import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags } from '../stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { resolveScope, resolveTags } from '../validate';
-import { type CacheEventName, type CacheEvents, type CacheListener, TypedEmitter } from './events';
+import type { TypedEmitter } from './events';
+import { type CacheEventName, type CacheEvents, type CacheListener } from './events';
 import { type EntryWrite, FillProtocol, type FillResult, type FillSpec } from './fill';
 import { InvalidationLog } from './invalidation-log';
-import { type FreshnessOptions, type ResolvedCacheOptions, type ResolvedFreshness, resolveFreshness } from './options';
+import { type FreshnessOptions, type ResolvedCacheOptions, resolveFreshness } from './options';
 
 /** Per-write options of {@link Cache.set}. */
 export interface SetOptions {
