@@ -356,7 +356,8 @@ export class Cache {
    */
   report<E extends 'hit' | 'miss' | 'stale' | 'uncacheable' | 'bypass' | 'limited' | 'not-modified'>(event: E, payload: CacheEvents[E]): void {
     const key = (payload as { key?: string }).key;
-    this.events.emit(event, (key === undefined ? payload : { ...payload, key: this.namespace + key }) as CacheEvents[E]);
+    // The hit path reports too: no copy of the payload unless a namespace must be added.
+    this.events.emit(event, (key === undefined || this.namespace === '' ? payload : { ...payload, key: this.namespace + key }) as CacheEvents[E]);
   }
 
   /**
