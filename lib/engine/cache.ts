@@ -397,6 +397,11 @@ export class Cache {
     this.events.emit('stale', { key: this.namespace + key, reason });
   }
 
+  /** Emits `bypass` (key given without namespace): a front-end let a request skip the cache. */
+  noteBypass(payload: CacheEvents['bypass']): void {
+    this.events.emit('bypass', payload.key === undefined ? payload : { ...payload, key: this.namespace + payload.key });
+  }
+
   /**
    * Removes every entry whose key (without namespace) matches the Redis glob `pattern`;
    * resolves with the count. Escape ids with `escapeGlob`. Rejects when the store fails.

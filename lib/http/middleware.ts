@@ -2,10 +2,8 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { LRUCache } from 'lru-cache';
 import type { Cache, FillLock, Lookup } from '../engine/cache';
 import { getDefaultCache } from '../default-cache';
-import { apiKey, boundKey } from '../keys';
 import { DEFAULT_RESILIENCE_OPTIONS } from '../engine/options';
 import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from './options';
 import type { ResponseEntry } from '../serializer';
@@ -13,14 +11,10 @@ import { type CapturedHead, type CapturedResponse, captureResponse } from './cap
 import { FillCoalescer } from './coalesce';
 import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
+import { type RequestKeyResult, requestKeyer } from './request-key';
+import { setStoredHeaders } from './replay-headers';
 import { guardWithStale } from './stale-guard';
 import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, varyDigest } from './vary';
-
-// Hashing path+query with object-hash costs tens of microseconds, more than the rest of a hit;
-// a request URL maps to one key, so remember recent ones. Bounded by characters as well as by
-// count, because hostile URLs can be as long as the server's header limit.
-const KEY_MEMO_SIZE = 2_000;
-const KEY_MEMO_CHARS = 2_000_000;
 
 // Async zlib: a 1 MiB body must not stall every other request on the event loop.
 const gzip = promisify(zlib.gzip);
@@ -66,22 +60,24 @@ type CacheStatus = 'HIT' | 'STALE';
 
 type End = (this: Response, chunk?: unknown) => Response;
 
-function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus): void {
+/** Sends a 304 from a stored entry; false (nothing sent or left set) when its headers are refused. */
+function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus): boolean {
+  if (!setStoredHeaders(res, entry.headers, NOT_MODIFIED_FIELDS)) return false;
   res.statusCode = 304;
-  for (const name of NOT_MODIFIED_FIELDS) {
-    const value = entry.headers[name];
-    if (value !== undefined) res.setHeader(name, value);
-  }
   res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   res.end();
+  return true;
 }
 
-/** Sends a stored answer. `end` is the response's own `end` when a wrapper must be bypassed. */
-function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): void {
+/**
+ * Sends a stored answer. `end` is the response's own `end` when a wrapper must be bypassed.
+ * False (nothing sent, no stored header left on `res`) when a stored header is refused.
+ */
+function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
+  if (!setStoredHeaders(res, entry.headers)) return false;
   res.statusCode = entry.status;
-  for (const [name, value] of Object.entries(entry.headers)) res.setHeader(name, value);
   res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
@@ -89,6 +85,7 @@ function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer,
   const send = end ?? (res.end as End);
   if (req.method === 'HEAD') send.call(res);
   else send.call(res, body);
+  return true;
 }
 
 /** A rate-limited miss with nothing stale to stand in: 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3). */
@@ -160,27 +157,10 @@ function mayStore(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeT
  */
 export function cacheResponse(options: CacheResponseOptions = {}): RequestHandler {
   const opts = resolveCacheResponseOptions(options, (cache) => (cache ?? getDefaultCache()).profiles);
-  const keyMemo = new LRUCache<string, string>({
-    max: KEY_MEMO_SIZE,
-    maxSize: KEY_MEMO_CHARS,
-    sizeCalculation: (key, memoKey) => key.length + memoKey.length,
-  });
+  const keyOf = requestKeyer(opts);
+  const urlKey = (req: Request): RequestKeyResult => keyOf(req, opts.keyPrefix ?? endpointOf(req));
 
-  const urlKey = (req: Request): string => {
-    const endpoint = opts.keyPrefix ?? endpointOf(req);
-    const memoKey = `${endpoint}\n${req.originalUrl}`;
-    let key = keyMemo.get(memoKey);
-    if (key === undefined) {
-      const queryAt = req.originalUrl.indexOf('?');
-      const path = queryAt === -1 ? req.originalUrl : req.originalUrl.slice(0, queryAt);
-      key = boundKey(apiKey(endpoint, path, queryAt === -1 ? '' : req.originalUrl.slice(queryAt + 1), opts.ignoreQuery), opts.maxKeyLength);
-      keyMemo.set(memoKey, key);
-    }
-    return key;
-  };
-
-  const baseKeyFor = (req: Request): string => {
-    const key = urlKey(req);
+  const baseKeyFor = (req: Request, key: string): string => {
     const { varyBy } = opts;
     if (varyBy === undefined) return key;
     const digest =
@@ -219,19 +199,9 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
    */
   const answer = (req: Request, res: Response, entry: ResponseEntry, status: CacheStatus): boolean | Promise<boolean> => {
     if (!deliverable(entry, req)) return false;
-    if (notModified(req, entry)) {
-      replayNotModified(res, entry, opts.cacheControl, status);
-      return true;
-    }
-    if (entry.bodyEncoding === undefined) {
-      replay(req, res, entry, entry.body, opts.cacheControl, status);
-      return true;
-    }
-    return gunzipStored(entry.body).then((body) => {
-      if (body === undefined) return false;
-      replay(req, res, entry, body, opts.cacheControl, status);
-      return true;
-    });
+    if (notModified(req, entry)) return replayNotModified(res, entry, opts.cacheControl, status);
+    if (entry.bodyEncoding === undefined) return replay(req, res, entry, entry.body, opts.cacheControl, status);
+    return gunzipStored(entry.body).then((body) => body !== undefined && replay(req, res, entry, body, opts.cacheControl, status));
   };
 
   /** A limited miss: the stale answer when there is one, else 429. */
@@ -374,7 +344,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       guardWithStale(res, (end) => {
         servedStale = true;
         cache.noteStale(baseKey, 'error');
-        replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End);
+        // The origin's 5xx is already discarded: a stale entry that cannot be replayed leaves a bare 500.
+        if (!replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End)) {
+          res.statusCode = 500;
+          (end as End).call(res);
+        }
       });
     }
     res.setHeader('X-Cache', 'MISS');
@@ -394,13 +368,22 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     let cache: Cache;
     let baseKey: string;
     let routeTtl: number;
+    let keyed: RequestKeyResult;
     try {
       cache = opts.cache ?? getDefaultCache();
       routeTtl = cache.resolveTtl(opts.ttl);
-      baseKey = baseKeyFor(req);
+      keyed = urlKey(req);
+      baseKey = 'key' in keyed ? baseKeyFor(req, keyed.key) : '';
     } catch {
       // A misconfiguration discovered late (a profile removed by configureCache, a throwing
       // varyBy) must not fail the request.
+      next();
+      return;
+    }
+    if ('bypass' in keyed) {
+      // A query over maxQueryLength / maxQueryParams: refused before it was parsed or hashed.
+      res.setHeader('X-Cache', 'BYPASS');
+      cache.noteBypass({ endpoint: opts.keyPrefix ?? endpointOf(req), reason: keyed.bypass });
       next();
       return;
     }
