@@ -100,11 +100,22 @@ export function queryKey(type: string, id: string | number): string {
 // that itself starts with NUL gets one more, which keeps the two kinds from ever meeting.
 const UNDECODABLE = '\u0000raw:';
 
-// A `%` not followed by two hex digits: decodeURIComponent would throw on it.
-const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+function isHex(code: number): boolean {
+  const lower = code | 0x20;
+  return (code >= 0x30 && code <= 0x39) || (lower >= 0x61 && lower <= 0x66);
+}
+
+/** Whether every `%` in `text` starts a `%XX` escape (decodeURIComponent throws on any other). */
+function wellFormedEscapes(text: string, first: number): boolean {
+  // charCodeAt past the end is NaN, which isHex refuses: a trailing `%` or `%4` is malformed.
+  for (let at = first; at !== -1; at = text.indexOf('%', at + 3)) {
+    if (!isHex(text.charCodeAt(at + 1)) || !isHex(text.charCodeAt(at + 2))) return false;
+  }
+  return true;
+}
 
 function hexValue(code: number): number {
-  // '0'-'9' -> 0-9, 'A'-'F' / 'a'-'f' -> 10-15; callers only pass characters BAD_ESCAPE accepted.
+  // '0'-'9' -> 0-9, 'A'-'F' / 'a'-'f' -> 10-15; callers only pass characters isHex accepted.
   return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
 }
 
@@ -117,8 +128,9 @@ function hexValue(code: number): number {
  */
 function decodeComponent(raw: string): string {
   const spaced = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw;
-  if (!spaced.includes('%')) return spaced;
-  if (BAD_ESCAPE.test(spaced)) return UNDECODABLE + raw;
+  const percent = spaced.indexOf('%');
+  if (percent === -1) return spaced;
+  if (!wellFormedEscapes(spaced, percent)) return UNDECODABLE + raw;
   const source = Buffer.from(spaced, 'utf8');
   const out = Buffer.allocUnsafe(source.length);
   let length = 0;
