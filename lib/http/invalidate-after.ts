@@ -1,10 +1,10 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { getDefaultCache } from '../default-cache';
 import { InvalidOptionError } from '../errors';
 import { invalidateTargets } from '../invalidation';
 import type { InvalidationTargets } from '../invalidation';
 import { resolveTags } from '../validate';
-import { type InvalidateAfterOptions, resolveInvalidateAfterOptions } from './options';
+import { type InvalidateAfterOptions, type RouteMiddleware, asRouteMiddleware, resolveInvalidateAfterOptions } from './options';
 
 /**
  * What {@link invalidateAfter} invalidates: fixed targets, or targets computed per request
@@ -46,7 +46,7 @@ function checkTargets(targets: InvalidationTargets): void {
  * );
  * ```
  */
-export function invalidateAfter(spec: InvalidateAfterSpec, options: InvalidateAfterOptions = {}): RequestHandler {
+export function invalidateAfter(spec: InvalidateAfterSpec, options: InvalidateAfterOptions = {}): RouteMiddleware {
   const opts = resolveInvalidateAfterOptions(spec, options);
 
   const run = (req: Request, res: Response): void => {
@@ -65,8 +65,8 @@ export function invalidateAfter(spec: InvalidateAfterSpec, options: InvalidateAf
     });
   };
 
-  return function invalidateAfterMiddleware(req: Request, res: Response, next: NextFunction): void {
+  return asRouteMiddleware(function invalidateAfterMiddleware(req: Request, res: Response, next: NextFunction): void {
     res.once('finish', () => run(req, res));
     next();
-  };
+  });
 }

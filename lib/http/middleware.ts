@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { Cache, FillLock, Lookup } from '../engine/cache';
 import { getDefaultCache } from '../default-cache';
 import { apiKey, boundKey } from '../keys';
 import { DEFAULT_RESILIENCE_OPTIONS } from '../engine/options';
-import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from './options';
+import { type CacheResponseOptions, type ResolvedCacheResponseOptions, type RouteMiddleware, asRouteMiddleware, resolveCacheResponseOptions } from './options';
 import type { ResponseEntry } from '../serializer';
 import { type CapturedHead, type CapturedResponse, captureResponse } from './capture';
 import { FillCoalescer } from './coalesce';
@@ -158,7 +158,7 @@ function mayStore(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeT
  * app.get('/me', cacheResponse({ varyBy: (req) => req.user.id, ttl: 30 }), meHandler);
  * ```
  */
-export function cacheResponse(options: CacheResponseOptions = {}): RequestHandler {
+export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddleware {
   const opts = resolveCacheResponseOptions(options, (cache) => (cache ?? getDefaultCache()).profiles);
   const keyMemo = new LRUCache<string, string>({
     max: KEY_MEMO_SIZE,
@@ -381,7 +381,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     next();
   };
 
-  return async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
+  return asRouteMiddleware(async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
     if (!isCacheableMethod(req.method)) {
       next();
       return;
@@ -461,5 +461,5 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       if (!res.headersSent) next();
       else next(error);
     }
-  };
+  });
 }

@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Cache } from '../engine/cache';
 import { type FreshnessOptions, type ResolvedFreshness, resolveFreshness } from '../engine/options';
 import { InvalidOptionError } from '../errors';
@@ -19,6 +19,33 @@ import { optionNames, optionalBoolean, optionalString, plainObject, positiveInte
  * ```
  */
 export type VaryBy = readonly string[] | ((req: Request) => string);
+
+/**
+ * What `cacheResponse()` and `invalidateAfter()` return: an Express middleware generic in the
+ * route's parameters, so mounting it does not change what the next handler sees. (A plain
+ * `RequestHandler` would make TypeScript infer Express' loose `ParamsDictionary` for the whole
+ * route, and `req.params.id` after it would be `string | string[] | undefined` under
+ * `noUncheckedIndexedAccess`.) Middleware never reads route parameters itself.
+ *
+ * @example
+ * ```ts
+ * app.get('/characters/:id', cacheResponse(), (req, res) => {
+ *   const id: string = req.params.id; // still `string`
+ *   res.json({ id });
+ * });
+ * ```
+ */
+export type RouteMiddleware = <P>(req: Request<P>, res: Response, next: NextFunction) => void;
+
+/**
+ * Gives a middleware written against `Request` the {@link RouteMiddleware} type. Sound because
+ * the middleware never reads `req.params`: it only passes `req` on to user callbacks typed
+ * with `Request`.
+ * @internal
+ */
+export function asRouteMiddleware(middleware: (req: Request, res: Response, next: NextFunction) => unknown): RouteMiddleware {
+  return middleware as unknown as RouteMiddleware;
+}
 
 /** A query parameter name to leave out of the key: an exact name, a glob with `*` (`'utm_*'`), or a RegExp. *
  * @example
