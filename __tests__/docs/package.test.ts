@@ -93,3 +93,14 @@ test("the README's quick start compiles unchanged in a new strict TypeScript app
   const loaded = execFileSync(process.execPath, ['--input-type=module', '-e', "import { cacheResponse, createCache } from 'express-cache-kit'; console.log(typeof cacheResponse, typeof createCache);"], { cwd: app, encoding: 'utf8' });
   expect(loaded.trim()).toBe('function function');
 }, 120_000);
+
+test('importing the package defines Symbol.metadata only; reflect-metadata loads with the first decorator', () => {
+  const script = [
+    "const kit = await import('express-cache-kit');",
+    "const before = typeof Reflect.getMetadata;",
+    "kit.Cacheable({ ttl: '5m' });",
+    "console.log(before, typeof Reflect.getMetadata, typeof Symbol.metadata);",
+  ].join(' ');
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8' });
+  expect(out.trim()).toBe('undefined function symbol');
+});
