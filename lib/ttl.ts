@@ -34,7 +34,14 @@ export const TTL_PROFILES = Object.freeze({
 /** The name of a built-in TTL profile. */
 export type TtlProfileName = keyof typeof TTL_PROFILES;
 
-/** A unit the duration parser (the `ms` package) accepts; upper-case spellings work too. */
+/**
+ * A unit the duration parser (the `ms` package) accepts; upper-case spellings work too.
+ *
+ * @example
+ * ```ts
+ * const unit: DurationUnit = 'minutes'; // as in '5 minutes'
+ * ```
+ */
 export type DurationUnit =
   | 'ms' | 'msec' | 'msecs' | 'millisecond' | 'milliseconds'
   | 's' | 'sec' | 'secs' | 'second' | 'seconds'

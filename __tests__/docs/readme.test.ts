@@ -80,6 +80,9 @@ describe.each(snippets.map((s) => [s.where, s] as const))('%s', (where, snippet)
   test('compiles under strict with Express 5 types', () => {
     const errors = diagnostics.get(where) ?? [];
     if (errors.length > 0) throw new Error(`the block at ${where} does not compile:\n${errors.join('\n')}`);
+    // tsc reports only syntax errors while any file has one, so the others were not type-checked.
+    const syntax = [...diagnostics.entries()].filter(([, lines]) => lines.some((line) => /error TS1\d{3}:/.test(line))).map(([at]) => at);
+    if (syntax.length > 0) throw new Error(`the block at ${where} was not type-checked: tsc stops at the syntax errors of ${syntax.join(', ')}`);
   });
 
   const run = snippet.compileOnly === undefined ? test : test.skip;
