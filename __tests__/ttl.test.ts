@@ -69,7 +69,7 @@ describe('duration strings', () => {
   });
 
   test.each([
-    ['5 parsecs', /option "ttl": expected a positive seconds \(300\), a duration string \('30s', '5m', '1h', '2 days', '5 minutes'\) or a profile name, got "5 parsecs"/],
+    ['5 parsecs', /option "ttl": expected a positive number of seconds \(300\), a duration string \('30s', '5m', '1h', '2 days', '5 minutes'\) or a profile name, got "5 parsecs"/],
     ['300', /needs a unit: "300s"/],
     ['0s', /got "0s"/],
     ['-5m', /got "-5m"/],

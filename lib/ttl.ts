@@ -98,7 +98,7 @@ export type TtlProfilesInput = Readonly<Record<string, number | DurationString>>
 /** The profile used where no TTL is named. */
 export const DEFAULT_TTL_PROFILE: TtlProfileName = 'api_response';
 
-const ACCEPTED = "seconds (300), a duration string ('30s', '5m', '1h', '2 days', '5 minutes') or a profile name";
+const ACCEPTED = "a positive number of seconds (300), a duration string ('30s', '5m', '1h', '2 days', '5 minutes') or a profile name";
 
 // A string starting like a number is a duration, never a profile name (mergeProfiles refuses
 // such names), so '5 parsecs' is an error at once rather than a profile looked up later.
@@ -124,10 +124,10 @@ function checkSeconds(option: string, seconds: unknown): number {
     const millis = parseDuration(seconds);
     if (millis !== undefined && millis > 0) return millis / 1000;
     const hint = millis === undefined && !ENDS_WITH_UNIT.test(seconds) ? ' (a number in a string needs a unit: "300s")' : '';
-    throw new InvalidOptionError(option, `expected a positive ${ACCEPTED}, got ${describe(seconds)}${hint}`);
+    throw new InvalidOptionError(option, `expected ${ACCEPTED}, got ${describe(seconds)}${hint}`);
   }
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new InvalidOptionError(option, `expected a positive ${ACCEPTED}, got ${describe(seconds)}`);
+    throw new InvalidOptionError(option, `expected ${ACCEPTED}, got ${describe(seconds)}`);
   }
   return seconds;
 }
