@@ -92,6 +92,9 @@ test("the README's quick start compiles unchanged in a new strict TypeScript app
   // And it runs as ESM from the compiled output: the package's named exports resolve.
   const loaded = execFileSync(process.execPath, ['--input-type=module', '-e', "import { cacheResponse, createCache } from 'express-cache-kit'; console.log(typeof cacheResponse, typeof createCache);"], { cwd: app, encoding: 'utf8' });
   expect(loaded.trim()).toBe('function function');
+  // And from plain CommonJS JavaScript.
+  const required = execFileSync(process.execPath, ['-e', "const kit = require('express-cache-kit'); console.log(typeof kit.cacheResponse, typeof kit.MemoryStore);"], { cwd: app, encoding: 'utf8' });
+  expect(required.trim()).toBe('function function');
 }, 120_000);
 
 test('importing the package defines Symbol.metadata only; reflect-metadata loads with the first decorator', () => {
