@@ -4,7 +4,8 @@ const tsJest = (tsconfig) => ({ '^.+\\.ts$': ['ts-jest', { tsconfig: `<rootDir>/
 // redis-server of the run is started once whatever the number of projects.
 const base = {
   rootDir: __dirname,
-  testEnvironment: 'node',
+  // Node's environment, unref'ing one housekeeping timer of redis-parser (see the file).
+  testEnvironment: '<rootDir>/__tests__/helpers/environment.js',
   roots: ['<rootDir>/__tests__'],
   globalSetup: '<rootDir>/__tests__/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/__tests__/helpers/global-teardown.ts',

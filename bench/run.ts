@@ -17,7 +17,7 @@ import { type RedisServer, startRedisServer } from '../__tests__/helpers/redis-s
 import { CANDIDATES, type Candidate, LABELS, usesRedis } from './lib/candidates';
 import { type LoadResult, autocannon, burst, getJson, probe } from './lib/load';
 import { ProcessGroup, detectPinning } from './lib/processes';
-import { type BenchResults, type StampedeRow, type ThroughputRow, renderHitChart, renderMarkdown } from './lib/report';
+import { type BenchResults, type StampedeRow, type ThroughputRow, LATEST_END, LATEST_START, SUMMARY_END, SUMMARY_START, quoteBetween, renderHitChart, renderMarkdown, summaryOf } from './lib/report';
 import { summarize } from './lib/stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -346,6 +346,13 @@ async function main(): Promise<void> {
     writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), `${markdown}\n`);
     const chart = renderHitChart(results);
     if (chart) writeFileSync(path.join(RESULTS_DIR, stem === 'latest' ? 'hit-throughput.svg' : `${stem}-hit-throughput.svg`), chart);
+    // One source of truth for figures: the bench README quotes latest.md, written here.
+    if (stem === 'latest') {
+      const benchReadme = path.join(RESULTS_DIR, '..', 'README.md');
+      writeFileSync(benchReadme, quoteBetween(readFileSync(benchReadme, 'utf8'), LATEST_START, LATEST_END, markdown));
+      const readme = path.join(RESULTS_DIR, '..', '..', 'README.md');
+      writeFileSync(readme, quoteBetween(readFileSync(readme, 'utf8'), SUMMARY_START, SUMMARY_END, summaryOf(markdown)));
+    }
     process.stdout.write(`${markdown}\n`);
     log(`done in ${results.meta.elapsedSeconds as number} s; wrote bench/results/${stem}.json, ${stem}.md and the hit chart`);
   } finally {

@@ -1,6 +1,7 @@
 import type { Cache, WrapOptions } from './engine/cache';
 import { getDefaultCache } from './default-cache';
 import type { Ttl } from './ttl';
+import { optionNames, rejectUnknownOptions } from './validate';
 
 /**
  * Options of {@link getCachedQuery}: those of `Cache.wrap`, plus the cache to use.
@@ -18,6 +19,20 @@ export interface CachedQueryOptions<T = unknown> extends WrapOptions<T> {
   cache?: Cache;
 }
 
+// Every option name, once: the compiler keeps this equal to CachedQueryOptions (Cache.wrap's
+// options plus `cache`).
+const CACHED_QUERY_OPTION_NAMES = optionNames<CachedQueryOptions>({
+  cache: true,
+  ttl: true,
+  cacheNull: true,
+  condition: true,
+  tags: true,
+  refreshAhead: true,
+  staleWhileRevalidate: true,
+  staleIfError: true,
+  limiter: true,
+});
+
 /**
  * Returns the cached result of a query, or runs `loader`, caches what it returns and returns it.
  * This is `Cache.wrap` on the default cache (or on `options.cache`): concurrent calls for one key
@@ -25,7 +40,8 @@ export interface CachedQueryOptions<T = unknown> extends WrapOptions<T> {
  * never cached, `undefined` is never cached and `null` only with `cacheNull: true`. Values keep
  * their types (`Date`, `Buffer`, `BigInt`, `Map`, `Set`, nested objects and arrays).
  *
- * The third argument is a TTL (seconds or a profile name) or the full options.
+ * The third argument is a TTL (seconds, a duration string such as `'5m'`, or a profile name) or
+ * the full options; an unknown option name rejects with `InvalidOptionError`.
  *
  * @example
  * ```ts
@@ -41,6 +57,11 @@ export function getCachedQuery<T>(key: string, loader: () => T | Promise<T>, ttl
   if (typeof loader !== 'function') return Promise.reject(new TypeError('getCachedQuery: loader must be a function'));
   if (ttlOrOptions === undefined || ttlOrOptions === null || typeof ttlOrOptions !== 'object') {
     return getDefaultCache().wrap(key, loader, { ttl: ttlOrOptions });
+  }
+  try {
+    rejectUnknownOptions('getCachedQuery', ttlOrOptions, CACHED_QUERY_OPTION_NAMES);
+  } catch (error) {
+    return Promise.reject(error);
   }
   const { cache, ...options } = ttlOrOptions;
   return (cache ?? getDefaultCache()).wrap(key, loader, options);

@@ -1,3 +1,4 @@
+import { distance } from 'fastest-levenshtein';
 import { InvalidOptionError } from './errors';
 
 // Shared validators for options resolvers. Each names the option it rejects, so the error tells
@@ -96,4 +97,61 @@ export function resolveScope(scope: unknown, id: unknown): { scope: string; id: 
     );
   }
   return { scope, id: text };
+}
+
+/**
+ * The candidate closest to `name` when it is near enough to be a typo of it (case ignored, about
+ * one edit per three characters), else undefined. Used for "did you mean" hints.
+ * @internal
+ */
+export function closestName(name: string, candidates: Iterable<string>): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const d = distance(lower, candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  // Further than that, a suggestion is noise: 'maxSize' is not a typo of 'maxBytes'.
+  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * The option names of an options interface `T`, as a list checked by the compiler: the argument
+ * must name every key of `T` and nothing else, so an option added to the interface fails to
+ * compile until its resolver knows the name (and {@link rejectUnknownOptions} accepts it).
+ *
+ * @example
+ * ```ts
+ * const KNOWN = optionNames<MemoryStoreOptions>({ maxEntries: true, maxBytes: true });
+ * ```
+ * @internal
+ */
+export function optionNames<T extends object>(names: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(names));
+}
+
+/**
+ * Throws {@link InvalidOptionError} for the first own key of `options` that is not in `known`,
+ * naming the owner and the closest known name: JavaScript callers (and TypeScript ones passing
+ * a variable rather than a literal) get no compile-time check, and a misspelled option would
+ * otherwise be silently ignored. `prefix` names a nested object (`'breaker.'`).
+ *
+ * @example
+ * ```ts
+ * rejectUnknownOptions('cacheResponse', { tll: 5 }, ['ttl', 'keyPrefix']);
+ * // InvalidOptionError: option "tll": unknown option 'tll' of cacheResponse; did you mean 'ttl'?
+ * ```
+ * @internal
+ */
+export function rejectUnknownOptions(owner: string, options: object, known: readonly string[], prefix = ''): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    const guess = closestName(name, known);
+    const hint = guess === undefined ? `known options: ${known.join(', ')}` : `did you mean '${guess}'?`;
+    throw new InvalidOptionError(prefix + name, `unknown option '${name}' of ${owner}; ${hint}`);
+  }
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { type Cache, RedisStore, createCache } from '../../lib';
 import { testRedisClient } from '../helpers/redis';
+import { report } from '../helpers/report';
 
 // Seeding and removing 100,000 keys twice on a shared two-core machine: give it room.
 jest.setTimeout(120_000);
@@ -54,7 +55,7 @@ test(`invalidating ${TOTAL.toLocaleString('en')} keys by pattern (SCAN + pipelin
   }
   await cache.set('keep:1', 'kept');
   const result = await measure(() => cache.invalidatePattern('item:*'));
-  console.log(
+  report(
     `pattern invalidation: ${result.count} keys in ${result.ms.toFixed(0)} ms; slowest concurrent PING ${result.slowestPingMs.toFixed(1)} ms`,
   );
   expect(result.count).toBe(TOTAL);
@@ -81,7 +82,7 @@ test(`invalidating ${TOTAL.toLocaleString('en')} keys by tag (atomic SPOP + UNLI
   await cache.set('keep:2', 'kept', { tags: ['small'] });
   expect(await client.scard('__tag__:bulk:big')).toBe(TOTAL);
   const result = await measure(() => cache.invalidateTags(['big']));
-  console.log(`tag invalidation: ${result.count} keys in ${result.ms.toFixed(0)} ms; slowest concurrent PING ${result.slowestPingMs.toFixed(1)} ms`);
+  report(`tag invalidation: ${result.count} keys in ${result.ms.toFixed(0)} ms; slowest concurrent PING ${result.slowestPingMs.toFixed(1)} ms`);
   expect(result.count).toBe(TOTAL);
   expect(await client.exists('__tag__:bulk:big', 'bulk:tagged:0', `bulk:tagged:${TOTAL - 1}`)).toBe(0);
   expect(await cache.get('keep:2')).toBe('kept');

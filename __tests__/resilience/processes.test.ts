@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
 import { testRedisUrl } from '../helpers/redis';
+import { report } from '../helpers/report';
 
 const ROOT = path.resolve(__dirname, '../..');
 const FIXTURE = path.join(__dirname, 'fixtures', 'app-process.ts');
@@ -202,7 +203,7 @@ describe('cacheResponse across app processes sharing one Redis', () => {
     const origins = stats.map((s) => s.origin);
     const byCache = new Map<string, number>();
     for (const a of answers) byCache.set(String(a.headers['x-cache']), (byCache.get(String(a.headers['x-cache'])) ?? 0) + 1);
-    console.log('500 cold requests over 2 processes:', { origins, xCache: Object.fromEntries(byCache), producedBy: [...new Set(answers.map((a) => a.headers['x-origin']))] });
+    report('500 cold requests over 2 processes:', { origins, xCache: Object.fromEntries(byCache), producedBy: [...new Set(answers.map((a) => a.headers['x-origin']))] });
 
     expect(answers).toHaveLength(500);
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
@@ -269,7 +270,7 @@ describe('cacheResponse across app processes sharing one Redis', () => {
     const after = await app.stats(true);
     const requests = [...outcomes.values()].reduce((sum, n) => sum + n, 0);
     const growthMb = (after.heapUsed - before.heapUsed) / 2 ** 20;
-    console.log('30 s Redis outage under load:', {
+    report('30 s Redis outage under load:', {
       requests,
       outcomes: Object.fromEntries(outcomes),
       heapUsedMb: [before.heapUsed / 2 ** 20, after.heapUsed / 2 ** 20].map((mb) => Math.round(mb * 10) / 10),
@@ -328,7 +329,7 @@ describe('cacheResponse across app processes sharing one Redis', () => {
     }
     const outcomes = await load;
     const stats = await Promise.all(apps.map((app) => app.stats()));
-    console.log('redis-server restart under load on 2 processes:', { outcomes: Object.fromEntries(outcomes), stats });
+    report('redis-server restart under load on 2 processes:', { outcomes: Object.fromEntries(outcomes), stats });
 
     expect([...outcomes.keys()]).toEqual(['200']);
     expect(outcomes.get('200')).toBeGreaterThan(100);

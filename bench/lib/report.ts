@@ -182,3 +182,41 @@ export function renderHitChart(results: BenchResults): string | undefined {
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
+
+/** Where bench/README.md quotes `results/latest.md`; everything between the markers is generated. */
+export const LATEST_START = '<!-- bench:latest.md start: written by `npm run bench` from results/latest.md, do not edit -->';
+export const LATEST_END = '<!-- bench:latest.md end -->';
+/** Where the main README quotes the headline lines of `results/latest.md`. */
+export const SUMMARY_START = '<!-- bench:summary start: written by `npm run bench` from bench/results/latest.md, do not edit -->';
+export const SUMMARY_END = '<!-- bench:summary end -->';
+
+/**
+ * Replaces what lies between `start` and `end` in `doc` with `text`, so docs quote the latest
+ * full run instead of hand-copied figures that drift from it.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('bench/README.md', quoteBetween(readFileSync('bench/README.md', 'utf8'), LATEST_START, LATEST_END, markdown));
+ * ```
+ */
+export function quoteBetween(doc: string, start: string, end: string, text: string): string {
+  const from = doc.indexOf(start);
+  const to = doc.indexOf(end);
+  if (from === -1 || to < from) throw new Error(`the markers ${start} ... ${end} are missing`);
+  return `${doc.slice(0, from + start.length)}\n\n${text.trim()}\n\n${doc.slice(to)}`;
+}
+
+/**
+ * The headline of a results file for the main README: the run line and the summary line under
+ * each table that has one (for instance the hit ratios), as a list.
+ *
+ * @example
+ * ```ts
+ * summaryOf(readFileSync('bench/results/latest.md', 'utf8'));
+ * ```
+ */
+export function summaryOf(latest: string): string {
+  const lines = latest.split('\n');
+  const picked = lines.filter((line, i) => i === 0 || (/^[A-Za-z]/.test(line) && / against /.test(line)));
+  return picked.map((line) => `- ${line.trim()}`).join('\n');
+}

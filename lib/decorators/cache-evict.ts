@@ -1,6 +1,7 @@
 import type { Cache } from '../engine/cache';
 import { getDefaultCache } from '../default-cache';
 import { type CacheMethodDecorator, markAsync, methodSite } from './detect';
+import { useReflectMetadata } from './metadata';
 import { type CacheEvictOptions, type FromCall, validateCacheEvictOptions } from './options';
 
 type Resolvable<T> = FromCall<T, unknown[], unknown>;
@@ -64,6 +65,7 @@ async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], 
  * ```
  */
 export function CacheEvict<Args extends unknown[] = unknown[], R = unknown>(options: CacheEvictOptions<Args, R>): CacheMethodDecorator {
+  useReflectMetadata();
   const opts = options as unknown as CacheEvictOptions;
   validateCacheEvictOptions(opts);
   const recorded = Object.freeze({ ...opts });

@@ -1,5 +1,6 @@
 import type { WrapOptions } from '../engine/cache';
 import { getDefaultCache } from '../default-cache';
+import { useReflectMetadata } from './metadata';
 import { type AsyncMethod, type CacheMethodDecorator, type MethodSite, markAsync, methodSite } from './detect';
 import { type KeyBuilder, functionKey, hashArgs, scopeKey, templateKey } from './keys';
 import { type CacheableOptions, validateCacheableOptions } from './options';
@@ -31,6 +32,7 @@ function defaultKey(site: MethodSite): KeyBuilder {
  * ```
  */
 export function Cacheable<Args extends unknown[] = unknown[], R = unknown>(options: CacheableOptions<Args, R> = {}): CacheMethodDecorator {
+  useReflectMetadata();
   const opts = options as unknown as CacheableOptions;
   validateCacheableOptions(opts);
   const recorded = Object.freeze({ ...opts });

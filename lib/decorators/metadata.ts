@@ -1,5 +1,22 @@
-import 'reflect-metadata';
+// Types only: the polyfill itself is loaded by useReflectMetadata(), the first time a decorator
+// is built, so importing the package does not install it for apps that never decorate.
+import type {} from 'reflect-metadata';
 import type { CacheEvictOptions, CacheableOptions } from './options';
+
+let reflectMetadataLoaded = false;
+
+/**
+ * Loads the reflect-metadata polyfill (idempotent; reflect-metadata itself keeps one registry
+ * if the app, e.g. NestJS, already loaded it). Called by `Cacheable(...)` / `CacheEvict(...)`
+ * when the decorator is built, which happens before TypeScript's legacy `__metadata(...)`
+ * helpers of the same method run, so `design:returntype` is still recorded. @internal
+ */
+export function useReflectMetadata(): void {
+  if (reflectMetadataLoaded) return;
+  reflectMetadataLoaded = true;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('reflect-metadata');
+}
 
 // TypeScript's TC39 decorators only create `context.metadata` when `Symbol.metadata` exists, and
 // Node does not ship it yet. `Symbol.for('Symbol.metadata')` is the symbol esbuild falls back to,
@@ -111,6 +128,7 @@ export function classOfMetadata(start: unknown, metadata: unknown): AnyClass | u
  * ```
  */
 export function getCacheMetadata(target: object): CacheMethodMetadata[] {
+  useReflectMetadata();
   const start: unknown = typeof target === 'function' ? target : (target as { constructor?: unknown }).constructor;
   const out: CacheMethodMetadata[] = [];
   for (let c: unknown = start; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) {

@@ -1,6 +1,7 @@
 import { Cache } from '../engine/cache';
 import { InvalidOptionError } from '../errors';
-import { type Ttl, TTL_PROFILES, resolveTtl } from '../ttl';
+import { type Ttl, TTL_PROFILES, isSelfContainedTtl, resolveTtl } from '../ttl';
+import { optionNames, plainObject, rejectUnknownOptions } from '../validate';
 
 // Decorator options live next to the decorators (not in lib/options.ts) because they are
 // generic in the decorated method's arguments and result; the rules are the same: every option
@@ -31,7 +32,10 @@ export interface CacheableOptions<Args extends unknown[] = unknown[], R = unknow
    */
   scope?: string;
   /**
-   * How long a result stays fresh: seconds or a profile name.
+   * How long a result stays fresh: seconds, a duration string (`'5m'`) or a profile name.
+   * Numbers, durations and built-in profiles are checked when the class is defined; a custom
+   * profile name without `cache` is looked up at call time, in the cache then in use, so
+   * `configureCache({ ttlProfiles })` may run after the class is defined.
    * @default the cache's `defaultTtl`
    */
   ttl?: Ttl;
@@ -95,12 +99,6 @@ export interface CacheEvictOptions<Args extends unknown[] = unknown[], R = unkno
   cache?: Cache;
 }
 
-function plainObject(option: string, value: unknown): void {
-  if (value === null || typeof value !== 'object') {
-    throw new InvalidOptionError(option, `expected an options object, got ${value === null ? 'null' : typeof value}`);
-  }
-}
-
 function nonEmptyString(option: string, value: unknown): void {
   if (typeof value !== 'string' || value === '') {
     throw new InvalidOptionError(option, `expected a non-empty string, got ${String(value)}`);
@@ -124,18 +122,32 @@ function checkCache(value: unknown): void {
 
 /**
  * Checks a TTL now when that is possible: against the given cache's profiles, or when it is a
- * number or a built-in profile. A custom profile name without a `cache` is checked at call time,
- * because the default cache is usually configured after the classes are defined.
+ * number, a duration string or a built-in profile. A custom profile name without a `cache` is
+ * checked at call time, because the default cache is usually configured after the classes are
+ * defined.
  */
 function checkTtl(ttl: unknown, cache: Cache | undefined): void {
   if (ttl === undefined) return;
   if (cache) cache.resolveTtl(ttl as Ttl, 'ttl');
-  else if (typeof ttl !== 'string' || Object.prototype.hasOwnProperty.call(TTL_PROFILES, ttl)) resolveTtl('ttl', ttl as Ttl, TTL_PROFILES);
+  else if (isSelfContainedTtl(ttl)) resolveTtl('ttl', ttl as Ttl, TTL_PROFILES);
 }
+
+// Every option name, once per decorator: the compiler keeps each list equal to its interface.
+const CACHEABLE_OPTION_NAMES = optionNames<CacheableOptions>({
+  key: true,
+  scope: true,
+  ttl: true,
+  tags: true,
+  condition: true,
+  cacheNull: true,
+  cache: true,
+});
+const CACHE_EVICT_OPTION_NAMES = optionNames<CacheEvictOptions>({ keys: true, scope: true, id: true, patterns: true, tags: true, cache: true });
 
 /** @internal */
 export function validateCacheableOptions(options: CacheableOptions): void {
   plainObject('Cacheable options', options);
+  rejectUnknownOptions('@Cacheable', options, CACHEABLE_OPTION_NAMES);
   checkCache(options.cache);
   if (options.key !== undefined && options.scope !== undefined) {
     throw new InvalidOptionError('key', 'give either "key" or "scope", not both');
@@ -155,6 +167,7 @@ export function validateCacheableOptions(options: CacheableOptions): void {
 /** @internal */
 export function validateCacheEvictOptions(options: CacheEvictOptions): void {
   plainObject('CacheEvict options', options);
+  rejectUnknownOptions('@CacheEvict', options, CACHE_EVICT_OPTION_NAMES);
   checkCache(options.cache);
   const { keys, scope, id, patterns, tags } = options;
   if (keys === undefined && scope === undefined && patterns === undefined && tags === undefined) {

@@ -1,8 +1,18 @@
 import { InvalidOptionError } from '../errors';
 import { type BreakerOptions, DEFAULT_BREAKER_OPTIONS } from '../resilience/options';
 import { type Store, isStore } from '../stores/store';
-import { DEFAULT_TTL_PROFILE, type Ttl, type TtlProfiles, mergeProfiles, resolveTtl } from '../ttl';
-import { nonNegativeInteger, nonNegativeSeconds, optionalString, plainObject, positiveInteger, positiveIntegers } from '../validate';
+import {
+  DEFAULT_TTL_PROFILE,
+  type DurationString,
+  type Ttl,
+  type TtlProfiles,
+  type TtlProfilesInput,
+  durationMillis,
+  mergeProfiles,
+  nonNegativeDurationSeconds,
+  resolveTtl,
+} from '../ttl';
+import { nonNegativeInteger, optionNames, optionalString, plainObject, positiveIntegers, rejectUnknownOptions } from '../validate';
 
 
 /** Options of {@link createCache}. */
@@ -18,12 +28,15 @@ export interface CacheOptions {
    */
   namespace?: string;
   /**
-   * The TTL used where none is given: seconds or a profile name.
+   * The TTL used where none is given: seconds, a duration string (`'5m'`) or a profile name.
    * @default 'api_response' (60 s)
    */
   defaultTtl?: Ttl;
-  /** Profiles merged over {@link TTL_PROFILES}: add names or override the built-in seconds. */
-  ttlProfiles?: TtlProfiles;
+  /**
+   * Profiles merged over {@link TTL_PROFILES}: add names or override the built-in ones. Values
+   * are seconds or duration strings (`{ nightly: '12h' }`); names may not start with a digit.
+   */
+  ttlProfiles?: TtlProfilesInput;
   /**
    * A store used while the primary is degraded (its breaker open), e.g. a `MemoryStore` behind
    * Redis. When the primary recovers, invalidations issued meanwhile are replayed on it and the
@@ -81,9 +94,25 @@ export interface ResolvedCacheOptions {
   lock: Required<LockOptions> | false;
 }
 
+// The one list of option names per resolver: the compiler keeps each equal to its interface,
+// so a new option is added to the interface and here, and nowhere else.
+const CACHE_OPTION_NAMES = optionNames<CacheOptions>({
+  store: true,
+  namespace: true,
+  defaultTtl: true,
+  ttlProfiles: true,
+  fallback: true,
+  breaker: true,
+  lock: true,
+});
+const BREAKER_OPTION_NAMES = optionNames<BreakerOptions>({ failureThreshold: true, coolDownMs: true, journalLimit: true });
+const LOCK_OPTION_NAMES = optionNames<LockOptions>({ ttlMs: true, waitMs: true, pollMs: true });
+const LIMITER_OPTION_NAMES = optionNames<LimiterOptions>({ name: true, minIntervalMs: true, maxPerWindow: true, windowMs: true });
+
 /** @internal */
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
   plainObject('createCache options', options);
+  rejectUnknownOptions('createCache', options, CACHE_OPTION_NAMES);
   const { store, fallback, breaker, lock } = options;
   if (store !== undefined && !isStore(store)) {
     throw new InvalidOptionError('store', 'expected a Store (e.g. new MemoryStore() or new RedisStore({ client }))');
@@ -95,8 +124,14 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     throw new InvalidOptionError('fallback', 'must be a different store than "store"');
   }
   
-  if (breaker !== undefined && breaker !== false) plainObject('breaker', breaker);
-  if (lock !== undefined && lock !== false) plainObject('lock', lock);
+  if (breaker !== undefined && breaker !== false) {
+    plainObject('breaker', breaker);
+    rejectUnknownOptions('createCache breaker', breaker, BREAKER_OPTION_NAMES, 'breaker.');
+  }
+  if (lock !== undefined && lock !== false) {
+    plainObject('lock', lock);
+    rejectUnknownOptions('createCache lock', lock, LOCK_OPTION_NAMES, 'lock.');
+  }
   const profiles = mergeProfiles('ttlProfiles', options.ttlProfiles);
   return {
     store,
@@ -120,35 +155,37 @@ export interface LimiterOptions {
    */
   name?: string;
   /**
-   * Least time between two origin calls, in ms (e.g. 2000 for an API asking for 2-second spacing). 0 is off.
+   * Least time between two origin calls, in ms (e.g. 2000 for an API asking for 2-second
+   * spacing), or a duration string (`'2s'`). 0 is off.
    * @default 0
    */
-  minIntervalMs?: number;
+  minIntervalMs?: number | DurationString;
   /**
    * Most origin calls per `windowMs` (e.g. 1000 an hour). 0 is off.
    * @default 0
    */
   maxPerWindow?: number;
   /**
-   * The window of `maxPerWindow`, in ms.
+   * The window of `maxPerWindow`, in ms, or a duration string (`'1h'`).
    * @default 3600000 (one hour)
    */
-  windowMs?: number;
+  windowMs?: number | DurationString;
 }
 
 /** Freshness options accepted by `Cache.wrap`, `@Cacheable` and `cacheResponse`. */
 export interface FreshnessOptions {
   /**
-   * Seconds after the TTL during which a stale entry is served at once while one refresh runs.
+   * Seconds (or a duration string, `'1h'`) after the TTL during which a stale entry is served
+   * at once while one refresh runs.
    * @default 0 (off)
    */
-  staleWhileRevalidate?: number;
+  staleWhileRevalidate?: number | DurationString;
   /**
-   * Seconds after the TTL during which a stale entry replaces an origin error (a thrown loader,
-   * a 5xx answer) or a rate-limited origin call.
+   * Seconds (or a duration string, `'1 day'`) after the TTL during which a stale entry replaces
+   * an origin error (a thrown loader, a 5xx answer) or a rate-limited origin call.
    * @default 0 (off)
    */
-  staleIfError?: number;
+  staleIfError?: number | DurationString;
   /** Origin rate limiting, for misses only. */
   limiter?: LimiterOptions;
 }
@@ -159,21 +196,22 @@ export interface ResolvedFreshness {
   staleIfErrorMs: number;
   /** How long the store keeps an entry past its TTL: the larger stale window. */
   graceMs: number;
-  limiter: (Required<Omit<LimiterOptions, 'name'>> & { name: string | undefined }) | undefined;
+  limiter: { name: string | undefined; minIntervalMs: number; maxPerWindow: number; windowMs: number } | undefined;
 }
 
 /** @internal */
 export function resolveFreshness(options: FreshnessOptions): ResolvedFreshness {
-  const staleWhileRevalidateMs = nonNegativeSeconds('staleWhileRevalidate', options.staleWhileRevalidate) * 1000;
-  const staleIfErrorMs = nonNegativeSeconds('staleIfError', options.staleIfError) * 1000;
+  const staleWhileRevalidateMs = nonNegativeDurationSeconds('staleWhileRevalidate', options.staleWhileRevalidate) * 1000;
+  const staleIfErrorMs = nonNegativeDurationSeconds('staleIfError', options.staleIfError) * 1000;
   let limiter: ResolvedFreshness['limiter'];
   if (options.limiter !== undefined) {
     plainObject('limiter', options.limiter);
+    rejectUnknownOptions('limiter', options.limiter, LIMITER_OPTION_NAMES, 'limiter.');
     limiter = {
       name: optionalString('limiter.name', options.limiter.name),
-      minIntervalMs: nonNegativeInteger('limiter.minIntervalMs', options.limiter.minIntervalMs, 0),
+      minIntervalMs: durationMillis('limiter.minIntervalMs', options.limiter.minIntervalMs, 0, 0),
       maxPerWindow: nonNegativeInteger('limiter.maxPerWindow', options.limiter.maxPerWindow, 0),
-      windowMs: positiveInteger('limiter.windowMs', options.limiter.windowMs, 3_600_000),
+      windowMs: durationMillis('limiter.windowMs', options.limiter.windowMs, 3_600_000, 1),
     };
     if (limiter.minIntervalMs === 0 && limiter.maxPerWindow === 0) {
       throw new InvalidOptionError('limiter', 'set minIntervalMs, maxPerWindow or both');

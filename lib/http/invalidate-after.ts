@@ -1,21 +1,27 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { getDefaultCache } from '../default-cache';
 import { InvalidOptionError } from '../errors';
 import { invalidateTargets } from '../invalidation';
 import type { InvalidationTargets } from '../invalidation';
 import { resolveTags } from '../validate';
-import { type InvalidateAfterOptions, resolveInvalidateAfterOptions } from './options';
+import { type InvalidateAfterOptions, type RouteMiddleware, asRouteMiddleware, resolveInvalidateAfterOptions } from './options';
+
+// Express' default `req.params` type, named without importing express-serve-static-core (not a
+// direct dependency of apps, e.g. under pnpm).
+type ParamsDictionary = Request['params'];
 
 /**
  * What {@link invalidateAfter} invalidates: fixed targets, or targets computed per request
- * (return `undefined` to invalidate nothing).
+ * (return `undefined` to invalidate nothing). `P` types `req.params`: Express' loose
+ * `ParamsDictionary` by default (each value `string | string[]`); name the route's parameters
+ * (`{ id: string }`) to use them as ids.
  *
  * @example
  * ```ts
- * const spec: InvalidateAfterSpec = (req) => ({ scopes: [['character', req.params.id]] });
+ * const spec: InvalidateAfterSpec<{ id: string }> = (req) => ({ scopes: [['character', req.params.id]] });
  * ```
  */
-export type InvalidateAfterSpec = InvalidationTargets | ((req: Request, res: Response) => InvalidationTargets | undefined);
+export type InvalidateAfterSpec<P = ParamsDictionary> = InvalidationTargets | ((req: Request<P>, res: Response) => InvalidationTargets | undefined);
 
 // RFC 9110 §15.3: only a 2xx says the write happened; anything else must leave the cache alone.
 function isSuccess(status: number): boolean {
@@ -41,12 +47,14 @@ function checkTargets(targets: InvalidationTargets): void {
  * ```ts
  * app.put(
  *   '/characters/:id',
- *   invalidateAfter((req) => ({ scopes: [['character', req.params.id]], tags: ['leaderboard'] })),
+ *   invalidateAfter<{ id: string }>((req) => ({ scopes: [['character', req.params.id]], tags: ['leaderboard'] })),
  *   updateCharacterHandler,
  * );
  * ```
  */
-export function invalidateAfter(spec: InvalidateAfterSpec, options: InvalidateAfterOptions = {}): RequestHandler {
+export function invalidateAfter<P = ParamsDictionary>(given: InvalidateAfterSpec<P>, options: InvalidateAfterOptions = {}): RouteMiddleware {
+  // Route parameters only type the caller's function; at run time `req` is Express' own.
+  const spec = given as InvalidateAfterSpec;
   const opts = resolveInvalidateAfterOptions(spec, options);
 
   const run = (req: Request, res: Response): void => {
@@ -65,8 +73,8 @@ export function invalidateAfter(spec: InvalidateAfterSpec, options: InvalidateAf
     });
   };
 
-  return function invalidateAfterMiddleware(req: Request, res: Response, next: NextFunction): void {
+  return asRouteMiddleware(function invalidateAfterMiddleware(req: Request, res: Response, next: NextFunction): void {
     res.once('finish', () => run(req, res));
     next();
-  };
+  });
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { getDefaultCache } from '../default-cache';
 import type { Cache, Lookup } from '../engine/cache';
 import type { BypassReason, UncacheableReason } from '../engine/events';
@@ -10,7 +10,7 @@ import type { EntryWrite, LoadContext, Loaded } from '../engine/fill';
 import type { ResponseEntry, ValueEntry } from '../serializer';
 import { type CapturedHead, type CapturedResponse, captureResponse } from './capture';
 import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
-import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from './options';
+import { type CacheResponseOptions, type ResolvedCacheResponseOptions, type RouteMiddleware, asRouteMiddleware, resolveCacheResponseOptions } from './options';
 import { setStoredHeaders } from './replay-headers';
 import { requestKeyer } from './request-key';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
@@ -191,7 +191,7 @@ interface Located {
  * app.get('/me', cacheResponse({ varyBy: (req) => String(req.headers['x-user-id']), ttl: 30 }), meHandler);
  * ```
  */
-export function cacheResponse(options: CacheResponseOptions = {}): RequestHandler {
+export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddleware {
   const opts = resolveCacheResponseOptions(options, (cache) => (cache ?? getDefaultCache()).profiles);
   const { freshness } = opts;
   const keyOf = requestKeyer(opts);
@@ -408,7 +408,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     next();
   };
 
-  return async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
+  return asRouteMiddleware(async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
     let cache: Cache;
     let routeTtl: number;
     const endpoint = opts.keyPrefix ?? endpointOf(req);
@@ -468,7 +468,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       if (!res.headersSent) next();
       else next(error);
     }
-  };
+  });
 }
 
 /** How long a fill whose client left and whose handler never ended is kept, in ms. */

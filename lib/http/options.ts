@@ -1,10 +1,11 @@
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Cache } from '../engine/cache';
 import { type FreshnessOptions, type ResolvedFreshness, resolveFreshness } from '../engine/options';
 import { InvalidOptionError } from '../errors';
+import type { InvalidationTargets } from '../invalidation';
 import { queryNameMatcher } from '../keys';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
-import { optionalBoolean, optionalString, plainObject, positiveInteger } from '../validate';
+import { optionNames, optionalBoolean, optionalString, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 
 
 /**
@@ -19,6 +20,33 @@ import { optionalBoolean, optionalString, plainObject, positiveInteger } from '.
  */
 export type VaryBy = readonly string[] | ((req: Request) => string);
 
+/**
+ * What `cacheResponse()` and `invalidateAfter()` return: an Express middleware generic in the
+ * route's parameters, so mounting it does not change what the next handler sees. (A plain
+ * `RequestHandler` would make TypeScript infer Express' loose `ParamsDictionary` for the whole
+ * route, and `req.params.id` after it would be `string | string[] | undefined` under
+ * `noUncheckedIndexedAccess`.) Middleware never reads route parameters itself.
+ *
+ * @example
+ * ```ts
+ * app.get('/characters/:id', cacheResponse(), (req, res) => {
+ *   const id: string = req.params.id; // still `string`
+ *   res.json({ id });
+ * });
+ * ```
+ */
+export type RouteMiddleware = <P>(req: Request<P>, res: Response, next: NextFunction) => void;
+
+/**
+ * Gives a middleware written against `Request` the {@link RouteMiddleware} type. Sound because
+ * the middleware never reads `req.params`: it only passes `req` on to user callbacks typed
+ * with `Request`.
+ * @internal
+ */
+export function asRouteMiddleware(middleware: (req: Request, res: Response, next: NextFunction) => unknown): RouteMiddleware {
+  return middleware as unknown as RouteMiddleware;
+}
+
 /** A query parameter name to leave out of the key: an exact name, a glob with `*` (`'utm_*'`), or a RegExp. *
  * @example
  * ```ts
@@ -30,7 +58,8 @@ export type QueryNamePattern = string | RegExp;
 /** Options of {@link cacheResponse}. */
 export interface CacheResponseOptions extends FreshnessOptions {
   /**
-   * How long an answer stays fresh: seconds or a profile name.
+   * How long an answer stays fresh: seconds, a duration string (`'5m'`, `'1 hour'`) or a
+   * profile name.
    * @default the cache's `defaultTtl`
    */
   ttl?: Ttl;
@@ -204,12 +233,38 @@ function resolveIgnoreQuery(value: unknown): ((name: string) => boolean) | undef
   return queryNameMatcher(patterns as QueryNamePattern[]);
 }
 
+// Every option name of cacheResponse, once: the compiler keeps this equal to
+// CacheResponseOptions (a new option is added to the interface and here).
+const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
+  ttl: true,
+  keyPrefix: true,
+  maxQueryLength: true,
+  maxQueryParams: true,
+  keyByHost: true,
+  cache: true,
+  statuses: true,
+  shareAuthenticated: true,
+  maxBodyBytes: true,
+  tags: true,
+  varyBy: true,
+  ignoreQuery: true,
+  maxKeyLength: true,
+  ttlFromCacheControl: true,
+  cacheControl: true,
+  honorNoCache: true,
+  compressStoredBodiesOver: true,
+  staleWhileRevalidate: true,
+  staleIfError: true,
+  limiter: true,
+});
+
 /** @internal */
 export function resolveCacheResponseOptions(
   options: CacheResponseOptions,
   profilesFor: (cache: Cache | undefined) => TtlProfiles,
 ): ResolvedCacheResponseOptions {
   plainObject('cacheResponse options', options);
+  rejectUnknownOptions('cacheResponse', options, CACHE_RESPONSE_OPTION_NAMES);
   if (options.ttl !== undefined) resolveTtl('ttl', options.ttl, profilesFor(options.cache));
   const statuses = options.statuses ?? DEFAULT_CACHE_RESPONSE_OPTIONS.statuses;
   if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
@@ -276,12 +331,18 @@ export interface ResolvedInvalidateAfterOptions {
   onError: (error: Error, req: Request, res: Response) => void;
 }
 
+const INVALIDATE_AFTER_OPTION_NAMES = optionNames<InvalidateAfterOptions>({ cache: true, onError: true });
+const INVALIDATION_TARGET_NAMES = optionNames<InvalidationTargets>({ scopes: true, tags: true, keys: true, patterns: true });
+
 /** @internal */
 export function resolveInvalidateAfterOptions(spec: unknown, options: InvalidateAfterOptions): ResolvedInvalidateAfterOptions {
   if (typeof spec !== 'function' && (spec === null || typeof spec !== 'object')) {
     throw new InvalidOptionError('spec', 'expected InvalidationTargets or a function (req, res) => InvalidationTargets');
   }
+  // Fixed targets are checked now; computed ones cannot be until a request returns them.
+  if (typeof spec === 'object') rejectUnknownOptions('invalidateAfter targets', spec, INVALIDATION_TARGET_NAMES, 'spec.');
   plainObject('invalidateAfter options', options);
+  rejectUnknownOptions('invalidateAfter', options, INVALIDATE_AFTER_OPTION_NAMES);
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new InvalidOptionError('onError', 'expected a function (error, req, res) => void');
   }

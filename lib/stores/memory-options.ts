@@ -1,4 +1,4 @@
-import { plainObject, positiveInteger } from '../validate';
+import { optionNames, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 
 /** Options of {@link MemoryStore}. Both bounds always apply; there is no unbounded mode. */
 export interface MemoryStoreOptions {
@@ -21,9 +21,13 @@ export const DEFAULT_MEMORY_STORE_OPTIONS = Object.freeze({
   maxBytes: 64 * 1024 * 1024,
 });
 
+// Every option name, once: the compiler keeps this equal to MemoryStoreOptions.
+const MEMORY_STORE_OPTION_NAMES = optionNames<MemoryStoreOptions>({ maxEntries: true, maxBytes: true });
+
 /** @internal */
 export function resolveMemoryStoreOptions(options: MemoryStoreOptions): Required<MemoryStoreOptions> {
   plainObject('MemoryStore options', options);
+  rejectUnknownOptions('MemoryStore', options, MEMORY_STORE_OPTION_NAMES);
   return {
     maxEntries: positiveInteger('maxEntries', options.maxEntries, DEFAULT_MEMORY_STORE_OPTIONS.maxEntries),
     maxBytes: positiveInteger('maxBytes', options.maxBytes, DEFAULT_MEMORY_STORE_OPTIONS.maxBytes),

@@ -1,13 +1,17 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { InvalidOptionError } from '../errors';
-import { plainObject, positiveInteger } from '../validate';
+import { optionNames, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 
 /** Options of {@link RedisStore}: exactly one of `client` or `url`. */
 export interface RedisStoreOptions {
   /** A connected ioredis `Redis` or `Cluster` you own; the store never closes it. */
   client?: Redis | Cluster;
-  /** A `redis://` or `rediss://` URL; the store creates and owns a client with cache-safe settings. */
-  url?: string;
+  /**
+   * A `redis://` or `rediss://` URL; the store creates and owns a client with cache-safe
+   * settings. `undefined` counts as not given, so `{ url: process.env.REDIS_URL }` type-checks
+   * under `exactOptionalPropertyTypes` (and throws at construction when the variable is unset).
+   */
+  url?: string | undefined;
   /** Extra ioredis options for the client created from `url` (they override the cache-safe defaults). */
   redisOptions?: RedisOptions;
   /**
@@ -37,10 +41,23 @@ export interface ResolvedRedisStoreOptions {
   scanCount: number;
 }
 
+// Every option name, once: the compiler keeps this equal to RedisStoreOptions.
+const REDIS_STORE_OPTION_NAMES = optionNames<RedisStoreOptions>({
+  client: true,
+  url: true,
+  redisOptions: true,
+  operationTimeoutMs: true,
+  scanCount: true,
+});
+
 /** @internal */
 export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
   plainObject('RedisStore options', options);
+  rejectUnknownOptions('RedisStore', options, REDIS_STORE_OPTION_NAMES);
   const { client, url } = options;
+  if (client === undefined && url === undefined && Object.prototype.hasOwnProperty.call(options, 'url')) {
+    throw new InvalidOptionError('url', 'got undefined: pass a redis:// or rediss:// URL (is the environment variable it comes from set?), or a "client"');
+  }
   if ((client === undefined) === (url === undefined)) {
     throw new InvalidOptionError('client', 'pass exactly one of "client" (an ioredis Redis or Cluster) or "url"');
   }
