@@ -9,7 +9,13 @@ export default async function globalSetup(): Promise<void> {
   process.env.CACHE_KIT_TEST_REDIS_URL = server.url;
   // Likewise one PostgreSQL for the run: test files isolate themselves with tables of their own
   // (see `testPostgresTable`), and tests that stop PostgreSQL start a private server.
-  const postgres = await startPostgresServer();
+  let postgres;
+  try {
+    postgres = await startPostgresServer();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   (globalThis as { __POSTGRES_SERVER__?: unknown }).__POSTGRES_SERVER__ = postgres;
   process.env.CACHE_KIT_TEST_POSTGRES_URL = postgres.url;
 }
