@@ -136,3 +136,17 @@ export async function startPostgresServer(options: { port?: number } = {}): Prom
     },
   };
 }
+
+/** The URL of the run's shared PostgreSQL (started by the Jest global setup). */
+export function testPostgresUrl(): string {
+  const url = process.env.CACHE_KIT_TEST_POSTGRES_URL;
+  if (!url) throw new Error('CACHE_KIT_TEST_POSTGRES_URL is not set: run the tests through `npm test`');
+  return url;
+}
+
+let tables = 0;
+
+/** A table name unique to this call, so test files sharing the run's server never meet. */
+export function testPostgresTable(label = 't'): string {
+  return `cache_${label}_${process.pid}_${++tables}_${Math.random().toString(36).slice(2, 8)}`;
+}
