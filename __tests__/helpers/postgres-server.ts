@@ -69,6 +69,10 @@ export interface PostgresServer {
   url: string;
   /** The postmaster's pid (for SIGSTOP/SIGCONT in tests that freeze the server). */
   pid: number;
+  /** SIGSTOPs the postmaster and every backend: connections stay open but nothing answers. */
+  freeze(): void;
+  /** SIGCONTs what {@link PostgresServer.freeze} stopped. */
+  thaw(): void;
   /** Stops the server immediately (no checkpoint) and removes its data directory. */
   stop(): Promise<void>;
 }
@@ -112,17 +116,33 @@ export async function startPostgresServer(options: { port?: number } = {}): Prom
     throw new Error(`PostgreSQL did not start on port ${port}: ${stderr.trim()} ${log}`);
   }
   const pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const family = (): number[] => {
+    let children: number[] = [];
+    try {
+      children = run('pgrep', ['-P', String(pid)]).split('\n').filter(Boolean).map(Number);
+    } catch {
+      // pgrep exits 1 when there are no children.
+    }
+    return [pid, ...children];
+  };
+  const signal = (pids: number[], name: NodeJS.Signals): void => {
+    for (const target of pids) {
+      try {
+        process.kill(target, name);
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  };
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     pid,
+    freeze: () => signal(family(), 'SIGSTOP'),
+    thaw: () => signal(family(), 'SIGCONT'),
     async stop() {
-      try {
-        // A frozen server ignores the shutdown request until it is thawed.
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // Already gone.
-      }
+      // A frozen server ignores the shutdown request until it is thawed.
+      signal(family(), 'SIGCONT');
       try {
         exec('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w', '-t', '10']);
       } catch {

@@ -13,6 +13,8 @@ export interface PgPoolClient {
   query(text: string, values?: unknown[]): Promise<PgQueryResult>;
   /** With an error, the pool destroys the connection instead of reusing it. */
   release(err?: Error | boolean): void;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /**

@@ -264,12 +264,26 @@ export class PostgresStore implements Store {
       throw new StoreTimeoutError(operation, this.options.operationTimeoutMs);
     }
     if (state) state.client = client;
+    // A checked-out connection that breaks (server stopped) emits `error` on the client, not the
+    // pool; unheard, it would end the process. The failing query reports it to the caller.
+    const ignore = (): void => undefined;
+    client.on('error', ignore);
+    const release = (err?: Error | boolean): void => {
+      // Abandoned on timeout: already destroyed. The listener stays on any connection that is
+      // being destroyed, since its socket may still report; a healthy one goes back to the pool,
+      // which listens to idle connections itself.
+      if (state !== undefined && state.client !== client) return;
+      if (err === undefined) client.off('error', ignore);
+      client.release(err);
+    };
     try {
       const result = await work(client);
-      if (state?.client === client || !state) client.release();
+      release();
       return result;
     } catch (err) {
-      if (state?.client === client || !state) client.release(err instanceof Error ? err : true);
+      // The table vanished (dropped, or a new server): create it again on the next operation.
+      if ((err as { code?: unknown }).code === '42P01') this.schema = undefined;
+      release(err instanceof Error ? err : true);
       throw err;
     } finally {
       if (state) state.client = undefined;
