@@ -5,6 +5,7 @@ import { Pool } from 'pg';
 import request from 'supertest';
 import { CacheError, InvalidOptionError, PostgresStore, StoreTimeoutError, cacheResponse, canPrune, createCache, postgresCacheDdl } from '../../lib';
 import { postgresStatements } from '../../lib/stores/postgres';
+import { globToLike } from '../../lib/stores/sql-glob';
 import { type PostgresServer, startPostgresServer, testPostgresTable, testPostgresUrl } from '../helpers/postgres-server';
 import { runStoreContract } from './contract';
 
@@ -153,6 +154,16 @@ describe('PostgresStore', () => {
     expect((await store.get('path:aXb'))?.toString()).toBe('path:aXb');
     expect(await store.deletePattern('character:*')).toBe(1);
     expect((await store.get('Character:1'))?.toString()).toBe('Character:1');
+ 
+    // The translated LIKE alone already selects exactly (the matcher only narrows classes).
+    const statements = postgresStatements(store.table);
+    const selected = async (glob: string): Promise<unknown[]> => (await sql(statements.patternPage, [globToLike(glob).like, '', 100])).map((row) => row.cache_key);
+    await store.set('llm:a_b', bytes('again'), 60_000);
+    expect(await selected('llm:a_b')).toEqual(['llm:a_b']);
+    expect(await selected('rate:100%')).toEqual([]);
+    for (const key of ['id:ab', 'id:ad']) await store.set(key, bytes(key), 60_000);
+    expect(await store.deletePattern('id:a[bc]')).toBe(1);
+    expect((await store.get('id:ad'))?.toString()).toBe('id:ad');
   });
 
   test('a prefix pattern is answered from an index, not a sequential scan (EXPLAIN)', async () => {

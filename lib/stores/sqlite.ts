@@ -48,9 +48,53 @@ function globLiteral(text: string): string {
   return text.replace(/[*?[]/g, '[$&]');
 }
 
+/**
+ * The statements of a store on `table`. Exported for tests (the query plan of the pattern scan)
+ * and for reading: every statement the store runs is here.
+ * @internal
+ */
+export function sqliteStatements(t: string) {
+  return {
+    get: `SELECT cache_value FROM ${t} WHERE cache_key = ? AND expires_at > ?`,
+    upsert: `
+INSERT INTO ${t} (cache_key, cache_value, created_at, expires_at, hit_count, last_accessed_at) VALUES (?, ?, ?, ?, 0, ?)
+ON CONFLICT (cache_key) DO UPDATE SET cache_value = excluded.cache_value, created_at = excluded.created_at,
+  expires_at = excluded.expires_at, last_accessed_at = excluded.last_accessed_at`,
+    dropTags: `DELETE FROM ${t}_tags WHERE cache_key = ? AND tag NOT IN (SELECT value FROM json_each(?))`,
+    addTag: `INSERT OR IGNORE INTO ${t}_tags (tag, cache_key) VALUES (?, ?)`,
+    delete: `DELETE FROM ${t} WHERE cache_key = ? RETURNING expires_at`,
+    // GLOB on the literal prefix is what lets SQLite answer from the primary key index (LIKE is
+    // case-insensitive by default, so it cannot); the exact match is done in JS.
+    patternPage: `SELECT cache_key FROM ${t} WHERE cache_key GLOB ? AND cache_key LIKE ? ESCAPE '\\' AND cache_key > ? ORDER BY cache_key LIMIT ?`,
+    tagPage: `SELECT DISTINCT tag FROM ${t}_tags WHERE tag GLOB ? AND tag LIKE ? ESCAPE '\\' AND tag > ? ORDER BY tag LIMIT ?`,
+    tagged: `SELECT DISTINCT cache_key FROM ${t}_tags WHERE tag IN (SELECT value FROM json_each(?)) LIMIT ?`,
+    clear: `DELETE FROM ${t}`,
+    isLive: `SELECT 1 FROM ${t} WHERE cache_key = ? AND expires_at > ?`,
+    flushHit: `UPDATE ${t} SET hit_count = hit_count + ?, last_accessed_at = max(last_accessed_at, ?) WHERE cache_key = ?`,
+    pruneExpired: `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expires_at <= ? LIMIT ?)`,
+    pruneLocks: `DELETE FROM ${t}_locks WHERE expires_at <= ?`,
+    count: `SELECT count(*) AS n FROM ${t}`,
+    pruneLeastRecent: `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} ORDER BY last_accessed_at, cache_key LIMIT ?)`,
+    inspect: `
+SELECT count(*) AS entries, coalesce(sum(expires_at <= ?), 0) AS expired,
+  coalesce(sum(length(CAST(cache_key AS BLOB)) + length(cache_value)), 0) AS bytes,
+  coalesce(sum(hit_count), 0) AS hits, min(created_at) AS oldest
+FROM ${t}`,
+    top: `SELECT cache_key, hit_count, created_at, expires_at, last_accessed_at FROM ${t} ORDER BY hit_count DESC, cache_key LIMIT ?`,
+    acquireLock: `
+INSERT INTO ${t}_locks (lock_key, token, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (lock_key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at WHERE ${t}_locks.expires_at <= ?
+RETURNING token`,
+    releaseLock: `DELETE FROM ${t}_locks WHERE lock_key = ? AND token = ?`,
+    readRate: `SELECT last_ms, window_start_ms, window_count FROM ${t}_rates WHERE rate_key = ?`,
+    writeRate: `INSERT OR REPLACE INTO ${t}_rates (rate_key, last_ms, window_start_ms, window_count) VALUES (?, ?, ?, ?)`,
+  };
+}
+
 type Db = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
 type Row = Record<string, unknown>;
+type StatementName = keyof ReturnType<typeof sqliteStatements>;
 
 function loadSqlite(): new (file: string, options?: BetterSqlite3.Options) => Db {
   try {
@@ -96,7 +140,7 @@ export class SqliteStore implements Store {
   readonly table: string;
   private readonly options: ResolvedSqliteStoreOptions;
   private readonly db: Db;
-  private readonly statements: Record<string, Statement>;
+  private readonly statements: Record<StatementName, Statement>;
   private readonly timers: NodeJS.Timeout[] = [];
   private hits = new Map<string, { count: number; lastAt: number }>();
   private closed = false;
@@ -114,52 +158,19 @@ export class SqliteStore implements Store {
     // commits, which a cache can afford.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    const t = this.table;
-    if (this.options.createTable) this.db.exec(sqliteCacheDdl(t));
-    const prepare = (sql: string): Statement => this.db.prepare(sql);
-    this.statements = {
-      get: prepare(`SELECT cache_value FROM ${t} WHERE cache_key = ? AND expires_at > ?`),
-      upsert: prepare(`
-INSERT INTO ${t} (cache_key, cache_value, created_at, expires_at, hit_count, last_accessed_at) VALUES (?, ?, ?, ?, 0, ?)
-ON CONFLICT (cache_key) DO UPDATE SET cache_value = excluded.cache_value, created_at = excluded.created_at,
-  expires_at = excluded.expires_at, last_accessed_at = excluded.last_accessed_at`),
-      dropTags: prepare(`DELETE FROM ${t}_tags WHERE cache_key = ? AND tag NOT IN (SELECT value FROM json_each(?))`),
-      addTag: prepare(`INSERT OR IGNORE INTO ${t}_tags (tag, cache_key) VALUES (?, ?)`),
-      delete: prepare(`DELETE FROM ${t} WHERE cache_key = ? RETURNING expires_at`),
-      // GLOB on the literal prefix is what lets SQLite answer from the primary key index (LIKE is
-      // case-insensitive by default, so it cannot); the exact match is done in JS.
-      patternPage: prepare(`SELECT cache_key FROM ${t} WHERE cache_key GLOB ? AND cache_key LIKE ? ESCAPE '\\' AND cache_key > ? ORDER BY cache_key LIMIT ?`),
-      tagPage: prepare(`SELECT DISTINCT tag FROM ${t}_tags WHERE tag GLOB ? AND tag LIKE ? ESCAPE '\\' AND tag > ? ORDER BY tag LIMIT ?`),
-      tagged: prepare(`SELECT DISTINCT cache_key FROM ${t}_tags WHERE tag IN (SELECT value FROM json_each(?)) LIMIT ?`),
-      clear: prepare(`DELETE FROM ${t}`),
-      isLive: prepare(`SELECT 1 FROM ${t} WHERE cache_key = ? AND expires_at > ?`),
-      flushHit: prepare(`UPDATE ${t} SET hit_count = hit_count + ?, last_accessed_at = max(last_accessed_at, ?) WHERE cache_key = ?`),
-      pruneExpired: prepare(`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expires_at <= ? LIMIT ?)`),
-      pruneLocks: prepare(`DELETE FROM ${t}_locks WHERE expires_at <= ?`),
-      count: prepare(`SELECT count(*) AS n FROM ${t}`),
-      pruneLeastRecent: prepare(`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} ORDER BY last_accessed_at, cache_key LIMIT ?)`),
-      inspect: prepare(`
-SELECT count(*) AS entries, coalesce(sum(expires_at <= ?), 0) AS expired,
-  coalesce(sum(length(CAST(cache_key AS BLOB)) + length(cache_value)), 0) AS bytes,
-  coalesce(sum(hit_count), 0) AS hits, min(created_at) AS oldest
-FROM ${t}`),
-      top: prepare(`SELECT cache_key, hit_count, created_at, expires_at, last_accessed_at FROM ${t} ORDER BY hit_count DESC, cache_key LIMIT ?`),
-      acquireLock: prepare(`
-INSERT INTO ${t}_locks (lock_key, token, expires_at) VALUES (?, ?, ?)
-ON CONFLICT (lock_key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at WHERE ${t}_locks.expires_at <= ?
-RETURNING token`),
-      releaseLock: prepare(`DELETE FROM ${t}_locks WHERE lock_key = ? AND token = ?`),
-      readRate: prepare(`SELECT last_ms, window_start_ms, window_count FROM ${t}_rates WHERE rate_key = ?`),
-      writeRate: prepare(`INSERT OR REPLACE INTO ${t}_rates (rate_key, last_ms, window_start_ms, window_count) VALUES (?, ?, ?, ?)`),
-    };
+    if (this.options.createTable) this.db.exec(sqliteCacheDdl(this.table));
+    this.statements = Object.fromEntries(Object.entries(sqliteStatements(this.table)).map(([name, sql]) => [name, this.db.prepare(sql)])) as Record<
+      StatementName,
+      Statement
+    >;
     this.timers.push(setInterval(() => void this.flushHits().catch(() => undefined), this.options.hitFlushIntervalMs).unref());
     if (this.options.pruneIntervalMs > 0) {
       this.timers.push(setInterval(() => void this.prune().catch(() => undefined), this.options.pruneIntervalMs).unref());
     }
   }
 
-  private stmt(name: string): Statement {
-    return this.statements[name] as Statement;
+  private stmt(name: StatementName): Statement {
+    return this.statements[name];
   }
 
   /** Runs `work` on the open database, turning SQLite errors into store errors. */
