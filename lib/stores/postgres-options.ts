@@ -2,13 +2,28 @@ import { InvalidOptionError } from '../errors';
 import { nonNegativeInteger, optionalBoolean, plainObject, positiveInteger } from '../validate';
 import { knownOptions, tableName } from './sql-options';
 
-/** The part of a `pg` query result the store reads (a `pg.QueryResult` fits). */
+/**
+ * The part of a `pg` query result the store reads (a `pg.QueryResult` fits).
+ *
+ * @example
+ * ```ts
+ * const result: PgQueryResult = await pool.query('SELECT 1');
+ * ```
+ */
 export interface PgQueryResult {
   rows: unknown[];
   rowCount: number | null;
 }
 
-/** The part of a `pg.PoolClient` the store uses. */
+/**
+ * The part of a `pg.PoolClient` the store uses.
+ *
+ * @example
+ * ```ts
+ * const client: PgPoolClient = await pool.connect();
+ * client.release();
+ * ```
+ */
 export interface PgPoolClient {
   query(text: string, values?: unknown[]): Promise<PgQueryResult>;
   /** With an error, the pool destroys the connection instead of reusing it. */
@@ -20,6 +35,11 @@ export interface PgPoolClient {
 /**
  * The part of a `pg.Pool` the store uses; declared here so the package's types do not need
  * `@types/pg` installed. A `pg.Pool` fits.
+ *
+ * @example
+ * ```ts
+ * const pool: PgPool = new Pool({ connectionString: process.env.DATABASE_URL });
+ * ```
  */
 export interface PgPool {
   connect(): Promise<PgPoolClient>;
@@ -27,7 +47,14 @@ export interface PgPool {
   on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
-/** Options of {@link PostgresStore}: exactly one of `pool` or `connectionString`. */
+/**
+ * Options of {@link PostgresStore}: exactly one of `pool` or `connectionString`.
+ *
+ * @example
+ * ```ts
+ * const options: PostgresStoreOptions = { pool, table: 'cache_embeddings', maxEntries: 50_000, pruneIntervalMs: 3_600_000 };
+ * ```
+ */
 export interface PostgresStoreOptions {
   /**
    * A `pg.Pool` you own; the store never ends it. Give it an `error` listener: `pg` emits idle
@@ -88,7 +115,14 @@ export interface PostgresStoreOptions {
   maintenanceTimeoutMs?: number;
 }
 
-/** Defaults of {@link PostgresStoreOptions}. */
+/**
+ * Defaults of {@link PostgresStoreOptions}.
+ *
+ * @example
+ * ```ts
+ * new PostgresStore({ pool, operationTimeoutMs: DEFAULT_POSTGRES_STORE_OPTIONS.operationTimeoutMs * 2 });
+ * ```
+ */
 export const DEFAULT_POSTGRES_STORE_OPTIONS = Object.freeze({
   table: 'cache_entries',
   createTable: true,

@@ -2,7 +2,14 @@ import { InvalidOptionError } from '../errors';
 import { nonNegativeInteger, optionalBoolean, plainObject, positiveInteger } from '../validate';
 import { knownOptions, tableName } from './sql-options';
 
-/** Options of {@link SqliteStore}. */
+/**
+ * Options of {@link SqliteStore}.
+ *
+ * @example
+ * ```ts
+ * const options: SqliteStoreOptions = { path: 'cache/project_status.db', maxEntries: 10_000 };
+ * ```
+ */
 export interface SqliteStoreOptions {
   /**
    * The database file; missing directories are created. `':memory:'` keeps the cache in this
@@ -52,7 +59,14 @@ export interface SqliteStoreOptions {
   operationTimeoutMs?: number;
 }
 
-/** Defaults of {@link SqliteStoreOptions}. */
+/**
+ * Defaults of {@link SqliteStoreOptions}.
+ *
+ * @example
+ * ```ts
+ * new SqliteStore({ path: DEFAULT_SQLITE_STORE_OPTIONS.path });
+ * ```
+ */
 export const DEFAULT_SQLITE_STORE_OPTIONS = Object.freeze({
   path: 'cache/cache.db',
   table: 'cache_entries',

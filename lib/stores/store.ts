@@ -106,7 +106,14 @@ export interface RateLimitCapable {
   consumeRate(key: string, limits: RateLimits): Promise<number>;
 }
 
-/** One of the most-hit entries in a {@link StoreInspection}. */
+/**
+ * One of the most-hit entries in a {@link StoreInspection}.
+ *
+ * @example
+ * ```ts
+ * for (const { key, hits } of (await store.inspect()).top) console.log(key, hits);
+ * ```
+ */
 export interface InspectedEntry {
   key: string;
   /** Hits counted so far (flushed from memory before the inspection). */
@@ -119,6 +126,12 @@ export interface InspectedEntry {
 /**
  * What a {@link PruneCapable} store holds, as the monitoring queries of a SQL cache table
  * report it (entries, expired, hits, sizes, most-hit keys).
+ *
+ * @example
+ * ```ts
+ * const { entries, expired, hits } = await store.inspect();
+ * console.log(`${entries - expired} live rows, ${hits} hits`);
+ * ```
  */
 export interface StoreInspection {
   /** Every row, expired ones included (until `prune()` removes them). */
@@ -139,7 +152,14 @@ export interface StoreInspection {
   top: InspectedEntry[];
 }
 
-/** Capability: maintenance of stores that keep expired rows until removed (the SQL stores). */
+/**
+ * Capability: maintenance of stores that keep expired rows until removed (the SQL stores).
+ *
+ * @example
+ * ```ts
+ * setInterval(() => void store.prune().then((n) => log.info(`pruned ${n} rows`)), 3_600_000).unref();
+ * ```
+ */
 export interface PruneCapable {
   /**
    * Removes expired rows in batches (so no statement holds a long lock) and, with a `maxEntries`
