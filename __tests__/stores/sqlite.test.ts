@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -212,6 +213,23 @@ describe('SqliteStore', () => {
     expect(stale).toEqual(['error']);
     // Without staleIfError the error reaches the caller: the old entry is past its TTL.
     await expect(after.wrap('status', failing, { ttl: 0.05 })).rejects.toThrow('origin down');
+  });
+
+  test('stale-if-error across a real process restart: another process filled the file and exited', async () => {
+    const file = freshPath();
+    const root = path.resolve(__dirname, '../..');
+    const script = `
+      const { SqliteStore, createCache } = require('./lib');
+      (async () => {
+        const cache = createCache({ store: new SqliteStore({ path: ${JSON.stringify(file)} }) });
+        await cache.wrap('spotify:top', async () => ({ tracks: ['a', 'b'] }), { ttl: 0.05, staleIfError: 60 });
+        await cache.close();
+      })().catch((err) => { console.error(err); process.exit(1); });`;
+    execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, stdio: 'pipe' });
+    await sleep(100);
+    const cache = createCache({ store: make({ path: file }) });
+    const value = await cache.wrap('spotify:top', async () => Promise.reject(new Error('spotify down')), { ttl: 0.05, staleIfError: 60 });
+    expect(value).toEqual({ tracks: ['a', 'b'] });
   });
 
   test('stale-if-error stops at its window', async () => {
