@@ -3,7 +3,12 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 /** The status and headers of a response at the moment the handler's bytes reached this layer. */
 export interface CapturedHead {
   status: number;
-  /** Lower-case names, as `res.getHeaders()` reports them. */
+  /**
+   * Lower-case names, as `res.getHeaders()` reports them: the headers the handler set after
+   * capture began. A header that was already on the response then (set by a middleware mounted
+   * before the cache: `X-Request-Id`, `X-RateLimit-Remaining`, CORS) and still has the same value
+   * is left out, so it is never stored nor replayed over the next request's own value.
+   */
   headers: OutgoingHttpHeaders;
 }
 
@@ -17,18 +22,46 @@ export interface CapturedResponse extends CapturedHead {
 export interface CaptureHooks {
   /**
    * Runs once, before the first header or byte leaves this layer; headers may still be changed.
+   * Returning `'not-modified'` answers the client `304 Not Modified` instead (RFC 9110 §15.4.5:
+   * no content, the validators kept) while the full response is still captured for storage;
+   * that is how the cache answers a conditional request it had the origin answer in full.
    */
-  onHead?: (head: CapturedHead) => void;
+  onHead?: (head: CapturedHead) => void | 'not-modified';
   /** Runs after the response has been handed on, so storing never delays the client. */
   onEnd: (captured: CapturedResponse) => void;
 }
 
 type Chunk = string | Buffer | Uint8Array;
 
+/** Headers describing content, which a 304 does not carry (RFC 9110 §15.4.5). */
+const CONTENT_FIELDS: readonly string[] = ['content-length', 'content-type', 'content-encoding', 'content-range', 'transfer-encoding'];
+
 function toBuffer(chunk: Chunk, encoding: BufferEncoding | undefined): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, encoding ?? 'utf8');
   if (Buffer.isBuffer(chunk)) return chunk;
   return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+type HeaderValue = OutgoingHttpHeaders[string];
+
+function sameValue(a: HeaderValue, b: HeaderValue): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => String(item) === String(b[i]));
+  }
+  return String(a) === String(b);
+}
+
+/** `headers` without the ones `before` already had with the same value. */
+function ownHeaders(headers: OutgoingHttpHeaders, before: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const own: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const earlier = before[name];
+    if (earlier !== undefined && sameValue(earlier, value)) continue;
+    own[name] = value;
+  }
+  return own;
 }
 
 /** Headers passed to `writeHead` as an object or a flat `[name, value, ...]` array, lower-cased. */
@@ -55,6 +88,10 @@ function writeHeadHeaders(args: unknown[]): OutgoingHttpHeaders {
  * bytes and headers in agreement whatever the mount order: a `compression` mounted before the
  * cache sets `Content-Encoding` only after that moment, over bytes this layer saw uncompressed;
  * one mounted after it has already set `Content-Encoding` and hands this layer compressed bytes.
+ *
+ * Headers already on `res` when this is called belong to the layers that ran before the cache;
+ * they are snapshotted here and left out of the captured head unless the handler changed them
+ * (headers passed to `writeHead` are always the handler's).
  */
 export function captureResponse(res: ServerResponse, maxBytes: number, hooks: CaptureHooks): void {
   const originalWrite = res.write;
@@ -63,11 +100,20 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
   let chunks: Buffer[] | undefined = [];
   let size = 0;
   let head: CapturedHead | undefined;
+  let notModified = false;
+  // getHeaders() returns a fresh object, but array values are shared: copy them too.
+  const before: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(res.getHeaders())) before[name] = Array.isArray(value) ? [...value] : value;
 
   const takeHead = (status: number, extra: OutgoingHttpHeaders | undefined): void => {
     if (head !== undefined) return;
-    head = { status, headers: extra === undefined ? res.getHeaders() : { ...res.getHeaders(), ...extra } };
-    hooks.onHead?.(head);
+    const own = ownHeaders(res.getHeaders(), before);
+    head = { status, headers: extra === undefined ? own : { ...own, ...extra } };
+    if (hooks.onHead?.(head) === 'not-modified') {
+      notModified = true;
+      res.statusCode = 304;
+      for (const name of CONTENT_FIELDS) res.removeHeader(name);
+    }
   };
 
   const collect = (chunk: unknown, encoding: unknown): void => {
@@ -85,12 +131,18 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
 
   res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]): ServerResponse {
     takeHead(statusCode, writeHeadHeaders(rest));
+    if (notModified) {
+      // The handler's own head is replaced by the 304's: the headers it passed are on `res` now.
+      for (const [name, value] of Object.entries(writeHeadHeaders(rest))) if (!CONTENT_FIELDS.includes(name) && value !== undefined) res.setHeader(name, value);
+      return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, 304);
+    }
     return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
   } as ServerResponse['writeHead'];
 
   res.write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
     takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
+    if (notModified) return true;
     return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as ServerResponse['write'];
 
@@ -100,13 +152,17 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
     res.write = originalWrite;
     res.end = originalEnd;
     res.writeHead = originalWriteHead;
-    const result = (originalEnd as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
     const captured = head as CapturedHead;
-    hooks.onEnd({
-      status: captured.status,
-      headers: captured.headers,
-      body: chunks === undefined ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
-    });
-    return result;
+    try {
+      if (notModified) return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, ...[chunk, ...rest].filter((arg) => typeof arg === 'function'));
+      return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+    } finally {
+      // Even when the client is gone and ending throws, the fill gets its answer.
+      hooks.onEnd({
+        status: captured.status,
+        headers: captured.headers,
+        body: chunks === undefined ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
+      });
+    }
   } as ServerResponse['end'];
 }
