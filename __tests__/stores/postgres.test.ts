@@ -334,7 +334,8 @@ describe('PostgresStore when its server goes away', () => {
     expect((await request(app).get('/data')).headers['x-cache']).toBe('HIT');
 
     await server.stop();
-    const during = await Promise.all(Array.from({ length: 5 }, () => request(app).get('/data')));
+    // Distinct keys: concurrent requests for one key would be coalesced into one origin call.
+    const during = await Promise.all(Array.from({ length: 5 }, (_, i) => request(app).get(`/data?i=${i}`)));
     expect(during.map((res) => res.status)).toEqual([200, 200, 200, 200, 200]);
     expect(during.every((res) => res.headers['x-cache'] === 'MISS')).toBe(true);
     expect(origin()).toBe(6);
@@ -364,7 +365,7 @@ describe('PostgresStore when its server goes away', () => {
     expect((await request(app).get('/data')).headers['x-cache']).toBe('HIT');
 
     server.freeze();
-    const during = await Promise.all(Array.from({ length: 3 }, () => request(app).get('/data')));
+    const during = await Promise.all(Array.from({ length: 3 }, (_, i) => request(app).get(`/data?i=${i}`)));
     expect(during.map((res) => res.status)).toEqual([200, 200, 200]);
     expect(origin()).toBe(4);
     const timeouts = errors.filter((error) => error instanceof StoreTimeoutError);
