@@ -180,6 +180,25 @@ describe('PostgresStore', () => {
     expect(await store.deletePattern('k:123*')).toBe(111); // k:123, k:1230..1239, k:12300..12399
   });
 
+  test('a tag delete reads the tag index, not the tables (EXPLAIN): its cost follows the tagged rows', async () => {
+    const store = await make();
+    await sql(`INSERT INTO ${store.table} (cache_key, cache_value, expires_at) SELECT 'k:' || g, '\\x00', now() + interval '1 hour' FROM generate_series(1, 20000) g`);
+    await sql(`INSERT INTO ${store.table}_tags (tag, cache_key) SELECT 'tag:' || (g % 2000), 'k:' || g FROM generate_series(1, 20000) g`);
+    await sql(`ANALYZE ${store.table}`);
+    await sql(`ANALYZE ${store.table}_tags`);
+    const plan = (await sql(`EXPLAIN ${postgresStatements(store.table).deleteTagged}`, [['tag:7'], 1000])).map((row) => String(row['QUERY PLAN'])).join('\n');
+    expect(plan).not.toMatch(/Seq Scan/);
+    expect(plan).toContain(`${store.table}_tags_pkey`);
+    expect(await store.deleteTags(['tag:7'])).toBe(10);
+  });
+
+  test('two stores creating one schema at once take turns (no CREATE race)', async () => {
+    const table = testPostgresTable();
+    const racers = Array.from({ length: 4 }, () => new PostgresStore({ pool: sharedPool(), table, pruneIntervalMs: 0 }));
+    stores.push(...racers);
+    await expect(Promise.all(racers.map((store) => store.ready()))).resolves.toBeDefined();
+  });
+
   test('prune removes expired rows in batches and resolves the count', async () => {
     const store = await make({ pruneBatchSize: 10 });
     for (let i = 0; i < 35; i++) await store.set(`old:${i}`, bytes('x'), 60_000, ['t']);
