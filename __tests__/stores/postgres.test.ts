@@ -211,6 +211,19 @@ describe('PostgresStore', () => {
     expect(await store.prune()).toBe(0);
   });
 
+  test('the background prune runs every pruneIntervalMs by itself', async () => {
+    const store = await make({ pruneIntervalMs: 50 });
+    for (let i = 0; i < 5; i++) await store.set(`old:${i}`, bytes('x'), 60_000);
+    await store.set('live', bytes('x'), 60_000);
+    await sql(`UPDATE ${store.table} SET expires_at = now() - interval '1 minute' WHERE cache_key LIKE 'old:%'`);
+    let rows = 6;
+    for (let i = 0; i < 100 && rows > 1; i++) {
+      await sleep(20);
+      rows = Number((await sql(`SELECT count(*) AS n FROM ${store.table}`))[0]?.n);
+    }
+    expect(rows).toBe(1);
+  });
+
   test('with maxEntries, prune removes the least recently accessed rows over the bound', async () => {
     const store = await make({ maxEntries: 4, pruneBatchSize: 3, hitFlushIntervalMs: 60_000 });
     for (let i = 0; i < 10; i++) {

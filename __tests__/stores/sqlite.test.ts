@@ -147,6 +147,16 @@ describe('SqliteStore', () => {
     expect(Number((db.prepare(`SELECT count(*) AS n FROM ${store.table}_tags`).get() as { n: number }).n)).toBe(0);
   });
 
+  test('the background prune runs every pruneIntervalMs by itself', async () => {
+    const store = make({ pruneIntervalMs: 50 });
+    for (let i = 0; i < 5; i++) await store.set(`old:${i}`, bytes('x'), 10);
+    await store.set('live', bytes('x'), 60_000);
+    const db = peek(store);
+    const count = (): number => Number((db.prepare(`SELECT count(*) AS n FROM ${store.table}`).get() as { n: number }).n);
+    for (let i = 0; i < 100 && count() > 1; i++) await sleep(20);
+    expect(count()).toBe(1);
+  });
+
   test("inspect: seed 002's stats (total, stale, oldest age) and seed 003's numbers (entries, hits, most-hit)", async () => {
     const store = make({ hitFlushIntervalMs: 60_000 });
     for (let i = 0; i < 6; i++) await store.set(`k:${i}`, bytes('vv'), 60_000);

@@ -72,6 +72,7 @@ export function postgresStatements(table: string) {
   const wait = `(CASE WHEN ${spacing} > 0 THEN ${spacing} ELSE ${windowWait} END)`;
   return {
     get: `SELECT cache_value FROM ${table} WHERE cache_key = $1 AND expires_at > now()`,
+    isLive: `SELECT 1 FROM ${table} WHERE cache_key = $1 AND expires_at > now()`,
     // One statement: the entry upsert and its tag rows, so an entry is never visible without
     // being reachable from its tags. Tags of a previous value are replaced; hit_count is kept
     // (it counts the key's popularity, not the value's).
@@ -424,7 +425,7 @@ export class PostgresStore implements Store {
    * store was given; through a `Cache`, that TTL includes any stale grace window).
    */
   async isStale(key: string): Promise<boolean> {
-    const { rows } = await this.query('isStale', `SELECT 1 FROM ${this.table} WHERE cache_key = $1 AND expires_at > now()`, [key]);
+    const { rows } = await this.query('isStale', this.sql.isLive, [key]);
     return rows.length === 0;
   }
 
