@@ -136,6 +136,8 @@ async function serve(kind: Kind, redisUrl: string, pgUrl: string): Promise<void>
   process.stdin.resume();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cache-kit-bench-serve-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // The runner stops services with SIGTERM; exiting through 'exit' removes the temp dir.
+  process.once('SIGTERM', () => process.exit(0));
   const store = storeOf(kind, redisUrl, pgUrl, dir);
   await readyOf(store);
   const counters = { originCalls: 0, slowOriginCalls: 0, cacheErrors: 0 };
