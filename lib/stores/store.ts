@@ -6,7 +6,8 @@
  * per tag, an index of the keys written with it, so a {@link TagCapable} store can remove them.
  *
  * Everything beyond this core is a separate capability interface a store may implement:
- * {@link PatternCapable}, {@link TagCapable}, {@link LockCapable}, {@link RateLimitCapable}.
+ * {@link PatternCapable}, {@link TagCapable}, {@link LockCapable}, {@link RateLimitCapable},
+ * {@link PruneCapable}.
  * The engine checks for them with the `can*` guards and degrades gracefully where one is
  * missing (no cross-process lock: in-process coalescing only; no limiter: in-process limits).
  *
@@ -105,6 +106,70 @@ export interface RateLimitCapable {
   consumeRate(key: string, limits: RateLimits): Promise<number>;
 }
 
+/**
+ * One of the most-hit entries in a {@link StoreInspection}.
+ *
+ * @example
+ * ```ts
+ * for (const { key, hits } of (await store.inspect()).top) console.log(key, hits);
+ * ```
+ */
+export interface InspectedEntry {
+  key: string;
+  /** Hits counted so far (flushed from memory before the inspection). */
+  hits: number;
+  createdAt: Date;
+  expiresAt: Date;
+  lastAccessedAt: Date;
+}
+
+/**
+ * What a {@link PruneCapable} store holds, as the monitoring queries of a SQL cache table
+ * report it (entries, expired, hits, sizes, most-hit keys).
+ *
+ * @example
+ * ```ts
+ * const { entries, expired, hits } = await store.inspect();
+ * console.log(`${entries - expired} live rows, ${hits} hits`);
+ * ```
+ */
+export interface StoreInspection {
+  /** Every row, expired ones included (until `prune()` removes them). */
+  entries: number;
+  /** Rows past their TTL: never returned by `get`, removed by the next `prune()`. */
+  expired: number;
+  /** Bytes of keys plus values over every row. */
+  bytes: number;
+  /** On-disk size of the table with its indexes (PostgreSQL) or of the database file (SQLite). */
+  storageBytes: number;
+  /** The sum of every row's hit count. */
+  hits: number;
+  /** `hits / entries`, or 0 when empty. */
+  averageHits: number;
+  /** Age of the oldest row (by `created_at`), in seconds; 0 when empty. */
+  oldestAgeSeconds: number;
+  /** The most-hit rows, most hits first. */
+  top: InspectedEntry[];
+}
+
+/**
+ * Capability: maintenance of stores that keep expired rows until removed (the SQL stores).
+ *
+ * @example
+ * ```ts
+ * setInterval(() => void store.prune().then((n) => log.info(`pruned ${n} rows`)), 3_600_000).unref();
+ * ```
+ */
+export interface PruneCapable {
+  /**
+   * Removes expired rows in batches (so no statement holds a long lock) and, with a `maxEntries`
+   * bound, the least recently accessed rows over it; resolves with how many rows it removed.
+   */
+  prune(): Promise<number>;
+  /** Counts what the store holds; `top` (default 10) is how many most-hit rows to list. */
+  inspect(options?: { top?: number }): Promise<StoreInspection>;
+}
+
 /** A store with every capability the built-in stores have. */
 export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable;
 
@@ -131,6 +196,18 @@ export function canLock(store: Store): store is Store & LockCapable {
 /** Whether `store` implements {@link RateLimitCapable}. */
 export function canRateLimit(store: Store): store is Store & RateLimitCapable {
   return hasMethods(store, ['consumeRate']);
+}
+
+/**
+ * Whether `store` implements {@link PruneCapable}.
+ *
+ * @example
+ * ```ts
+ * if (canPrune(store)) console.log((await store.inspect()).entries);
+ * ```
+ */
+export function canPrune(store: Store): store is Store & PruneCapable {
+  return hasMethods(store, ['prune', 'inspect']);
 }
 
 /** Whether `value` looks like a {@link Store} (the core methods). @internal */

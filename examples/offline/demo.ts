@@ -1,0 +1,82 @@
+/**
+ * Seed 004's layout: a Redis primary with a SQLite mirror, so a route keeps answering from the
+ * cache (X-Cache: HIT) when Redis dies. `npm run demo:offline`.
+ *
+ * It starts its own throwaway redis-server (it is going to kill it, so never yours) and keeps the
+ * SQLite file in a temp dir.
+ *
+ * `fallbackMode: 'mirror'` writes every entry to both stores and sends invalidations to both;
+ * `'outage'` (the default) only uses the fallback while the primary is down, so it starts empty.
+ * The mirror mode is being built alongside this example (issue 13, item 4): on a build without
+ * it the option is ignored and the "after the kill" requests below are MISSes, which the demo says.
+ */
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import express from 'express';
+import { type CacheOptions, RedisStore, SqliteStore, cacheResponse, createCache } from '../../lib';
+import { startRedisServer } from '../../__tests__/helpers/redis-server';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  const redis = await startRedisServer();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cache-kit-offline-'));
+  try {
+    const store = new RedisStore({ url: redis.url });
+    await store.ready();
+    // Seed 002's file cache: it survives restarts, so it can also answer right after one.
+    const fallback = new SqliteStore({ path: path.join(dir, 'offline.db') });
+    // A variable, not a literal: on a build that predates `fallbackMode` it still compiles.
+    const options: CacheOptions & { fallbackMode: 'mirror' | 'outage' } = { store, fallback, fallbackMode: 'mirror', breaker: { failureThreshold: 2, coolDownMs: 1_000 } };
+    const cache = createCache(options);
+    cache.on('degraded', ({ store: name }) => console.log(`  (the cache noticed ${name} is down and switched to the SQLite mirror)`));
+    cache.on('error', () => undefined);
+
+    let origin = 0;
+    const app = express();
+    // Seed 004: data refreshed every 12 hours, always present.
+    app.get('/tracks/:id', cacheResponse({ cache, ttl: 12 * 3600, keyPrefix: 'track' }), (req, res) => {
+      origin++;
+      res.json({ id: req.params.id, title: `Track ${req.params.id}`, fetchedFromSpotify: true });
+    });
+    const server = http.createServer(app).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const get = async (url: string): Promise<string> => {
+      const res = await fetch(base + url);
+      await res.arrayBuffer();
+      return `${res.headers.get('x-cache') ?? '-'} ${res.status}`;
+    };
+
+    console.log(`Redis on ${redis.url}, SQLite at ${fallback.path}`);
+    console.log(`GET /tracks/1 → ${await get('/tracks/1')}`);
+    await sleep(50); // the write happens just after the answer
+    console.log(`GET /tracks/1 → ${await get('/tracks/1')}`);
+    console.log('killing redis-server...');
+    await redis.stop();
+    const after: string[] = [];
+    for (let i = 0; i < 5; i++) after.push(await get('/tracks/1'));
+    console.log(`5 × GET /tracks/1 after the kill → ${after.join(', ')}`);
+    const hits = after.filter((line) => line.startsWith('HIT')).length;
+    console.log(`origin calls: ${origin}`);
+    console.log(
+      hits === after.length
+        ? 'every request after the kill was a HIT from the SQLite mirror'
+        : `${after.length - hits} of ${after.length} requests after the kill went to the origin (with 'outage' semantics the fallback starts empty; 'mirror' has it filled already)`,
+    );
+    await new Promise((resolve) => server.close(resolve));
+    await cache.close();
+    await fallback.close();
+  } finally {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
