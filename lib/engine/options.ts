@@ -1,5 +1,7 @@
 import { InvalidOptionError } from '../errors';
+import { type BusOptions, type ResolvedBusOptions, resolveBusOptions } from '../bus/options';
 import { type BreakerOptions, DEFAULT_BREAKER_OPTIONS } from '../resilience/options';
+import { type L1Options, resolveL1Options } from '../stores/tiered';
 import { type Store, isStore } from '../stores/store';
 import { DEFAULT_TTL_PROFILE, type Ttl, type TtlProfiles, mergeProfiles, resolveTtl } from '../ttl';
 import { nonNegativeInteger, nonNegativeSeconds, optionalString, plainObject, positiveInteger, positiveIntegers } from '../validate';
@@ -43,6 +45,20 @@ export interface CacheOptions {
    * @default { ttlMs: 5000, waitMs: 3000, pollMs: 25 }
    */
   lock?: LockOptions | false;
+  /**
+   * A bounded in-process tier in front of the store: hits found there never touch the store.
+   * Copies live no longer than their entry's TTL; invalidations remove them with the store's
+   * entries, here and (through the bus) in every instance sharing the namespace.
+   * @default none (every read goes to the store)
+   */
+  l1?: L1Options;
+  /**
+   * The invalidation bus that keeps every instance's `l1` coherent (Redis pub/sub; sharded on a
+   * Cluster), or `false` for none (one instance only: other instances' writes would not reach
+   * this one's copies until they expire).
+   * @default on when `l1` is set and the store is a `RedisStore`
+   */
+  bus?: BusOptions | false;
 }
 
 /** Options of the cross-process fill lock ({@link CacheOptions.lock}). */
@@ -79,12 +95,14 @@ export interface ResolvedCacheOptions {
   fallback: Store | undefined;
   breaker: Required<BreakerOptions> | false;
   lock: Required<LockOptions> | false;
+  l1: Required<L1Options> | undefined;
+  bus: ResolvedBusOptions | false | undefined;
 }
 
 /** @internal */
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
   plainObject('createCache options', options);
-  const { store, fallback, breaker, lock } = options;
+  const { store, fallback, breaker, lock, l1, bus } = options;
   if (store !== undefined && !isStore(store)) {
     throw new InvalidOptionError('store', 'expected a Store (e.g. new MemoryStore() or new RedisStore({ client }))');
   }
@@ -106,6 +124,8 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     fallback,
     breaker: breaker === false ? false : positiveIntegers('breaker', breaker, DEFAULT_BREAKER_OPTIONS),
     lock: lock === false ? false : positiveIntegers('lock', lock, DEFAULT_LOCK_OPTIONS),
+    l1: l1 === undefined ? undefined : resolveL1Options(l1),
+    bus: bus === undefined || bus === false ? bus : resolveBusOptions(bus),
   };
 }
 
