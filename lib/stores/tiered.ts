@@ -55,7 +55,7 @@ export function resolveL1Options(options: L1Options): Required<L1Options> {
 export type TierBusState = 'off' | 'up' | 'down';
 
 /** The bus as the tier sees it. */
-export type TierBus = Pick<RedisBus, 'publish' | 'close' | 'ready' | 'on' | 'state' | 'instanceId'>;
+export type TierBus = Pick<RedisBus, 'publish' | 'close' | 'ready' | 'on' | 'state' | 'instanceId' | 'channel'>;
 
 /** What the composition root supplies. @internal */
 export interface TierHooks {
