@@ -221,7 +221,7 @@ export class TieredStore implements Store {
     this.lru.delete(key);
     await this.l2.set(key, value, ttlMs, tags);
     this.learntTags.set(key, tags ?? []);
-    if (this.epoch === epoch) this.keep(key, Buffer.from(value), tags ?? [], ttlMs);
+    if (this.epoch === epoch) this.keep(key, value, tags ?? [], ttlMs);
     // Not awaited: a write is answered once stored; peers only drop a copy they may not have.
     void this.publish({ kind: 'set', keys: [key], tags: tags ?? [] });
   }
@@ -326,7 +326,11 @@ export class TieredStore implements Store {
     if (this.capMs > 0) ttl = Math.min(ttl, this.capMs);
     // A stale entry (kept in L2 for stale-while-revalidate) is read from L2 each time.
     if (!(ttl >= 1)) return;
-    const copy: Copy = { value: bytes, tags };
+    // A copy of its own, exactly sized: a slice of a pooled or socket buffer would keep the
+    // whole pool slab (or read chunk) alive as long as the copy lives (measured: twice the bytes).
+    const value = Buffer.allocUnsafeSlow(bytes.length);
+    bytes.copy(value);
+    const copy: Copy = { value, tags };
     this.lru.set(key, copy, { ttl: Math.floor(ttl) });
     // An entry larger than maxBytes is refused by the LRU: it must not be indexed either.
     if (this.lru.peek(key) === copy) this.index(key, copy);
