@@ -30,10 +30,16 @@ export interface TiersResults {
   connections: number;
   rps: Record<Variant, Summary>;
   p99Ms: Record<Variant, Summary>;
+  /** Server CPU time per request, in µs (less sensitive than req/s to a machine shared with other work). */
+  cpuUsPerRequest: Record<Variant, Summary>;
   /** Per round: l1 / memory requests per second. */
   l1OverMemory: Summary;
   /** Per round: redis / raw-get requests per second. */
   redisOverRawGet: Summary;
+  /** Per round: memory CPU per request / l1 CPU per request (above 1: the L1 hit costs less). */
+  l1OverMemoryCpu: Summary;
+  /** Per round: raw-get CPU per request / redis CPU per request. */
+  redisOverRawGetCpu: Summary;
   failures: number;
   originCallsDuringRounds: Record<Variant, number>;
   propagation: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
@@ -48,12 +54,14 @@ export function renderTiers(results: TiersResults): string {
   const lines = [
     `### L1 tier over Redis (${results.rounds} interleaved rounds of ${results.durationSeconds} s, ${results.connections} connections)`,
     '',
-    '| route | req/s median (min–max) | p99 ms median |',
-    '| --- | --- | --- |',
-    ...VARIANTS.map((variant) => `| ${variant} | ${range(results.rps[variant], 0)} | ${f(results.p99Ms[variant].median, 1)} |`),
+    '| route | req/s median (min–max) | p99 ms median | server CPU µs/request median (min–max) |',
+    '| --- | --- | --- | --- |',
+    ...VARIANTS.map(
+      (variant) => `| ${variant} | ${range(results.rps[variant], 0)} | ${f(results.p99Ms[variant].median, 1)} | ${range(results.cpuUsPerRequest[variant], 1)} |`,
+    ),
     '',
-    `- L1+L2 hit / MemoryStore hit: **${range(results.l1OverMemory)}** (target ≥ 0.95)`,
-    `- Redis hit without L1 / raw ioredis GET + res.end: **${range(results.redisOverRawGet)}** (target ≥ 0.85)`,
+    `- L1+L2 hit / MemoryStore hit: **${range(results.l1OverMemory)}** by req/s, **${range(results.l1OverMemoryCpu)}** by CPU per request (target ≥ 0.95)`,
+    `- Redis hit without L1 / raw ioredis GET + res.end: **${range(results.redisOverRawGet)}** by req/s, **${range(results.redisOverRawGetCpu)}** by CPU per request (target ≥ 0.85)`,
     `- Propagation of invalidateTags from A to B's L1 over ${results.propagation.count} invalidations: p50 ${f(results.propagation.p50Ms, 3)} ms, p99 ${f(results.propagation.p99Ms, 3)} ms, max ${f(results.propagation.maxMs, 3)} ms`,
     `- Memory per L1 copy (${results.memory.count} copies of a ${results.memory.payloadBytes}-byte body): counted ${f(results.memory.countedBytesPerEntry, 0)} B, heap+external ${f(results.memory.heapBytesPerEntry, 0)} B, RSS ${f(results.memory.rssBytesPerEntry, 0)} B`,
     `- Failures: ${results.failures}; origin calls during the rounds: ${VARIANTS.map((v) => `${v} ${results.originCallsDuringRounds[v]}`).join(', ')}`,
@@ -91,21 +99,25 @@ export async function tiersScenario(
     }
     const originBefore = new Map<Variant, number>();
     for (const variant of VARIANTS) originBefore.set(variant, (await getJson<{ originCalls: number }>(`${service(variant).base}/stats`)).originCalls);
-    const runs = new Map<Variant, LoadResult[]>(VARIANTS.map((variant) => [variant, []]));
+    const runs = new Map<Variant, Array<LoadResult & { cpuUs: number }>>(VARIANTS.map((variant) => [variant, []]));
+    const cpuOf = async (variant: Variant): Promise<number> => (await getJson<{ cpuMicros: number }>(`${service(variant).base}/stats`)).cpuMicros;
     for (let round = 0; round < config.rounds; round++) {
       const order = [...VARIANTS.slice(round % VARIANTS.length), ...VARIANTS.slice(0, round % VARIANTS.length)];
       for (const variant of order) {
+        const cpuBefore = await cpuOf(variant);
         const result = await autocannon(group, `${service(variant).base}/item`, { connections: config.connections, durationSeconds: config.durationSeconds });
-        runs.get(variant)?.push(result);
-        log(`  round ${round + 1}/${config.rounds} ${variant}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms${result.failures ? `, ${result.failures} failures` : ''}`);
+        const cpuUs = ((await cpuOf(variant)) - cpuBefore) / Math.max(1, result.total);
+        runs.get(variant)?.push({ ...result, cpuUs });
+        log(`  round ${round + 1}/${config.rounds} ${variant}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, ${cpuUs.toFixed(1)} CPU µs/request${result.failures ? `, ${result.failures} failures` : ''}`);
       }
     }
     const originCallsDuringRounds = {} as Record<Variant, number>;
     for (const variant of VARIANTS) {
       originCallsDuringRounds[variant] = (await getJson<{ originCalls: number }>(`${service(variant).base}/stats`)).originCalls - (originBefore.get(variant) ?? 0);
     }
-    const of = (variant: Variant): LoadResult[] => runs.get(variant) ?? [];
+    const of = (variant: Variant): Array<LoadResult & { cpuUs: number }> => runs.get(variant) ?? [];
     const ratio = (top: Variant, bottom: Variant): Summary => summarize(of(top).map((run, i) => run.rps / (of(bottom)[i]?.rps ?? Number.NaN)));
+    const cpuRatio = (top: Variant, bottom: Variant): Summary => summarize(of(top).map((run, i) => (of(bottom)[i]?.cpuUs ?? Number.NaN) / run.cpuUs));
     for (const s of services.values()) await group.stop(s.child);
     services.clear();
 
@@ -123,8 +135,11 @@ export async function tiersScenario(
       connections: config.connections,
       rps: Object.fromEntries(VARIANTS.map((v) => [v, summarize(of(v).map((run) => run.rps))])) as Record<Variant, Summary>,
       p99Ms: Object.fromEntries(VARIANTS.map((v) => [v, summarize(of(v).map((run) => run.p99))])) as Record<Variant, Summary>,
+      cpuUsPerRequest: Object.fromEntries(VARIANTS.map((v) => [v, summarize(of(v).map((run) => run.cpuUs))])) as Record<Variant, Summary>,
       l1OverMemory: ratio('l1', 'memory'),
       redisOverRawGet: ratio('redis', 'raw-get'),
+      l1OverMemoryCpu: cpuRatio('l1', 'memory'),
+      redisOverRawGetCpu: cpuRatio('redis', 'raw-get'),
       failures: VARIANTS.reduce((sum, v) => sum + of(v).reduce((s, run) => s + run.failures, 0), 0),
       originCallsDuringRounds,
       propagation,
