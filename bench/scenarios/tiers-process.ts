@@ -10,6 +10,9 @@
  * - `propagation COUNT`: two caches A and B with L1 and the bus; B holds a copy of COUNT
  *   tagged keys; for each, times `A.invalidateTags([tag])` until B's bus has dropped B's copy.
  *   Prints `{ count, p50Ms, p99Ms, maxMs }`.
+ * - `hitpath COUNT`: in this one process, server CPU per `cache.getResponse` hit through
+ *   MemoryStore and through the L1 tier (over Redis), COUNT hits each, three interleaved rounds;
+ *   no HTTP, so it isolates what the tier adds to a hit. Prints `{ memoryUs: [...], l1Us: [...] }`.
  * - `memory COUNT` (with `--expose-gc`): heap and RSS growth per L1 copy after COUNT writes of
  *   the bench body through an L1 over Redis (the store's bytes live in Redis, not here).
  */
@@ -125,6 +128,28 @@ async function propagation(url: string, count: number): Promise<void> {
   await Promise.all([a.close(), b.close()]);
 }
 
+async function hitpath(url: string, count: number): Promise<void> {
+  const memoryCache = createCache({ store: new MemoryStore() });
+  const l1Cache = await redisCache(url, 'tiers-hitpath', true, 2_000);
+  const response = { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', etag: bodyEtag }, body: bodyBytes };
+  for (const cache of [memoryCache, l1Cache]) await cache.setResponse('api:item:x', response);
+  const perHit = async (cache: Cache): Promise<number> => {
+    const started = process.cpuUsage();
+    for (let i = 0; i < count; i++) await cache.getResponse('api:item:x');
+    const used = process.cpuUsage(started);
+    return (used.user + used.system) / count;
+  };
+  const memoryUs: number[] = [];
+  const l1Us: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    memoryUs.push(await perHit(memoryCache));
+    l1Us.push(await perHit(l1Cache));
+  }
+  if (memoryCache.stats().hits !== 3 * count || l1Cache.stats().hits !== 3 * count) throw new Error('a hit-path read missed');
+  process.stdout.write(`${JSON.stringify({ count, memoryUs, l1Us })}\n`);
+  await Promise.all([memoryCache.close(), l1Cache.close()]);
+}
+
 async function memory(url: string, count: number): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc');
@@ -160,6 +185,7 @@ async function main(): Promise<void> {
   if (mode === 'serve') return serve(arg ?? '', url);
   if (mode === 'propagation') return propagation(url, Number(arg));
   if (mode === 'memory') return memory(url, Number(arg));
+  if (mode === 'hitpath') return hitpath(url, Number(arg));
   throw new Error(`unknown mode ${String(mode)}`);
 }
 

@@ -43,6 +43,8 @@ export interface TiersResults {
   failures: number;
   originCallsDuringRounds: Record<Variant, number>;
   propagation: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** In-process CPU µs per `getResponse` hit (no HTTP), per round. */
+  hitpath: { count: number; memoryUs: number[]; l1Us: number[] };
   memory: { count: number; payloadBytes: number; countedBytesPerEntry: number; heapBytesPerEntry: number; rssBytesPerEntry: number };
 }
 
@@ -62,6 +64,7 @@ export function renderTiers(results: TiersResults): string {
     '',
     `- L1+L2 hit / MemoryStore hit: **${range(results.l1OverMemory)}** by req/s, **${range(results.l1OverMemoryCpu)}** by CPU per request (target ≥ 0.95)`,
     `- Redis hit without L1 / raw ioredis GET + res.end: **${range(results.redisOverRawGet)}** by req/s, **${range(results.redisOverRawGetCpu)}** by CPU per request (target ≥ 0.85)`,
+    `- In process, no HTTP (${results.hitpath.count} \`getResponse\` hits × 3 rounds): MemoryStore ${results.hitpath.memoryUs.map((n) => f(n, 3)).join(' / ')} µs, L1 ${results.hitpath.l1Us.map((n) => f(n, 3)).join(' / ')} µs of CPU per hit`,
     `- Propagation of invalidateTags from A to B's L1 over ${results.propagation.count} invalidations: p50 ${f(results.propagation.p50Ms, 3)} ms, p99 ${f(results.propagation.p99Ms, 3)} ms, max ${f(results.propagation.maxMs, 3)} ms`,
     `- Memory per L1 copy (${results.memory.count} copies of a ${results.memory.payloadBytes}-byte body): counted ${f(results.memory.countedBytesPerEntry, 0)} B, heap+external ${f(results.memory.heapBytesPerEntry, 0)} B, RSS ${f(results.memory.rssBytesPerEntry, 0)} B`,
     `- Failures: ${results.failures}; origin calls during the rounds: ${VARIANTS.map((v) => `${v} ${results.originCallsDuringRounds[v]}`).join(', ')}`,
@@ -124,6 +127,10 @@ export async function tiersScenario(
     const count = config.quick ? 200 : 1_000;
     const propagation = JSON.parse(await group.run(SCRIPT, ['propagation', redisUrl, String(count)], { role: 'server', timeoutMs: 120_000 })) as TiersResults['propagation'];
     log(`  propagation over ${count}: p50 ${f(propagation.p50Ms, 3)} ms, p99 ${f(propagation.p99Ms, 3)} ms`);
+    const hitpath = JSON.parse(
+      await group.run(SCRIPT, ['hitpath', redisUrl, String(config.quick ? 20_000 : 200_000)], { role: 'server', timeoutMs: 120_000 }),
+    ) as TiersResults['hitpath'];
+    log(`  hit path in process: memory ${hitpath.memoryUs.map((n) => f(n, 3)).join('/')} µs, l1 ${hitpath.l1Us.map((n) => f(n, 3)).join('/')} µs`);
     const memory = JSON.parse(
       await group.run(SCRIPT, ['memory', redisUrl, String(config.quick ? 5_000 : 50_000)], { role: 'server', timeoutMs: 180_000 }, ['--expose-gc']),
     ) as TiersResults['memory'];
@@ -143,6 +150,7 @@ export async function tiersScenario(
       failures: VARIANTS.reduce((sum, v) => sum + of(v).reduce((s, run) => s + run.failures, 0), 0),
       originCallsDuringRounds,
       propagation,
+      hitpath,
       memory,
     };
     const dir = path.resolve(__dirname, '..', 'results');
