@@ -6,6 +6,12 @@ import { optionalString, plainObject } from '../validate';
  * Options of the invalidation bus (`createCache({ l1, bus })`). The bus rides on the Redis the
  * store uses: messages are published with the store's client, and received on a connection of
  * the bus's own (subscribed connections cannot run other commands).
+ *
+ * @example
+ * ```ts
+ * const subscriber = new Redis(process.env.REDIS_URL); // used for nothing else
+ * createCache({ store: new RedisStore({ url: process.env.REDIS_URL }), namespace: 'myapp', l1: {}, bus: { subscriber } });
+ * ```
  */
 export interface BusOptions {
   /**

@@ -8,10 +8,22 @@ type Client = Redis | Cluster;
  * Where the bus stands: `connecting` until its first subscription is confirmed, `up` while
  * subscribed, `down` after the subscribed connection dropped (messages may be missed until it
  * is `up` again), `closed` after {@link RedisBus.close}.
+ *
+ * @example
+ * ```ts
+ * const state: BusState = (cache.store as TieredStore).bus?.state ?? 'closed';
+ * ```
  */
 export type BusState = 'connecting' | 'up' | 'down' | 'closed';
 
-/** What a {@link RedisBus} reports. */
+/**
+ * What a {@link RedisBus} reports.
+ *
+ * @example
+ * ```ts
+ * bus.on('down', () => log.warn('cache bus disconnected: L1 bypassed until it is back'));
+ * ```
+ */
 export interface BusEvents {
   /** A message from another instance arrived. */
   message: InvalidationMessage;

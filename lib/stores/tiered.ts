@@ -7,7 +7,14 @@ import { nonNegativeInteger, plainObject, positiveInteger } from '../validate';
 import type { LockCapable, PatternCapable, RateLimitCapable, Store, TagCapable } from './store';
 import { canDeletePattern, canDeleteTags, canLock, canRateLimit } from './store';
 
-/** Options of the in-process tier in front of the store (`createCache({ l1 })`). */
+/**
+ * Options of the in-process tier in front of the store (`createCache({ l1 })`).
+ *
+ * @example
+ * ```ts
+ * createCache({ store: new RedisStore({ url }), l1: { maxEntries: 50_000, maxBytes: 64 * 1024 * 1024, ttlMs: 30_000 } });
+ * ```
+ */
 export interface L1Options {
   /**
    * The most entries held in process; the least recently used is evicted past it. Must be a
@@ -31,7 +38,14 @@ export interface L1Options {
   ttlMs?: number;
 }
 
-/** Defaults of {@link L1Options}. */
+/**
+ * Defaults of {@link L1Options}.
+ *
+ * @example
+ * ```ts
+ * createCache({ store, l1: { ...DEFAULT_L1_OPTIONS, maxEntries: 100_000 } });
+ * ```
+ */
 export const DEFAULT_L1_OPTIONS = Object.freeze({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024, ttlMs: 0 });
 
 /** @internal */
@@ -51,10 +65,15 @@ export function resolveL1Options(options: L1Options): Required<L1Options> {
  * How the tier relates to the bus: `off` (no bus: one instance, or L1 copies only bounded by
  * their TTL), `up` (copies are used), `down` (the bus may be missing messages: copies are only
  * a stand-in while the store fails, and are dropped when the bus is back).
+ *
+ * @example
+ * ```ts
+ * if ((cache.store as TieredStore).busState === 'down') log.warn('L1 bypassed: the cache bus is reconnecting');
+ * ```
  */
 export type TierBusState = 'off' | 'up' | 'down';
 
-/** The bus as the tier sees it. */
+/** The bus as the tier sees it (a {@link RedisBus}). @internal */
 export type TierBus = Pick<RedisBus, 'publish' | 'close' | 'ready' | 'on' | 'state' | 'instanceId' | 'channel'>;
 
 /** What the composition root supplies. @internal */
