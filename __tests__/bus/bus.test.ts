@@ -190,3 +190,32 @@ test('a remote invalidation reaches the stale-write guard: B’s load in flight 
   expect(tierOf(b).holds('app:character:9')).toBe(false);
   expect(await a.get('character:9')).toBeUndefined();
 });
+
+test('an instance that could not publish sends a clear once it can, so peers drop what it invalidated meanwhile', async () => {
+  const aClient = newRedis(server.url, { keyPrefix: 'bus:', enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  clients.push(aClient);
+  await new Promise<void>((resolve) => aClient.once('ready', () => resolve()));
+  const a = createCache({ store: new RedisStore({ client: aClient, operationTimeoutMs: 2_000 }), namespace: 'app', l1: {} });
+  caches.push(a);
+  await tierOf(a).ready();
+  const b = await instance('app');
+  await setHeard(a, b, 'character:1', 'one');
+  await setHeard(a, b, 'character:2', 'two');
+  expect(await b.get('character:1')).toBe('one');
+  expect(await b.get('character:2')).toBe('two');
+  expect(tierOf(b).size).toBe(2);
+
+  // A's command connection (its store and its publisher) goes away; its bus subscriber stays.
+  const ended = new Promise<void>((resolve) => aClient.once('end', () => resolve()));
+  aClient.disconnect();
+  await ended;
+  await expect(a.delete('character:1')).rejects.toThrow();
+  expect(tierOf(b).holds('app:character:1')).toBe(true); // B never heard of it
+
+  await aClient.connect();
+  const cleared = nextMessage(b, (message) => message.kind === 'clear');
+  await a.set('character:3', 'three');
+  await cleared;
+  expect(tierOf(b).holds('app:character:1')).toBe(false);
+  expect(tierOf(b).holds('app:character:2')).toBe(false);
+});

@@ -98,6 +98,21 @@ describe('L1 over a MemoryStore (no bus)', () => {
     await cache.close();
   });
 
+  test('fills still coalesce through the engine: concurrent wraps of one key call the loader once', async () => {
+    const cache = createCache({ store: new MemoryStore(), l1: {} });
+    let calls = 0;
+    const loader = async (): Promise<string> => {
+      calls++;
+      await sleep(20);
+      return 'loaded';
+    };
+    const values = await Promise.all(Array.from({ length: 20 }, () => cache.wrap('hot', loader)));
+    expect(values).toEqual(Array(20).fill('loaded'));
+    expect(calls).toBe(1);
+    expect(tierOf(cache).holds('hot')).toBe(true);
+    await cache.close();
+  });
+
   test('L1 is bounded by maxEntries and maxBytes; an entry over maxBytes is only in L2', async () => {
     const l2 = new MemoryStore();
     const cache = createCache({ store: l2, l1: { maxEntries: 3, maxBytes: 2_000 } });
