@@ -106,3 +106,38 @@ test('killing the shard subscriber clears L1 and the bus comes back by itself', 
   await a.delete('character:1');
   expect(await again).toEqual({ kind: 'invalidate', keys: ['app:character:1'] });
 });
+
+test('when the channel’s slot moves to another master, the bus follows it (SUNSUBSCRIBE from the server)', async () => {
+  const a = await instance('moving');
+  const b = await instance('moving');
+  const channel = tierOf(b).bus?.channel as string;
+  const nodes = cluster.nodes.map(({ port }) => newRedis(`redis://127.0.0.1:${port}`));
+  try {
+    const slot = Number(await nodes[0]?.call('CLUSTER', 'KEYSLOT', channel));
+    const ids = await Promise.all(nodes.map(async (node) => String(await node.call('CLUSTER', 'MYID'))));
+    const counts = await shardSubscribers(channel);
+    const from = counts.findIndex((count) => count > 0);
+    const to = (from + 1) % nodes.length;
+    const source = nodes[from] as Redis;
+    const target = nodes[to] as Redis;
+    expect(await source.call('CLUSTER', 'COUNTKEYSINSLOT', slot)).toBe(0);
+
+    const down = nextBusEvent(b, 'down');
+    const up = nextBusEvent(b, 'up');
+    await target.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', ids[from] as string);
+    await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', ids[to] as string);
+    for (const node of [target, source, ...nodes.filter((_, i) => i !== from && i !== to)]) {
+      await node.call('CLUSTER', 'SETSLOT', slot, 'NODE', ids[to] as string);
+    }
+    await down;
+    await up;
+    const after = await shardSubscribers(channel);
+    expect(after[to]).toBeGreaterThanOrEqual(1);
+
+    const heard = nextMessage(b);
+    await a.delete('character:1');
+    expect(await heard).toEqual({ kind: 'invalidate', keys: ['moving:character:1'] });
+  } finally {
+    for (const node of nodes) node.disconnect();
+  }
+});

@@ -39,6 +39,8 @@ type Listener<E extends keyof BusEvents> = (payload: BusEvents[E]) => void;
 
 /** How long to wait before looking up a cluster channel's shard again after a failure, in ms. */
 const RESOLVE_RETRY_MS = 500;
+/** How often the bus checks that its connection is still subscribed, in ms. */
+const WATCH_MS = 1_000;
 
 function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
@@ -87,6 +89,7 @@ export class RedisBus {
     error: new Set(),
   };
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly watchTimer: NodeJS.Timeout;
 
   /**
    * @param publisher the store's client: messages are published with it.
@@ -100,6 +103,11 @@ export class RedisBus {
   ) {
     this.channel = prefixOf(publisher) + baseChannel;
     this.ownsSubscriber = subscriber === undefined;
+    // A server can end a subscription without closing the connection: when a cluster slot moves,
+    // Redis sends SUNSUBSCRIBE to the shard's subscribers. ioredis then leaves subscriber mode
+    // (and reports a queue-state error); without this check the bus would be deaf but "up".
+    this.watchTimer = setInterval(() => this.checkSubscribed(), WATCH_MS);
+    this.watchTimer.unref();
     if (subscriber !== undefined) this.attach(subscriber);
     else if (!isCluster(publisher)) this.attach(publisher.duplicate(subscriberOptions()));
     else this.attachToShard(publisher);
@@ -158,13 +166,9 @@ export class RedisBus {
     if (this.current === 'closed') return;
     this.current = 'closed';
     clearTimeout(this.retryTimer);
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
+    clearInterval(this.watchTimer);
+    const subscriber = this.detach();
     if (subscriber === undefined) return;
-    subscriber.removeListener('ready', this.onReady);
-    subscriber.removeListener('close', this.onClose);
-    subscriber.removeListener('message', this.onMessage);
-    subscriber.removeListener('smessage', this.onMessage);
     if (!this.ownsSubscriber) {
       await subscriber.unsubscribe(this.channel).catch(() => undefined);
       return;
@@ -184,10 +188,27 @@ export class RedisBus {
     }
   }
 
+  /** Stops listening to the current subscriber connection; returns it. */
+  private detach(): Redis | undefined {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    if (subscriber === undefined) return undefined;
+    subscriber.removeListener('ready', this.onReady);
+    subscriber.removeListener('close', this.onClose);
+    subscriber.removeListener('error', this.onError);
+    subscriber.removeListener('message', this.onMessage);
+    subscriber.removeListener('smessage', this.onMessage);
+    // An abandoned connection of ours may still report errors while it goes away; unheard, an
+    // 'error' event would throw.
+    if (this.ownsSubscriber) subscriber.on('error', () => undefined);
+    return subscriber;
+  }
+
   private attach(subscriber: Redis): void {
     this.subscriber = subscriber;
-    // Failures are seen through `close` and failed subscriptions; unheard, ioredis prints each.
-    if (this.ownsSubscriber) subscriber.on('error', () => undefined);
+    // Failures are seen through `close`, failed subscriptions and the watch; unheard, ioredis
+    // would print each error.
+    subscriber.on('error', this.onError);
     subscriber.on('ready', this.onReady);
     subscriber.on('close', this.onClose);
     subscriber.on(isCluster(this.publisher) ? 'smessage' : 'message', this.onMessage);
@@ -225,9 +246,9 @@ export class RedisBus {
       (error: unknown) => {
         this.emit('error', { error: toError(error), operation: 'subscribe' });
         // A MOVED reply: the slot changed owner. Start over on the new one.
-        if (isCluster(this.publisher) && this.ownsSubscriber && this.current !== 'closed') {
+        if (isCluster(this.publisher) && this.ownsSubscriber && this.current !== 'closed' && this.subscriber === subscriber) {
           this.markDown();
-          subscriber.disconnect();
+          this.detach()?.disconnect();
           this.attachToShard(this.publisher);
         }
       },
@@ -235,6 +256,22 @@ export class RedisBus {
   };
 
   private readonly onClose = (): void => this.markDown();
+
+  private readonly onError = (): void => this.checkSubscribed();
+
+  /** Subscribes again when the connection is ready but no longer subscribed (see the watch). */
+  private checkSubscribed(): void {
+    const subscriber = this.subscriber;
+    if (this.current !== 'up' || subscriber === undefined || subscriber.status !== 'ready' || subscriber.mode === 'subscriber') return;
+    this.markDown();
+    if (isCluster(this.publisher) && this.ownsSubscriber) {
+      // The slot may have a new owner: look it up again and connect there.
+      this.detach()?.disconnect();
+      this.attachToShard(this.publisher);
+      return;
+    }
+    this.onReady();
+  }
 
   private markDown(): void {
     if (this.current !== 'up') return;
