@@ -199,6 +199,20 @@ describe('L1 over Redis', () => {
     await Promise.all([cache.close(), plain.close()]);
   });
 
+  test('bus: false gives an L1 without a bus: copies are trusted at once (one instance only)', async () => {
+    const redis = client();
+    const cache = createCache({ store: new RedisStore({ client: redis, operationTimeoutMs: 2_000 }), namespace: 'solo', l1: {}, bus: false });
+    const tier = tierOf(cache);
+    expect(tier.bus).toBeUndefined();
+    expect(tier.busState).toBe('off');
+    await cache.set('k', 'v');
+    await redis.ping();
+    const before = await commandCount(admin);
+    expect(await cache.get('k')).toBe('v');
+    expect(await commandCount(admin)).toBe(before);
+    await cache.close();
+  });
+
   test('Redis down: L1 keeps answering what it holds (hits, degraded visible); on recovery L1 is dropped', async () => {
     const own = await startRedisServer();
     try {
