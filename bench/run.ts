@@ -20,6 +20,7 @@ import { ProcessGroup, detectPinning } from './lib/processes';
 import { type BenchResults, type StampedeRow, type ThroughputRow, LATEST_END, LATEST_START, SUMMARY_END, SUMMARY_START, quoteBetween, renderHitChart, renderMarkdown, summaryOf } from './lib/report';
 import { summarize } from './lib/stats';
 import { type StoresResults, renderStores, storesScenario } from './lib/stores-bench';
+import { renderTiers, tiersScenario } from './scenarios/tiers';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONFIG = QUICK
@@ -32,7 +33,7 @@ const BOUND_MAX_BYTES = 16 * 1024 * 1024;
 const STAMPEDE_CANDIDATES: Candidate[] = ['ck-memory', 'ck-redis', 'apicache-memory', 'apicache-redis'];
 const MISS_CANDIDATES: Candidate[] = ['bare', 'ck-memory', 'ck-redis'];
 const RESULTS_DIR = path.resolve(__dirname, 'results');
-const SCENARIOS = ['hit', 'miss', 'stampede', 'memory', 'invalidation', 'stores'] as const;
+const SCENARIOS = ['hit', 'miss', 'stampede', 'memory', 'invalidation', 'stores', 'tiers'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** `BENCH_SCENARIOS=hit,miss` runs only those (for working on one); the default is all of them. */
@@ -308,6 +309,9 @@ async function main(): Promise<void> {
     const memory = scenarios.has('memory') ? await memoryScenario(group) : undefined;
     const invalidation = scenarios.has('invalidation') ? await invalidationScenario(group, redis) : undefined;
     const stores: StoresResults | undefined = scenarios.has('stores') ? await storesScenario(group, redis.url, { ...CONFIG, ops: QUICK ? 500 : 5_000 }, log) : undefined;
+    // Its own results files (bench/results/tiers.*), so the main report stays as it was.
+    const tiersConfig = { rounds: QUICK ? 1 : 5, durationSeconds: CONFIG.durationSeconds, warmupSeconds: CONFIG.warmupSeconds, connections: CONFIG.connections, quick: QUICK };
+    const tiers = scenarios.has('tiers') ? await tiersScenario(group, redis.url, tiersConfig, log) : undefined;
 
     const results: BenchResults = {
       meta: {
@@ -357,6 +361,7 @@ async function main(): Promise<void> {
       writeFileSync(readme, quoteBetween(readFileSync(readme, 'utf8'), SUMMARY_START, SUMMARY_END, summaryOf(markdown)));
     }
     process.stdout.write(`${markdown}\n`);
+    if (tiers) process.stdout.write(`${renderTiers(tiers)}\n`);
     log(`done in ${results.meta.elapsedSeconds as number} s; wrote bench/results/${stem}.json, ${stem}.md and the hit chart`);
   } finally {
     await cleanup();

@@ -1,19 +1,37 @@
+import { RedisBus } from './bus/redis-bus';
 import { Cache } from './engine/cache';
 import { TypedEmitter } from './engine/events';
 import { type CacheOptions, resolveCacheOptions } from './engine/options';
+import { InvalidOptionError } from './errors';
+import { normaliseNamespace } from './keys';
 import { ResilientStore } from './resilience/resilient-store';
+import { decodeEntry } from './serializer';
 import { MemoryStore } from './stores/memory';
+import { RedisStore } from './stores/redis';
 import type { FullStore, Store } from './stores/store';
+import { TieredStore } from './stores/tiered';
+
+/** When an envelope stops being fresh, for the L1 tier (which only knows bytes). */
+function expiresAt(bytes: Buffer): number | undefined {
+  try {
+    return decodeEntry(bytes).expiresAt;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * Creates a cache: the composition root. It assembles the store stack (the store, then the
- * circuit breaker with its fallback and invalidation journal) and hands the engine the composed
- * store; nothing inside the `Cache` builds stores. Without a store it uses a new
- * {@link MemoryStore}.
+ * Creates a cache: the composition root. It assembles the store stack (the L1 tier when `l1` is
+ * set, in front of the store wrapped by the circuit breaker with its fallback and invalidation
+ * journal, plus the invalidation bus) and hands the engine the composed store; nothing inside
+ * the `Cache` builds stores. Without a store it uses a new {@link MemoryStore}.
+ *
+ * The breaker wraps the store only: while it is open, L1 keeps answering what it holds.
  *
  * @example
  * ```ts
  * const cache = createCache({ store: new RedisStore({ url: 'redis://127.0.0.1:6379' }), namespace: 'myapp', defaultTtl: 'api_response' });
+ * const tiered = createCache({ store: new RedisStore({ url }), namespace: 'myapp', l1: { maxEntries: 50_000, maxBytes: 64 * 1024 * 1024 } });
  * ```
  */
 export function createCache(options: CacheOptions = {}): Cache {
@@ -21,13 +39,45 @@ export function createCache(options: CacheOptions = {}): Cache {
   const events = new TypedEmitter();
   const primary: Store = resolved.store ?? new MemoryStore();
   let store: Store = primary;
+  let resilient: ResilientStore | undefined;
+  let tier: TieredStore | undefined;
   if (resolved.breaker !== false) {
     // The wrapper forwards each capability its primary has, and only those.
-    store = new ResilientStore(primary as FullStore, resolved.fallback as FullStore | undefined, resolved.breaker, {
+    resilient = new ResilientStore(primary as FullStore, resolved.fallback as FullStore | undefined, resolved.breaker, {
       error: (error, operation, key) => events.emit('error', { error, operation, key }),
       degraded: (error) => events.emit('degraded', { store: primary.name, error }),
-      recovered: (downtimeMs) => events.emit('recovered', { store: primary.name, downtimeMs }),
+      recovered: (downtimeMs) => {
+        tier?.l2Recovered();
+        events.emit('recovered', { store: primary.name, downtimeMs });
+      },
     });
+    store = resilient;
   }
-  return new Cache(store, events, resolved);
+  let bus: RedisBus | undefined;
+  if (resolved.l1 !== undefined) {
+    if (resolved.bus !== undefined && resolved.bus !== false && !(primary instanceof RedisStore)) {
+      throw new InvalidOptionError('bus', 'the invalidation bus needs a RedisStore as "store"; pass bus: false for an L1 without one');
+    }
+    if (resolved.bus !== false && primary instanceof RedisStore) {
+      const channel = resolved.bus?.channel ?? `__bus__:${normaliseNamespace(resolved.namespace)}`;
+      bus = new RedisBus(primary.client, channel, resolved.bus?.subscriber);
+    }
+    const l2 = resilient;
+    tier = new TieredStore(store, resolved.l1, { expiresAt, degraded: () => l2?.degraded ?? false }, bus);
+    store = tier;
+  } else if (resolved.bus !== undefined && resolved.bus !== false) {
+    throw new InvalidOptionError('bus', 'the bus keeps L1 tiers coherent: set "l1" too, or drop "bus"');
+  }
+  const cache = new Cache(store, events, resolved);
+  if (bus !== undefined && tier !== undefined) {
+    const l1 = tier;
+    bus.on('message', (message) => {
+      l1.applyRemote(message);
+      cache.applyRemoteInvalidation(message.kind === 'set' ? { keys: message.keys } : { ...message, clear: message.kind === 'clear' });
+    });
+    bus.on('down', () => l1.busDown());
+    bus.on('up', () => l1.busUp());
+    bus.on('error', ({ error, operation }) => events.emit('error', { error, operation: `bus.${operation}` }));
+  }
+  return cache;
 }

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { Cluster, ClusterOptions } from 'ioredis';
+import { newCluster } from './redis';
 import { type RedisServer, freePort, startRedisServer } from './redis-server';
 
 const run = promisify(execFile);
@@ -45,4 +47,17 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       await Promise.all(servers.map((server) => server.stop()));
     },
   };
+}
+
+/**
+ * A `Cluster` client (of the ioredis major `IOREDIS_MAJOR` selects) on `cluster`, resolved once
+ * it is ready. Yours to quit.
+ */
+export async function connectCluster(cluster: RedisCluster, options: ClusterOptions = {}): Promise<Cluster> {
+  const client = newCluster(cluster.nodes, options);
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
 }

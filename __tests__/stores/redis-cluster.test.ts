@@ -1,6 +1,6 @@
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { RedisStore, createCache } from '../../lib';
-import { type RedisCluster, startRedisCluster } from '../helpers/redis-cluster';
+import { type RedisCluster, connectCluster, startRedisCluster } from '../helpers/redis-cluster';
 import { runStoreContract } from './contract';
 
 jest.setTimeout(60_000);
@@ -17,15 +17,11 @@ afterAll(async () => {
 });
 
 async function clusterClient(keyPrefix: string, where: 'top' | 'redisOptions'): Promise<Cluster> {
-  const client =
-    where === 'top'
-      ? new Cluster(cluster.nodes, { keyPrefix, enableOfflineQueue: true })
-      : new Cluster(cluster.nodes, { redisOptions: { keyPrefix }, enableOfflineQueue: true });
+  const client = await connectCluster(
+    cluster,
+    where === 'top' ? { keyPrefix, enableOfflineQueue: true } : { redisOptions: { keyPrefix }, enableOfflineQueue: true },
+  );
   clients.push(client);
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('error', reject);
-  });
   return client;
 }
 

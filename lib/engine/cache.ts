@@ -617,6 +617,35 @@ export class Cache {
     }
     this.events.emit('error', { error: err, operation, key });
   }
+
+  /**
+   * Records another instance's write or invalidation (heard on the bus) in the stale-write
+   * guard, so a load in flight here cannot store what the other instance just replaced or
+   * removed. Names are full (namespace included), as the store sees them.
+   * @internal
+   */
+  applyRemoteInvalidation(names: {
+    keys?: readonly string[];
+    patterns?: readonly string[];
+    tags?: readonly string[];
+    tagPatterns?: readonly string[];
+    clear?: boolean;
+  }): void {
+    if (names.clear === true) {
+      this.invalidations.record(() => true);
+      return;
+    }
+    const keys = new Set(names.keys);
+    const patterns = (names.patterns ?? []).map((pattern) => globToRegExp(pattern));
+    const tags = new Set(names.tags);
+    const tagPatterns = (names.tagPatterns ?? []).map((pattern) => globToRegExp(pattern));
+    this.invalidations.record(
+      (fullKey, fullTags) =>
+        keys.has(fullKey) ||
+        patterns.some((pattern) => pattern.test(fullKey)) ||
+        (fullTags !== undefined && fullTags.some((tag) => tags.has(tag) || tagPatterns.some((pattern) => pattern.test(tag)))),
+    );
+  }
 }
 
 export type { CacheEvents };

@@ -1,5 +1,7 @@
 import { InvalidOptionError } from '../errors';
+import { type BusOptions, type ResolvedBusOptions, resolveBusOptions } from '../bus/options';
 import { type BreakerOptions, DEFAULT_BREAKER_OPTIONS } from '../resilience/options';
+import { type L1Options, resolveL1Options } from '../stores/tiered';
 import { type Store, isStore } from '../stores/store';
 import {
   DEFAULT_TTL_PROFILE,
@@ -56,6 +58,20 @@ export interface CacheOptions {
    * @default { ttlMs: 5000, waitMs: 3000, pollMs: 25 }
    */
   lock?: LockOptions | false;
+  /**
+   * A bounded in-process tier in front of the store: hits found there never touch the store.
+   * Copies live no longer than their entry's TTL; invalidations remove them with the store's
+   * entries, here and (through the bus) in every instance sharing the namespace.
+   * @default none (every read goes to the store)
+   */
+  l1?: L1Options;
+  /**
+   * The invalidation bus that keeps every instance's `l1` coherent (Redis pub/sub; sharded on a
+   * Cluster), or `false` for none (one instance only: other instances' writes would not reach
+   * this one's copies until they expire).
+   * @default on when `l1` is set and the store is a `RedisStore`
+   */
+  bus?: BusOptions | false;
 }
 
 /** Options of the cross-process fill lock ({@link CacheOptions.lock}). */
@@ -92,6 +108,8 @@ export interface ResolvedCacheOptions {
   fallback: Store | undefined;
   breaker: Required<BreakerOptions> | false;
   lock: Required<LockOptions> | false;
+  l1: Required<L1Options> | undefined;
+  bus: ResolvedBusOptions | false | undefined;
 }
 
 // The one list of option names per resolver: the compiler keeps each equal to its interface,
@@ -104,6 +122,8 @@ const CACHE_OPTION_NAMES = optionNames<CacheOptions>({
   fallback: true,
   breaker: true,
   lock: true,
+  l1: true,
+  bus: true,
 });
 const BREAKER_OPTION_NAMES = optionNames<BreakerOptions>({ failureThreshold: true, coolDownMs: true, journalLimit: true });
 const LOCK_OPTION_NAMES = optionNames<LockOptions>({ ttlMs: true, waitMs: true, pollMs: true });
@@ -113,7 +133,7 @@ const LIMITER_OPTION_NAMES = optionNames<LimiterOptions>({ name: true, minInterv
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
   plainObject('createCache options', options);
   rejectUnknownOptions('createCache', options, CACHE_OPTION_NAMES);
-  const { store, fallback, breaker, lock } = options;
+  const { store, fallback, breaker, lock, l1, bus } = options;
   if (store !== undefined && !isStore(store)) {
     throw new InvalidOptionError('store', 'expected a Store (e.g. new MemoryStore() or new RedisStore({ client }))');
   }
@@ -141,6 +161,8 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     fallback,
     breaker: breaker === false ? false : positiveIntegers('breaker', breaker, DEFAULT_BREAKER_OPTIONS),
     lock: lock === false ? false : positiveIntegers('lock', lock, DEFAULT_LOCK_OPTIONS),
+    l1: l1 === undefined ? undefined : resolveL1Options(l1),
+    bus: bus === undefined || bus === false ? bus : resolveBusOptions(bus),
   };
 }
 
