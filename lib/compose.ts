@@ -2,8 +2,9 @@ import { Cache } from './engine/cache';
 import { TypedEmitter } from './engine/events';
 import { type CacheOptions, resolveCacheOptions } from './engine/options';
 import { ResilientStore } from './resilience/resilient-store';
+import { normaliseNamespace } from './keys';
 import { MemoryStore } from './stores/memory';
-import type { FullStore, Store } from './stores/store';
+import type { Store } from './stores/store';
 
 /**
  * Creates a cache: the composition root. It assembles the store stack (the store, then the
@@ -21,13 +22,20 @@ export function createCache(options: CacheOptions = {}): Cache {
   const events = new TypedEmitter();
   const primary: Store = resolved.store ?? new MemoryStore();
   let store: Store = primary;
+  // The engine owns error reporting (the event and the one-time warning); the wrapper reports
+  // through it. Bound late: the engine is built on the composed store.
+  let report: (error: Error, operation: string, key: string | undefined) => void = () => undefined;
   if (resolved.breaker !== false) {
-    // The wrapper forwards each capability its primary has, and only those.
-    store = new ResilientStore(primary as FullStore, resolved.fallback as FullStore | undefined, resolved.breaker, {
-      error: (error, operation, key) => events.emit('error', { error, operation, key }),
+    // The wrapper has exactly the capabilities of its primary; the engine finds them with the
+    // can* guards. It reports every failure it absorbs through these hooks, once.
+    const settings = { ...resolved.breaker, fallbackMode: resolved.fallbackMode, probeKey: `${normaliseNamespace(resolved.namespace)}__probe__` };
+    store = new ResilientStore(primary, resolved.fallback, settings, {
+      error: (error, operation, key) => report(error, operation, key),
       degraded: (error) => events.emit('degraded', { store: primary.name, error }),
       recovered: (downtimeMs) => events.emit('recovered', { store: primary.name, downtimeMs }),
     });
   }
-  return new Cache(store, events, resolved);
+  const cache = new Cache(store, events, resolved);
+  report = (error, operation, key) => cache.reportError(error, operation, key);
+  return cache;
 }

@@ -83,8 +83,8 @@ export class StoreTimeoutError extends CacheError {
   /** The timeout that elapsed, in milliseconds. */
   readonly timeoutMs: number;
 
-  constructor(operation: string, timeoutMs: number) {
-    super('ERR_CACHE_TIMEOUT', `store operation "${operation}" timed out after ${timeoutMs} ms`);
+  constructor(operation: string, timeoutMs: number, cause?: Error) {
+    super('ERR_CACHE_TIMEOUT', `store operation "${operation}" timed out after ${timeoutMs} ms${cause ? ` (not connected: ${cause.message})` : ''}`, cause ? { cause } : undefined);
     this.operation = operation;
     this.timeoutMs = timeoutMs;
   }

@@ -1,6 +1,5 @@
 import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
 import { escapeGlob, globToRegExp, normaliseNamespace } from '../keys';
-import { REPORTED } from '../resilience/reported';
 import { type Entry, type ResponseEntry, type StoredHeaders, decodeEntry, encodeEntry } from '../serializer';
 import { LocalRateLimiter } from '../stores/local-coordination';
 import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags, canLock, canRateLimit } from '../stores/store';
@@ -96,6 +95,11 @@ export interface CacheStats {
   sets: number;
   deletes: number;
   errors: number;
+  /**
+   * Failed writes of entries (`set` errors): a store that reads but refuses writes (Redis out
+   * of memory) shows here, and counts toward the breaker.
+   */
+  writeErrors: number;
   /** Answers served from a stale entry (counted neither as hits nor as misses). */
   stale: number;
   /** `hits / (hits + misses)`, or 0 before any read. */
@@ -133,7 +137,7 @@ export class Cache {
   private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly inflight = new Map<string, { promise: Promise<unknown>; generation: number }>();
   private readonly invalidations = new InvalidationLog();
-  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, stale: 0 };
+  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, writeErrors: 0, stale: 0 };
   private warnedUnheardError = false;
   private closed = false;
 
@@ -153,7 +157,10 @@ export class Cache {
     this.events.on('miss', () => void this.counters.misses++);
     this.events.on('set', () => void this.counters.sets++);
     this.events.on('delete', ({ count }) => void (this.counters.deletes += count));
-    this.events.on('error', () => void this.counters.errors++);
+    this.events.on('error', ({ operation }) => {
+      this.counters.errors++;
+      if (operation === 'set') this.counters.writeErrors++;
+    });
     this.events.on('stale', () => void this.counters.stale++);
   }
 
@@ -728,11 +735,13 @@ export class Cache {
     }
   }
 
-  private reportError(error: unknown, operation: string, key: string | undefined): void {
+  /**
+   * Reports a store failure: the `error` event, and once a warning when nobody listens. The
+   * resilience wrapper reports the failures it absorbs through here and never rethrows them, so
+   * each failure is reported exactly once. @internal
+   */
+  reportError(error: unknown, operation: string, key: string | undefined): void {
     const err = error instanceof Error ? error : new Error(String(error));
-    // The breaker reports store failures as they happen; do not count them twice.
-    if (REPORTED.has(err)) return;
-    REPORTED.add(err);
     if (this.events.listenerCount('error') <= 1 && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
       // Only the stats listener is attached: say it once, so a dead store is not invisible.
       this.warnedUnheardError = true;

@@ -97,8 +97,10 @@ function cacheClientOptions(timeoutMs: number): RedisOptions {
     // default (2 s) would hold the process open that long after close().
     disconnectTimeout: 200,
     enableAutoPipelining: true,
-    // Never give up reconnecting: the cache must come back by itself when Redis does.
-    retryStrategy: (attempt: number) => Math.min(50 * attempt, 2_000),
+    // Never give up reconnecting: the cache must come back by itself when Redis does, and soon
+    // (a reconnect attempt on a dead loopback port costs next to nothing; 2 s between attempts
+    // would delay recovery by up to 2 s).
+    retryStrategy: (attempt: number) => Math.min(50 * attempt, 250),
   };
 }
 
@@ -136,6 +138,7 @@ export class RedisStore implements Store {
   // or a caller's client may not, so those get our own timer around each call.
   private readonly needsOwnTimer: boolean;
   private closed = false;
+  private connectionError: Error | undefined;
 
   constructor(options: RedisStoreOptions) {
     const resolved = resolveRedisStoreOptions(options);
@@ -149,8 +152,12 @@ export class RedisStore implements Store {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Redis: RedisClient } = require('ioredis') as typeof IORedis;
       this.client = new RedisClient(resolved.url as string, { ...cacheClientOptions(this.timeoutMs), ...resolved.redisOptions });
-      // Failures surface through rejected commands; without a listener ioredis would print each one.
-      this.client.on('error', () => undefined);
+      // Failures surface through rejected commands; without a listener ioredis would print each
+      // one. The last one is kept: a command refused while disconnected only says "Stream isn't
+      // writeable", the connection error says why (ECONNREFUSED, ENOTFOUND, a TLS mismatch).
+      this.client.on('error', (error: Error) => {
+        this.connectionError = error;
+      });
       this.ownsClient = true;
     }
     // A Cluster applies its top-level keyPrefix (ioredis copies redisOptions.keyPrefix there when
@@ -162,26 +169,42 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Resolves once the client is connected and ready, or rejects after `timeoutMs`. Until then
-   * commands fail fast (there is no offline queue), which the cache treats as misses.
+   * Resolves `true` once the client is connected and ready, or `false` when `timeoutMs` passes
+   * first (then {@link RedisStore.lastConnectionError} says why). It never rejects because Redis
+   * is unreachable: until Redis answers, commands fail fast (there is no offline queue), the
+   * cache answers from the origin, and the client keeps reconnecting in the background.
+   *
+   * @example
+   * ```ts
+   * const store = new RedisStore({ url: process.env.REDIS_URL });
+   * if (!(await store.ready(2_000))) console.warn('Redis not reachable yet, serving from the origin:', store.lastConnectionError?.message);
+   * ```
    */
-  async ready(timeoutMs = 5_000): Promise<void> {
-    if (this.client.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new StoreTimeoutError('ready', timeoutMs));
-      }, timeoutMs);
-      const onReady = (): void => {
-        cleanup();
-        resolve();
-      };
-      const cleanup = (): void => {
+  async ready(timeoutMs = 5_000): Promise<boolean> {
+    if (this.client.status === 'ready') return true;
+    if (this.closed) return false;
+    return new Promise<boolean>((resolve) => {
+      const finish = (ok: boolean): void => {
         clearTimeout(timer);
         this.client.off('ready', onReady);
+        resolve(ok);
       };
+      const onReady = (): void => finish(true);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      // Never the reason the process stays alive.
+      timer.unref();
       this.client.on('ready', onReady);
     });
+  }
+
+  /**
+   * The last error of the connection this store created (connection refused, unknown host, TLS
+   * against a plain server...), with its `code` (e.g. `ECONNREFUSED`); `undefined` when none was
+   * seen. Errors the store reports while disconnected carry it as `cause`. A client you passed
+   * in is not listened to: its errors are yours.
+   */
+  get lastConnectionError(): Error | undefined {
+    return this.connectionError;
   }
 
   private async run<T>(operation: string, command: () => Promise<T>): Promise<T> {
@@ -211,7 +234,13 @@ export class RedisStore implements Store {
   private wrapError(operation: string, err: unknown): CacheError {
     if (err instanceof CacheError) return err;
     const message = err instanceof Error ? err.message : String(err);
-    if (/timed? ?out/i.test(message)) return new StoreTimeoutError(operation, this.timeoutMs);
+    const connection = this.client.status === 'ready' ? undefined : this.connectionError;
+    if (/timed? ?out/i.test(message)) return new StoreTimeoutError(operation, this.timeoutMs, connection);
+    if (connection !== undefined) {
+      // The command only failed because there is no connection: the connection error is the cause.
+      const code = (connection as NodeJS.ErrnoException).code;
+      return new StoreError(operation, `redis ${operation} failed: ${message} (not connected: ${connection.message}${code ? `, ${code}` : ''})`, { cause: connection });
+    }
     return new StoreError(operation, `redis ${operation} failed: ${message}`, { cause: err });
   }
 
