@@ -11,6 +11,7 @@ export type { CacheStats, CachedResponseInput, FillLock, Lookup, SetOptions, War
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,
+  IncompleteDeleteError,
   InvalidOptionError,
   RateLimitedError,
   StoreClosedError,

@@ -157,8 +157,10 @@ export class ResilientStore implements Store {
     const err = toError(error);
     // The primary was closed under us: that is the caller's doing, not an outage.
     if (err instanceof StoreClosedError) throw err;
+    // Counted before it is reported: the outage is timed from the breaker's first failure.
+    const opened = this.breaker.failure(kind);
     this.hooks.error(err, operation, key);
-    if (this.breaker.failure(kind)) this.hooks.degraded(err);
+    if (opened) this.hooks.degraded(err);
   }
 
   /** Runs `run` on the fallback; its failure is reported and answered with `otherwise`. */

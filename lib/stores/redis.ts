@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type * as IORedis from 'ioredis';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
+import { CacheError, IncompleteDeleteError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
 import { escapeGlob } from '../keys';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './redis-options';
 import { randomUUID } from 'node:crypto';
@@ -133,6 +133,7 @@ export class RedisStore implements Store {
   private readonly ownsClient: boolean;
   private readonly timeoutMs: number;
   private readonly scanCount: number;
+  private readonly scanRetries: number;
   private readonly keyPrefix: string;
   // A standalone client we built already bounds every command with `commandTimeout`; a Cluster
   // or a caller's client may not, so those get our own timer around each call.
@@ -144,6 +145,7 @@ export class RedisStore implements Store {
     const resolved = resolveRedisStoreOptions(options);
     this.timeoutMs = resolved.operationTimeoutMs;
     this.scanCount = resolved.scanCount;
+    this.scanRetries = resolved.scanRetries;
     if (resolved.client) {
       this.client = resolved.client;
       this.ownsClient = false;
@@ -336,21 +338,41 @@ export class RedisStore implements Store {
   /**
    * Walks every master with `SCAN MATCH pattern` in batches of `scanCount` and hands each batch
    * of raw key names (keyPrefix included) to `onBatch`; resolves with the sum of its counts.
-   * SCAN matches raw keys, so the client's keyPrefix is put in front of the pattern here.
+   * SCAN matches raw keys, so the client's keyPrefix is put in front of the pattern here. Each
+   * step is retried (`scanRetries`) before the walk gives up with an `IncompleteDeleteError`
+   * saying how far it got.
    */
   private async scanEach(operation: string, pattern: string, onBatch: (node: Redis, rawKeys: string[]) => Promise<number>): Promise<number> {
     const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     const match = escapeGlob(this.keyPrefix) + pattern;
     let total = 0;
-    for (const node of nodes) {
+    for (const [done, node] of nodes.entries()) {
       let cursor = '0';
-      do {
-        const [next, keys] = await this.run(operation, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
-        cursor = next;
-        if (keys.length > 0) total += await onBatch(node, keys);
-      } while (cursor !== '0');
+      try {
+        do {
+          const [next, keys] = await this.retried(() => this.run(operation, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount)));
+          if (keys.length > 0) total += await this.retried(() => onBatch(node, keys));
+          cursor = next;
+        } while (cursor !== '0');
+      } catch (error) {
+        if (error instanceof StoreClosedError) throw error;
+        const where = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+        throw new IncompleteDeleteError(operation, { pattern, removed: total, cursor, node: where, nodesDone: done, nodes: nodes.length }, error);
+      }
     }
     return total;
+  }
+
+  /** Runs one idempotent step, retrying it with a doubling backoff (50 ms, 100 ms, ...). */
+  private async retried<T>(step: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        if (attempt >= this.scanRetries || error instanceof StoreClosedError) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
   }
 
   /** Unlinks raw key names (as SCAN returned them) on the node that holds them. */
