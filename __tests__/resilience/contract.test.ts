@@ -2,10 +2,18 @@ import { MemoryStore, RedisStore, type Store, canDeletePattern, canDeleteTags, c
 import { ResilientStore, type ResilienceSettings } from '../../lib/resilience/resilient-store';
 import { runStoreContract } from '../../lib/testing';
 import { testRedisClient } from '../helpers/redis';
-import { closeStoreClients } from '../helpers/stores';
+import type { Redis } from 'ioredis';
 import { ALL_CAPABILITIES, JEST } from '../stores/contract-api';
 
-afterAll(closeStoreClients);
+const clients: Redis[] = [];
+afterAll(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.quit().catch(() => undefined)));
+});
+function redisClient(): Redis {
+  const client = testRedisClient();
+  clients.push(client);
+  return client;
+}
 
 const SETTINGS: ResilienceSettings = {
   failureThreshold: 5,
@@ -54,7 +62,7 @@ runStoreContract(
 runStoreContract(
   JEST,
   'breaker wrapper over RedisStore, mirror MemoryStore fallback',
-  async () => new ResilientStore(new RedisStore({ client: testRedisClient(), operationTimeoutMs: 2_000 }), new MemoryStore(), { ...SETTINGS, fallbackMode: 'mirror' }, silent),
+  async () => new ResilientStore(new RedisStore({ client: redisClient(), operationTimeoutMs: 2_000 }), new MemoryStore(), { ...SETTINGS, fallbackMode: 'mirror' }, silent),
   { capabilities: ALL_CAPABILITIES },
 );
 runStoreContract(JEST, 'breaker wrapper over a core-only store, MemoryStore fallback', async () => new ResilientStore(new CoreOnly(), new MemoryStore(), SETTINGS, silent), {

@@ -1,4 +1,11 @@
-/** Options of the circuit breaker (`createCache({ breaker })`). */
+/**
+ * Options of the circuit breaker (`createCache({ breaker })`).
+ *
+ * @example
+ * ```ts
+ * createCache({ store, breaker: { failureThreshold: 3, coolDownMs: 1_000 } });
+ * ```
+ */
 export interface BreakerOptions {
   /**
    * Consecutive store failures that open the breaker. A successful read does not reset a count
@@ -29,7 +36,14 @@ export interface BreakerOptions {
   journalLimit?: number;
 }
 
-/** Defaults of {@link BreakerOptions}. */
+/**
+ * Defaults of {@link BreakerOptions}.
+ *
+ * @example
+ * ```ts
+ * createCache({ store, breaker: { ...DEFAULT_BREAKER_OPTIONS, failureThreshold: 10 } });
+ * ```
+ */
 export const DEFAULT_BREAKER_OPTIONS = Object.freeze({ failureThreshold: 5, coolDownMs: 500, probeIntervalMs: 50, journalLimit: 10_000 });
 
 /**
@@ -38,8 +52,20 @@ export const DEFAULT_BREAKER_OPTIONS = Object.freeze({ failureThreshold: 5, cool
  *   recovery (its entries never saw other instances' invalidations).
  * - `'mirror'`: every write goes to both stores, every invalidation to both, so when the primary
  *   dies the fallback already holds the hot entries; it is kept on recovery.
+ *
+ * @example
+ * ```ts
+ * createCache({ store: new RedisStore({ url }), fallback: new MemoryStore(), fallbackMode: 'mirror' });
+ * ```
  */
 export type FallbackMode = 'outage' | 'mirror';
 
-/** The default {@link FallbackMode}. */
+/**
+ * The default {@link FallbackMode}.
+ *
+ * @example
+ * ```ts
+ * createCache({ store, fallback, fallbackMode: DEFAULT_FALLBACK_MODE }); // same as leaving it out
+ * ```
+ */
 export const DEFAULT_FALLBACK_MODE: FallbackMode = 'outage';

@@ -7,6 +7,12 @@ import { type Store, canDeletePattern, canDeleteTags, canLock, canRateLimit } fr
 /**
  * The test-runner functions the contract suite needs. Jest, Vitest and Mocha globals fit as
  * they are; the suite asserts with `node:assert`, so it imports no test framework at runtime.
+ *
+ * @example
+ * ```ts
+ * import { describe, it, beforeEach, afterEach } from 'vitest';
+ * const api: ContractTestApi = { describe, it, beforeEach, afterEach };
+ * ```
  */
 export interface ContractTestApi {
   describe(name: string, body: () => void): void;
@@ -15,7 +21,14 @@ export interface ContractTestApi {
   afterEach(body: () => Promise<void> | void): void;
 }
 
-/** Options of {@link runStoreContract}. */
+/**
+ * Options of {@link runStoreContract}.
+ *
+ * @example
+ * ```ts
+ * runStoreContract(api, 'MyStore', makeStore, { timeoutMs: 60_000, capabilities: ['PatternCapable', 'LockCapable'] });
+ * ```
+ */
 export interface StoreContractOptions {
   /**
    * The timeout handed to `it` for each test, in milliseconds (a remote store filling 2,500 keys
@@ -32,10 +45,24 @@ export interface StoreContractOptions {
   capabilities?: ReadonlyArray<StoreCapability>;
 }
 
-/** A capability interface, by the name {@link StoreContractOptions.capabilities} uses. */
+/**
+ * A capability interface, by the name {@link StoreContractOptions.capabilities} uses.
+ *
+ * @example
+ * ```ts
+ * const mine: StoreCapability[] = ['PatternCapable', 'TagCapable'];
+ * ```
+ */
 export type StoreCapability = 'PatternCapable' | 'TagCapable' | 'LockCapable' | 'RateLimitCapable';
 
-/** The capabilities `store` has, found with the `can*` guards the cache uses. */
+/**
+ * The capabilities `store` has, found with the `can*` guards the cache uses.
+ *
+ * @example
+ * ```ts
+ * storeCapabilities(new MemoryStore()); // ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable']
+ * ```
+ */
 export function storeCapabilities(store: Store): StoreCapability[] {
   const found: StoreCapability[] = [];
   if (canDeletePattern(store)) found.push('PatternCapable');
