@@ -34,11 +34,13 @@ const PROBE_TTL_MS = 1_000;
  * {@link InvalidationJournal}. It has exactly the capabilities of its primary.
  *
  * - Closed: operations go to the primary (in `mirror` mode, writes and invalidations go to the
- *   fallback too). A failed read or write is reported and answered by the fallback, or is a miss
- *   (a skipped write) without one; it never rejects.
- * - Open: the primary is not touched. Reads and writes go to the fallback or are skipped; locks
- *   and the limiter use the fallback's, or in-process stand-ins; invalidations go to the fallback
- *   and the journal.
+ *   fallback too). A failure counts toward the breaker. A failed read or write is answered by the
+ *   fallback (and reported here); without one it is thrown to the caller, which reports it. A
+ *   failed lock or limiter call is answered by a stand-in and reported here. A failed
+ *   invalidation is thrown (the caller must know), unless it opened the breaker.
+ * - Open: the primary is not touched and nothing throws. Reads and writes go to the fallback, or
+ *   are a miss and a skipped write; locks and the limiter use the fallback's, or in-process
+ *   stand-ins; invalidations go to the fallback and the journal.
  * - A background probe (a read, or a write when writes were failing) finds the primary usable
  *   again; the journal is replayed on it (so nothing invalidated during the outage comes back),
  *   an `outage` fallback is cleared (its entries never saw other instances' invalidations), and
@@ -103,7 +105,9 @@ export class ResilientStore implements Store {
         this.breaker.success('read');
         return value;
       } catch (error) {
-        this.failed(error, 'read', 'get', key);
+        // Without a fallback there is nothing to answer with: the caller gets the failure (and
+        // reports it, once); with one, the failure is absorbed and reported here.
+        this.failed(error, 'read', 'get', key, this.fallback !== undefined);
       }
     }
     return this.onFallback('get', key, (store) => store.get(key), undefined);
@@ -121,7 +125,7 @@ export class ResilientStore implements Store {
         await mirrored;
         return;
       } catch (error) {
-        this.failed(error, 'write', 'set', key);
+        this.failed(error, 'write', 'set', key, this.fallback !== undefined);
         if (mirrored) return mirrored;
       }
     }
@@ -152,15 +156,20 @@ export class ResilientStore implements Store {
     if (this.closed) throw new StoreClosedError(`store "${this.name}"`);
   }
 
-  /** Reports a primary failure the wrapper absorbs, and counts it toward the breaker. */
-  private failed(error: unknown, kind: FailureKind, operation: string, key: string | undefined): void {
+  /**
+   * Counts a primary failure toward the breaker. When `absorbed` (the wrapper answers in its
+   * place) it is reported here; otherwise it is thrown, unreported, for the caller to report:
+   * either way exactly once.
+   */
+  private failed(error: unknown, kind: FailureKind, operation: string, key: string | undefined, absorbed = true): void {
     const err = toError(error);
     // The primary was closed under us: that is the caller's doing, not an outage.
     if (err instanceof StoreClosedError) throw err;
     // Counted before it is reported: the outage is timed from the breaker's first failure.
     const opened = this.breaker.failure(kind);
-    this.hooks.error(err, operation, key);
+    if (absorbed) this.hooks.error(err, operation, key);
     if (opened) this.hooks.degraded(err);
+    if (!absorbed) throw err;
   }
 
   /** Runs `run` on the fallback; its failure is reported and answered with `otherwise`. */
