@@ -122,12 +122,12 @@ export class ResilientStore implements Store {
       try {
         await this.primary.set(key, value, ttlMs, tags);
         this.breaker.success('write');
-        await mirrored;
-        return;
       } catch (error) {
         this.failed(error, 'write', 'set', key, this.fallback !== undefined);
         if (mirrored) return mirrored;
+        return this.onFallback('set', key, (store) => store.set(key, value, ttlMs, tags), undefined);
       }
+      return mirrored;
     }
     return this.onFallback('set', key, (store) => store.set(key, value, ttlMs, tags), undefined);
   }
