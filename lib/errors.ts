@@ -146,7 +146,9 @@ export class StoreClosedError extends CacheError {
 
 /**
  * The store is degraded (its circuit breaker is open) and there is no fallback store: the
- * operation was skipped without touching the store. Reads treat it as a miss.
+ * operation was skipped without touching the store. The built-in breaker no longer throws it
+ * (while open, reads are misses and writes are skipped without an error); it stays for custom
+ * wrappers that want to signal a skip.
  *
  * @example
  * ```ts

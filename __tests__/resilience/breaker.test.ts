@@ -1,5 +1,6 @@
 import { RateLimitedError, RedisStore, createCache } from '../../lib';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
+import { restartFromSnapshot, saveSnapshot } from './persisted-restart';
 
 // A private redis-server per test: they stop it, which must not touch the run's shared one.
 jest.setTimeout(30_000);
@@ -78,6 +79,37 @@ describe('while open without a fallback', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => cache.wrap('cold', loader)));
     expect(new Set(answers)).toEqual(new Set([1]));
     expect(calls).toBe(1);
+    await cache.close();
+  });
+});
+
+describe('the invalidation journal', () => {
+  test('past journalLimit, recovery clears the primary instead of replaying, so nothing invalidated comes back', async () => {
+    server = await startRedisServer();
+    const port = server.port;
+    const store = new RedisStore({ url: server.url, operationTimeoutMs: 300 });
+    expect(await store.ready()).toBe(true);
+    const cache = createCache({ store, namespace: 'j', breaker: { failureThreshold: 1, journalLimit: 2 } });
+    const transitions: string[] = [];
+    cache.on('error', () => undefined);
+    cache.on('degraded', () => transitions.push('degraded'));
+    cache.on('recovered', () => transitions.push('recovered'));
+    // Redis will come back holding entries the journal can no longer name.
+    const { Redis } = await import('ioredis');
+    const seed = new Redis(server.url);
+    await seed.set('j:c', 'stale bytes');
+    await seed.set('j:other', 'stale bytes');
+    seed.disconnect();
+    const snapshot = await saveSnapshot(server.url);
+    await server.stop();
+    await cache.get('trip');
+    for (const key of ['a', 'b', 'c']) await cache.delete(key);
+    server = await restartFromSnapshot(port, snapshot);
+    const raw = new Redis(server.url);
+    for (let i = 0; i < 250 && transitions.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(transitions).toEqual(['degraded', 'recovered']);
+    expect(await raw.dbsize()).toBe(0);
+    raw.disconnect();
     await cache.close();
   });
 });

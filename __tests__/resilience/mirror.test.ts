@@ -3,6 +3,7 @@ import request from 'supertest';
 import { InvalidOptionError, MemoryStore, RedisStore, cacheResponse, createCache } from '../../lib';
 import { EXPRESS_VERSIONS } from '../helpers/apps';
 import { startRedisServer } from '../helpers/redis-server';
+import { restartFromSnapshot, saveSnapshot } from './persisted-restart';
 
 jest.setTimeout(60_000);
 
@@ -14,21 +15,6 @@ async function eventually(check: () => boolean | Promise<boolean>, tries = 250):
     await sleep(20);
   }
   throw new Error('condition never held');
-}
-
-/** Every key of a server with its value and TTL, to put back after a restart without persistence. */
-async function snapshot(raw: Redis): Promise<Array<[string, Buffer, number]>> {
-  const out: Array<[string, Buffer, number]> = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'COUNT', 1_000);
-    cursor = next;
-    for (const key of keys) {
-      const dump = await raw.dumpBuffer(key);
-      if (dump) out.push([key, dump, Math.max(0, await raw.pttl(key))]);
-    }
-  } while (cursor !== '0');
-  return out;
 }
 
 describe.each(EXPRESS_VERSIONS)('$name: fallbackMode mirror', ({ create }) => {
@@ -54,7 +40,7 @@ describe.each(EXPRESS_VERSIONS)('$name: fallbackMode mirror', ({ create }) => {
       expect((await request(app).get('/characters/2')).headers['x-cache']).toBe('MISS');
       await eventually(() => cache.stats().sets >= 2);
       expect((await request(app).get('/characters/1')).headers['x-cache']).toBe('HIT');
-      const before = await snapshot(raw);
+      const snapshot = await saveSnapshot(redis.url);
       raw.disconnect();
 
       await redis.stop();
@@ -72,10 +58,7 @@ describe.each(EXPRESS_VERSIONS)('$name: fallbackMode mirror', ({ create }) => {
       const mirrored = fallback.size;
       expect(mirrored).toBeGreaterThanOrEqual(2);
       // Redis comes back holding what it held before the outage (as a persisted Redis would).
-      restarted = await startRedisServer({ port: redis.port });
-      const back = new Redis(restarted.url);
-      for (const [key, dump, pttl] of before) await back.restore(key, pttl, dump, 'REPLACE');
-      back.disconnect();
+      restarted = await restartFromSnapshot(redis.port, snapshot);
       await eventually(() => transitions.length === 2);
       expect(transitions).toEqual(['degraded', 'recovered']);
       // The mirror is kept on recovery: its entries saw every invalidation of this instance.

@@ -301,7 +301,8 @@ export class RedisStore implements Store {
     let popped: number;
     do {
       if (!isCluster(this.client)) {
-        const reply = (await this.run('deleteTags', () => this.evalScript(POP_TAGGED, [index], [this.scanCount]))) as [number, number];
+        // Each pop is atomic (SPOP and UNLINK in one script), so a retried one never loses members.
+        const reply = (await this.retried(() => this.run('deleteTags', () => this.evalScript(POP_TAGGED, [index], [this.scanCount])))) as [number, number];
         removed += reply[0];
         popped = reply[1];
       } else {
