@@ -21,9 +21,9 @@ export interface RedisStoreOptions {
    */
   scanCount?: number;
   /**
-   * How many times one failed `SCAN` or `UNLINK` step of a pattern delete is retried, with a
-   * doubling backoff from 50 ms, before the delete rejects with `IncompleteDeleteError`. `0`
-   * retries nothing. A short Redis pause (a failover, a `CLIENT PAUSE`, a slow fork) then costs
+   * How many times one failed `SCAN` or `UNLINK` step of a pattern delete (or one batch of a tag
+   * delete) is retried, with a doubling backoff from 50 ms, before the delete rejects (a pattern
+   * delete with `IncompleteDeleteError`). `0` retries nothing. A short Redis pause (a failover, a `CLIENT PAUSE`, a slow fork) then costs
    * a delay instead of an abandoned invalidation.
    * @default 4 (backoffs of 50, 100, 200 and 400 ms)
    */
