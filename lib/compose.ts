@@ -8,7 +8,7 @@ import { ResilientStore } from './resilience/resilient-store';
 import { decodeEntry } from './serializer';
 import { MemoryStore } from './stores/memory';
 import { RedisStore } from './stores/redis';
-import type { FullStore, Store } from './stores/store';
+import type { Store } from './stores/store';
 import { TieredStore } from './stores/tiered';
 
 /** When an envelope stops being fresh, for the L1 tier (which only knows bytes). */
@@ -41,10 +41,15 @@ export function createCache(options: CacheOptions = {}): Cache {
   let store: Store = primary;
   let resilient: ResilientStore | undefined;
   let tier: TieredStore | undefined;
+  // The engine owns error reporting (the event and the one-time warning); the wrapper reports
+  // through it. Bound late: the engine is built on the composed store.
+  let report: (error: Error, operation: string, key: string | undefined) => void = () => undefined;
   if (resolved.breaker !== false) {
-    // The wrapper forwards each capability its primary has, and only those.
-    resilient = new ResilientStore(primary as FullStore, resolved.fallback as FullStore | undefined, resolved.breaker, {
-      error: (error, operation, key) => events.emit('error', { error, operation, key }),
+    // The wrapper has exactly the capabilities of its primary; the engine finds them with the
+    // can* guards. It reports every failure it absorbs through these hooks, once.
+    const settings = { ...resolved.breaker, fallbackMode: resolved.fallbackMode, probeKey: `${normaliseNamespace(resolved.namespace)}__probe__` };
+    resilient = new ResilientStore(primary, resolved.fallback, settings, {
+      error: (error, operation, key) => report(error, operation, key),
       degraded: (error) => events.emit('degraded', { store: primary.name, error }),
       recovered: (downtimeMs) => {
         tier?.l2Recovered();
@@ -69,6 +74,7 @@ export function createCache(options: CacheOptions = {}): Cache {
     throw new InvalidOptionError('bus', 'the bus keeps L1 tiers coherent: set "l1" too, or drop "bus"');
   }
   const cache = new Cache(store, events, resolved);
+  report = (error, operation, key) => cache.reportError(error, operation, key);
   if (bus !== undefined && tier !== undefined) {
     const l1 = tier;
     bus.on('message', (message) => {

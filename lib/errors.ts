@@ -70,6 +70,45 @@ export class StoreError extends CacheError {
 }
 
 /**
+ * A walk of the keyspace (a pattern or tag-pattern delete, `clear`) failed part way, after its
+ * retries. It says how far it got: `removed` entries are gone, the walk stopped at `cursor` of
+ * `node`. Running the same invalidation again finishes it (what is gone stays gone).
+ *
+ * @example
+ * ```ts
+ * try { await cache.invalidatePattern('character:*'); }
+ * catch (err) { if (err instanceof IncompleteDeleteError) log.warn(`removed ${err.removed}, retrying`); }
+ * ```
+ */
+export class IncompleteDeleteError extends StoreError {
+  /** The glob being removed. */
+  readonly pattern: string;
+  /** How many entries were removed before the walk stopped. */
+  readonly removed: number;
+  /** The SCAN cursor the walk stopped at (`'0'`: it stopped before its first step on `node`). */
+  readonly cursor: string;
+  /** The server (`host:port`) being walked when it stopped. */
+  readonly node: string;
+  /** How many servers (cluster masters) had been walked completely. */
+  readonly nodesDone: number;
+
+  constructor(operation: string, details: { pattern: string; removed: number; cursor: string; node: string; nodesDone: number; nodes: number }, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      operation,
+      `${operation} "${details.pattern}" stopped after removing ${details.removed} entries, at SCAN cursor ${details.cursor} on ${details.node} ` +
+        `(${details.nodesDone} of ${details.nodes} servers done); run it again to finish: ${reason}`,
+      { cause },
+    );
+    this.pattern = details.pattern;
+    this.removed = details.removed;
+    this.cursor = details.cursor;
+    this.node = details.node;
+    this.nodesDone = details.nodesDone;
+  }
+}
+
+/**
  * A store operation did not answer within its timeout; the operation is treated as failed.
  *
  * @example
@@ -83,8 +122,8 @@ export class StoreTimeoutError extends CacheError {
   /** The timeout that elapsed, in milliseconds. */
   readonly timeoutMs: number;
 
-  constructor(operation: string, timeoutMs: number) {
-    super('ERR_CACHE_TIMEOUT', `store operation "${operation}" timed out after ${timeoutMs} ms`);
+  constructor(operation: string, timeoutMs: number, cause?: Error) {
+    super('ERR_CACHE_TIMEOUT', `store operation "${operation}" timed out after ${timeoutMs} ms${cause ? ` (not connected: ${cause.message})` : ''}`, cause ? { cause } : undefined);
     this.operation = operation;
     this.timeoutMs = timeoutMs;
   }
@@ -107,7 +146,9 @@ export class StoreClosedError extends CacheError {
 
 /**
  * The store is degraded (its circuit breaker is open) and there is no fallback store: the
- * operation was skipped without touching the store. Reads treat it as a miss.
+ * operation was skipped without touching the store. The built-in breaker no longer throws it
+ * (while open, reads are misses and writes are skipped without an error); it stays for custom
+ * wrappers that want to signal a skip.
  *
  * @example
  * ```ts

@@ -11,6 +11,7 @@ export type { CacheStats, Lookup, SetOptions, WarmResult, WarmTask, WrapOptions 
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,
+  IncompleteDeleteError,
   InvalidOptionError,
   RateLimitedError,
   StoreClosedError,
@@ -43,7 +44,7 @@ export { DEFAULT_CACHE_RESPONSE_OPTIONS } from './http/options';
 export type { CacheResponseOptions, InvalidateAfterOptions, QueryNamePattern, RouteMiddleware, VaryBy } from './http/options';
 export type { InvalidationTargets } from './invalidation';
 export { DEFAULT_BREAKER_OPTIONS } from './resilience/options';
-export type { BreakerOptions } from './resilience/options';
+export type { BreakerOptions, FallbackMode } from './resilience/options';
 export { DEFAULT_MEMORY_STORE_OPTIONS } from './stores/memory-options';
 export type { MemoryStoreOptions } from './stores/memory-options';
 export { DEFAULT_REDIS_STORE_OPTIONS } from './stores/redis-options';

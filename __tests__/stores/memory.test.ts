@@ -1,7 +1,8 @@
 import { InvalidOptionError, MemoryStore } from '../../lib';
-import { runStoreContract } from './contract';
+import { runStoreContract } from '../../lib/testing';
+import { ALL_CAPABILITIES, JEST } from './contract-api';
 
-runStoreContract('MemoryStore', async () => new MemoryStore());
+runStoreContract(JEST, 'MemoryStore', async () => new MemoryStore(), { capabilities: ALL_CAPABILITIES });
 
 describe('MemoryStore bounds', () => {
   test('maxEntries evicts the least recently used entry', async () => {

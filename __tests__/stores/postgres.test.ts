@@ -7,7 +7,8 @@ import { CacheError, InvalidOptionError, PostgresStore, StoreTimeoutError, cache
 import { postgresStatements } from '../../lib/stores/postgres';
 import { globToLike } from '../../lib/stores/sql-glob';
 import { type PostgresServer, startPostgresServer, testPostgresTable, testPostgresUrl } from '../helpers/postgres-server';
-import { runStoreContract } from './contract';
+import { runStoreContract } from '../../lib/testing';
+import { ALL_CAPABILITIES, JEST } from './contract-api';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const bytes = (text: string): Buffer => Buffer.from(text);
@@ -25,15 +26,15 @@ function sharedPool(): Pool {
 }
 
 // Generous timeouts: the run's server is shared with other suites on two busy cores.
-runStoreContract('PostgresStore (caller-owned pool)', async () => {
+runStoreContract(JEST, 'PostgresStore (caller-owned pool)', async () => {
   const store = new PostgresStore({ pool: sharedPool(), table: testPostgresTable(), operationTimeoutMs: 5_000 });
   await store.ready();
   return store;
-});
+}, { capabilities: ALL_CAPABILITIES, timeoutMs: 20_000 });
 
-runStoreContract('PostgresStore (from connectionString, schema created on first use)', async () => {
+runStoreContract(JEST, 'PostgresStore (from connectionString, schema created on first use)', async () => {
   return new PostgresStore({ connectionString: testPostgresUrl(), table: testPostgresTable(), operationTimeoutMs: 5_000 });
-});
+}, { capabilities: ALL_CAPABILITIES, timeoutMs: 20_000 });
 
 describe('PostgresStore', () => {
   const stores: PostgresStore[] = [];

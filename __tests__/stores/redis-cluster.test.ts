@@ -1,7 +1,8 @@
 import type { Cluster } from 'ioredis';
 import { RedisStore, createCache } from '../../lib';
 import { type RedisCluster, connectCluster, startRedisCluster } from '../helpers/redis-cluster';
-import { runStoreContract } from './contract';
+import { runStoreContract } from '../../lib/testing';
+import { ALL_CAPABILITIES, JEST } from './contract-api';
 
 jest.setTimeout(60_000);
 
@@ -26,15 +27,15 @@ async function clusterClient(keyPrefix: string, where: 'top' | 'redisOptions'): 
 }
 
 let run = 0;
-runStoreContract('RedisStore on a Cluster (keyPrefix at the top level)', async () => {
+runStoreContract(JEST, 'RedisStore on a Cluster (keyPrefix at the top level)', async () => {
   const client = await clusterClient(`c${run++}:`, 'top');
   return new RedisStore({ client, operationTimeoutMs: 2_000 });
-});
+}, { capabilities: ALL_CAPABILITIES });
 
-runStoreContract('RedisStore on a Cluster (keyPrefix in redisOptions)', async () => {
+runStoreContract(JEST, 'RedisStore on a Cluster (keyPrefix in redisOptions)', async () => {
   const client = await clusterClient(`c${run++}:`, 'redisOptions');
   return new RedisStore({ client, operationTimeoutMs: 2_000 });
-});
+}, { capabilities: ALL_CAPABILITIES });
 
 describe('Cache on a Cluster', () => {
   test('tags, scopes and patterns reach entries in every slot', async () => {

@@ -3,27 +3,28 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, RedisStore } from '../../lib';
 import { testRedisClient, testRedisUrl } from '../helpers/redis';
-import { runStoreContract } from './contract';
+import { runStoreContract } from '../../lib/testing';
+import { ALL_CAPABILITIES, JEST } from './contract-api';
 
 const clients: Redis[] = [];
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.quit()));
 });
 
-runStoreContract('RedisStore (caller-owned client with keyPrefix)', async () => {
+runStoreContract(JEST, 'RedisStore (caller-owned client with keyPrefix)', async () => {
   const client = testRedisClient();
   clients.push(client);
   // A generous timeout: other suites (the 100,000-key invalidation test among them) share this server.
   return new RedisStore({ client, operationTimeoutMs: 2_000 });
-});
+}, { capabilities: ALL_CAPABILITIES });
 
-runStoreContract('RedisStore (from url)', async () => {
+runStoreContract(JEST, 'RedisStore (from url)', async () => {
   // A database of its own: a store built from a URL has no key prefix, so it must not share keys.
   const store = new RedisStore({ url: `${testRedisUrl()}/7`, operationTimeoutMs: 2_000 });
   await store.ready();
   await store.clear();
   return store;
-});
+}, { capabilities: ALL_CAPABILITIES });
 
 describe('RedisStore', () => {
   test('pattern deletes honour the client keyPrefix and leave other prefixes alone', async () => {

@@ -1,6 +1,5 @@
 import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
 import { escapeGlob, globToRegExp, normaliseNamespace, scopeKeyPatterns } from '../keys';
-import { REPORTED } from '../resilience/reported';
 import { type Entry, decodeEntry, encodeEntry } from '../serializer';
 import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags } from '../stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
@@ -76,6 +75,11 @@ export interface CacheStats {
   sets: number;
   deletes: number;
   errors: number;
+  /**
+   * Failed writes of entries (`set` errors): a store that reads but refuses writes (Redis out
+   * of memory) shows here, and counts toward the breaker.
+   */
+  writeErrors: number;
   /** Answers served from a stale entry (counted neither as hits nor as misses). */
   stale: number;
   /** Answers the origin gave that could not be stored (a cookie, `private`, a 5xx, ...). */
@@ -119,7 +123,7 @@ export class Cache {
   private readonly fills: FillProtocol;
   private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly invalidations = new InvalidationLog();
-  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, stale: 0, uncacheable: 0, bypassed: 0, limited: 0, notModified: 0 };
+  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, writeErrors: 0, stale: 0, uncacheable: 0, bypassed: 0, limited: 0, notModified: 0 };
   private warnedUnheardError = false;
   private closed = false;
 
@@ -146,7 +150,10 @@ export class Cache {
     this.events.on('miss', () => void this.counters.misses++);
     this.events.on('set', () => void this.counters.sets++);
     this.events.on('delete', ({ count }) => void (this.counters.deletes += count));
-    this.events.on('error', () => void this.counters.errors++);
+    this.events.on('error', ({ operation }) => {
+      this.counters.errors++;
+      if (operation === 'set') this.counters.writeErrors++;
+    });
     this.events.on('stale', () => void this.counters.stale++);
     this.events.on('uncacheable', () => void this.counters.uncacheable++);
     this.events.on('bypass', () => void this.counters.bypassed++);
@@ -603,11 +610,13 @@ export class Cache {
     }
   }
 
-  private reportError(error: unknown, operation: string, key: string | undefined): void {
+  /**
+   * Reports a store failure: the `error` event, and once a warning when nobody listens. The
+   * resilience wrapper reports the failures it absorbs through here and never rethrows them, so
+   * each failure is reported exactly once. @internal
+   */
+  reportError(error: unknown, operation: string, key: string | undefined): void {
     const err = error instanceof Error ? error : new Error(String(error));
-    // The breaker reports store failures as they happen; do not count them twice.
-    if (REPORTED.has(err)) return;
-    REPORTED.add(err);
     if (this.events.listenerCount('error') <= 1 && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
       // Only the stats listener is attached: say it once, so a dead store is not invisible.
       this.warnedUnheardError = true;

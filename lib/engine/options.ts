@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors';
 import { type BusOptions, type ResolvedBusOptions, resolveBusOptions } from '../bus/options';
-import { type BreakerOptions, DEFAULT_BREAKER_OPTIONS } from '../resilience/options';
+import { type BreakerOptions, DEFAULT_BREAKER_OPTIONS, DEFAULT_FALLBACK_MODE, type FallbackMode } from '../resilience/options';
 import { type L1Options, resolveL1Options } from '../stores/tiered';
 import { type Store, isStore } from '../stores/store';
 import {
@@ -41,14 +41,24 @@ export interface CacheOptions {
   ttlProfiles?: TtlProfilesInput;
   /**
    * A store used while the primary is degraded (its breaker open), e.g. a `MemoryStore` behind
-   * Redis. When the primary recovers, invalidations issued meanwhile are replayed on it and the
-   * fallback is cleared.
+   * Redis. When the primary recovers, invalidations issued meanwhile are replayed on it. See
+   * `fallbackMode` for what the fallback holds.
    * @default none: while degraded, reads are misses and writes are skipped
    */
   fallback?: Store;
   /**
+   * How `fallback` is used. `'outage'`: only while the primary is degraded, cleared on recovery.
+   * `'mirror'`: every write and invalidation also goes to the fallback, so it already holds the
+   * hot entries when the primary dies (hits keep coming from it), and it is kept on recovery.
+   * A mirror only sees this instance's invalidations: one issued by another instance reaches
+   * the primary (and, replayed from that instance's journal, the primary after an outage) but
+   * never this instance's mirror. Needs `fallback` and a breaker.
+   * @default 'outage'
+   */
+  fallbackMode?: FallbackMode;
+  /**
    * The circuit breaker around the store, or `false` to call the store every time.
-   * @default { failureThreshold: 5, coolDownMs: 5000, journalLimit: 10000 }
+   * @default { failureThreshold: 5, coolDownMs: 500, probeIntervalMs: 50, journalLimit: 10000 }
    */
   breaker?: BreakerOptions | false;
   /**
@@ -106,6 +116,7 @@ export interface ResolvedCacheOptions {
   profiles: TtlProfiles;
   defaultTtlSeconds: number;
   fallback: Store | undefined;
+  fallbackMode: FallbackMode;
   breaker: Required<BreakerOptions> | false;
   lock: Required<LockOptions> | false;
   l1: Required<L1Options> | undefined;
@@ -124,8 +135,9 @@ const CACHE_OPTION_NAMES = optionNames<CacheOptions>({
   lock: true,
   l1: true,
   bus: true,
+  fallbackMode: true,
 });
-const BREAKER_OPTION_NAMES = optionNames<BreakerOptions>({ failureThreshold: true, coolDownMs: true, journalLimit: true });
+const BREAKER_OPTION_NAMES = optionNames<BreakerOptions>({ failureThreshold: true, coolDownMs: true, probeIntervalMs: true, journalLimit: true });
 const LOCK_OPTION_NAMES = optionNames<LockOptions>({ ttlMs: true, waitMs: true, pollMs: true });
 const LIMITER_OPTION_NAMES = optionNames<LimiterOptions>({ name: true, minIntervalMs: true, maxPerWindow: true, windowMs: true });
 
@@ -133,7 +145,7 @@ const LIMITER_OPTION_NAMES = optionNames<LimiterOptions>({ name: true, minInterv
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
   plainObject('createCache options', options);
   rejectUnknownOptions('createCache', options, CACHE_OPTION_NAMES);
-  const { store, fallback, breaker, lock, l1, bus } = options;
+  const { store, fallback, breaker, lock, l1, bus, fallbackMode = DEFAULT_FALLBACK_MODE } = options;
   if (store !== undefined && !isStore(store)) {
     throw new InvalidOptionError('store', 'expected a Store (e.g. new MemoryStore() or new RedisStore({ client }))');
   }
@@ -142,6 +154,12 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
   }
   if (fallback !== undefined && fallback === store) {
     throw new InvalidOptionError('fallback', 'must be a different store than "store"');
+  }
+  if (fallbackMode !== 'outage' && fallbackMode !== 'mirror') {
+    throw new InvalidOptionError('fallbackMode', `expected 'outage' or 'mirror', got ${String(fallbackMode)}`);
+  }
+  if (fallbackMode === 'mirror' && (fallback === undefined || breaker === false)) {
+    throw new InvalidOptionError('fallbackMode', "'mirror' needs a \"fallback\" store and the breaker (do not pass breaker: false)");
   }
   
   if (breaker !== undefined && breaker !== false) {
@@ -159,6 +177,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     profiles,
     defaultTtlSeconds: resolveTtl('defaultTtl', options.defaultTtl ?? DEFAULT_TTL_PROFILE, profiles),
     fallback,
+    fallbackMode,
     breaker: breaker === false ? false : positiveIntegers('breaker', breaker, DEFAULT_BREAKER_OPTIONS),
     lock: lock === false ? false : positiveIntegers('lock', lock, DEFAULT_LOCK_OPTIONS),
     l1: l1 === undefined ? undefined : resolveL1Options(l1),

@@ -1,245 +1,308 @@
-import { StoreClosedError, StoreUnavailableError } from '../errors';
-import { type FullStore, type RateLimits, type Store, canLock, canRateLimit } from '../stores/store';
-import { REPORTED } from './reported';
+import { randomUUID } from 'node:crypto';
+import { StoreClosedError } from '../errors';
+import { LocalLocks, LocalRateLimiter } from '../stores/local-coordination';
+import { type LockCapable, type RateLimitCapable, type RateLimits, type Store, canDeletePattern, canDeleteTags, canLock, canRateLimit } from '../stores/store';
+import { type BreakerSettings, CircuitBreaker, type FailureKind } from './breaker';
+import { INVALIDATION_OPERATIONS, type Invalidation, InvalidationJournal, applyInvalidation } from './journal';
+import type { FallbackMode } from './options';
 
-/** How the circuit breaker behaves. */
-export interface BreakerSettings {
-  failureThreshold: number;
-  coolDownMs: number;
+/** Settings of the resilience wrapper. @internal */
+export interface ResilienceSettings extends BreakerSettings {
   journalLimit: number;
+  fallbackMode: FallbackMode;
+  /** A key the background probe may read and write (the cache's namespace + `__probe__`). */
+  probeKey: string;
 }
 
-/** What the wrapper tells its owner (the Cache turns these into events). @internal */
+/**
+ * What the wrapper tells its owner (the Cache turns these into events). Every store failure the
+ * wrapper absorbs is reported here exactly once; a failure it lets through to the caller (an
+ * invalidation while the breaker is closed, a closed store) is not, so the caller reports it.
+ * @internal
+ */
 export interface ResilienceHooks {
   error(error: Error, operation: string, key: string | undefined): void;
   degraded(error: Error): void;
   recovered(downtimeMs: number): void;
 }
 
-type Invalidation =
-  | { kind: 'delete'; key: string }
-  | { kind: 'pattern'; pattern: string }
-  | { kind: 'tags'; tags: readonly string[] }
-  | { kind: 'tagPattern'; pattern: string }
-  | { kind: 'clear' };
+const PROBE_VALUE = Buffer.from('1');
+const PROBE_TTL_MS = 1_000;
 
 /**
- * Wraps the primary store with a circuit breaker and an optional fallback store.
+ * Fallback routing around a primary store, with a {@link CircuitBreaker} and an
+ * {@link InvalidationJournal}. It has exactly the capabilities of its primary.
  *
- * - Closed: operations go to the primary. Each failure is reported; `failureThreshold`
- *   consecutive failures open the breaker (`degraded`).
- * - Open: the primary is not touched for `coolDownMs`. Reads and writes go to the fallback, or
- *   are skipped (a miss) without one. Invalidations are applied to the fallback and written to
- *   a journal.
- * - Then one probe operation goes to the primary. When it succeeds the journal is replayed on
- *   the primary (so nothing invalidated during the outage comes back), the fallback is cleared
- *   (its entries were never invalidated by other instances), and the breaker closes
- *   (`recovered`). A journal that overflowed `journalLimit` is replaced by clearing the primary.
+ * - Closed: operations go to the primary (in `mirror` mode, writes and invalidations go to the
+ *   fallback too). A failure counts toward the breaker. A failed read or write is answered by the
+ *   fallback (and reported here); without one it is thrown to the caller, which reports it. A
+ *   failed lock or limiter call is answered by a stand-in and reported here. A failed
+ *   invalidation is thrown (the caller must know), unless it opened the breaker.
+ * - Open: the primary is not touched and nothing throws. Reads and writes go to the fallback, or
+ *   are a miss and a skipped write; locks and the limiter use the fallback's, or in-process
+ *   stand-ins; invalidations go to the fallback and the journal.
+ * - A background probe (a read, or a write when writes were failing) finds the primary usable
+ *   again; the journal is replayed on it (so nothing invalidated during the outage comes back),
+ *   an `outage` fallback is cleared (its entries never saw other instances' invalidations), and
+ *   the breaker closes (`recovered`).
  * @internal
  */
 export class ResilientStore implements Store {
   readonly name: string;
-  private failures = 0;
-  private openedAt: number | undefined;
-  private probing = false;
-  private journal: Invalidation[] = [];
-  private journalOverflow = false;
+  private readonly breaker: CircuitBreaker;
+  private readonly journal: InvalidationJournal;
+  private readonly mirror: boolean;
+  private readonly localLocks = new LocalLocks();
+  private readonly localRates = new LocalRateLimiter();
+  // Lock tokens handed out by a stand-in, so the release goes where the lock is.
+  private readonly standInTokens = new Map<string, Store | LocalLocks>();
+  private closed = false;
 
-  constructor(
-    readonly primary: FullStore,
-    readonly fallback: FullStore | undefined,
-    private readonly settings: BreakerSettings,
-    private readonly hooks: ResilienceHooks,
-  ) {
-    this.name = primary.name;
-    if (canLock(primary)) {
-      this.acquireLock = (key, ttlMs) => this.coordinate('acquireLock', key, () => primary.acquireLock(key, ttlMs), undefined);
-      this.releaseLock = (key, token) => this.coordinate('releaseLock', key, () => primary.releaseLock(key, token), undefined);
-    }
-    if (canRateLimit(primary)) {
-      // While degraded, the fallback's (per-process) limiter stands in: better local limits than none.
-      this.consumeRate = (key, limits) =>
-        this.coordinate('consumeRate', key, () => primary.consumeRate(key, limits), () =>
-          fallback !== undefined && canRateLimit(fallback) ? fallback.consumeRate(key, limits) : Promise.resolve(0),
-        );
-    }
-  }
-
+  deletePattern?: (pattern: string) => Promise<number>;
+  deleteTags?: (tags: readonly string[]) => Promise<number>;
+  deleteTagPattern?: (pattern: string) => Promise<number>;
   acquireLock?: (key: string, ttlMs: number) => Promise<string | undefined>;
   releaseLock?: (key: string, token: string) => Promise<void>;
   consumeRate?: (key: string, limits: RateLimits) => Promise<number>;
 
+  constructor(
+    readonly primary: Store,
+    readonly fallback: Store | undefined,
+    private readonly settings: ResilienceSettings,
+    private readonly hooks: ResilienceHooks,
+  ) {
+    this.name = primary.name;
+    this.mirror = fallback !== undefined && settings.fallbackMode === 'mirror';
+    this.breaker = new CircuitBreaker(settings, (kind) => this.probe(kind));
+    this.journal = new InvalidationJournal(settings.journalLimit);
+    // Exactly the primary's capabilities: the engine reads them with the can* guards.
+    if (canDeletePattern(primary)) {
+      this.deletePattern = (pattern) => this.invalidate({ kind: 'pattern', pattern }, () => primary.deletePattern(pattern));
+    }
+    if (canDeleteTags(primary)) {
+      this.deleteTags = (tags) => this.invalidate({ kind: 'tags', tags }, () => primary.deleteTags(tags));
+      this.deleteTagPattern = (pattern) => this.invalidate({ kind: 'tagPattern', pattern }, () => primary.deleteTagPattern(pattern));
+    }
+    if (canLock(primary)) {
+      this.acquireLock = (key, ttlMs) => this.acquire(primary, key, ttlMs);
+      this.releaseLock = (key, token) => this.release(primary, key, token);
+    }
+    if (canRateLimit(primary)) {
+      this.consumeRate = (key, limits) => this.rate(primary, key, limits);
+    }
+  }
+
   /** True while the breaker is open (the primary is being skipped). */
   get degraded(): boolean {
-    return this.openedAt !== undefined;
+    return this.breaker.isOpen;
   }
 
   async get(key: string): Promise<Buffer | undefined> {
-    const { fallback } = this;
-    return this.coordinate('get', key, () => this.primary.get(key), fallback && (() => fallback.get(key)));
+    this.ensureOpen();
+    if (!this.breaker.isOpen) {
+      try {
+        const value = await this.primary.get(key);
+        this.breaker.success('read');
+        return value;
+      } catch (error) {
+        // Without a fallback there is nothing to answer with: the caller gets the failure (and
+        // reports it, once); with one, the failure is absorbed and reported here.
+        this.failed(error, 'read', 'get', key, this.fallback !== undefined);
+      }
+    }
+    return this.onFallback('get', key, (store) => store.get(key), undefined);
   }
 
   async set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void> {
-    const { fallback } = this;
-    return this.coordinate('set', key, () => this.primary.set(key, value, ttlMs, tags), fallback && (() => fallback.set(key, value, ttlMs, tags)));
+    this.ensureOpen();
+    if (!this.breaker.isOpen) {
+      const mirrored = this.mirror ? this.onFallback('set', key, (store) => store.set(key, value, ttlMs, tags), undefined) : undefined;
+      // Awaited below on every path but a closed primary; never left unhandled.
+      mirrored?.catch(() => undefined);
+      try {
+        await this.primary.set(key, value, ttlMs, tags);
+        this.breaker.success('write');
+      } catch (error) {
+        this.failed(error, 'write', 'set', key, this.fallback !== undefined);
+        if (mirrored) return mirrored;
+        return this.onFallback('set', key, (store) => store.set(key, value, ttlMs, tags), undefined);
+      }
+      return mirrored;
+    }
+    return this.onFallback('set', key, (store) => store.set(key, value, ttlMs, tags), undefined);
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.invalidate({ kind: 'delete', key }, () => this.primary.delete(key), (store) => store.delete(key), false);
-  }
-
-  async deletePattern(pattern: string): Promise<number> {
-    return this.invalidate({ kind: 'pattern', pattern }, () => this.primary.deletePattern(pattern), (store) => store.deletePattern(pattern), 0);
-  }
-
-  async deleteTags(tags: readonly string[]): Promise<number> {
-    return this.invalidate({ kind: 'tags', tags }, () => this.primary.deleteTags(tags), (store) => store.deleteTags(tags), 0);
-  }
-
-  async deleteTagPattern(pattern: string): Promise<number> {
-    return this.invalidate({ kind: 'tagPattern', pattern }, () => this.primary.deleteTagPattern(pattern), (store) => store.deleteTagPattern(pattern), 0);
+    return (await this.invalidate({ kind: 'delete', key }, async () => ((await this.primary.delete(key)) ? 1 : 0))) > 0;
   }
 
   async clear(): Promise<void> {
-    return this.invalidate({ kind: 'clear' }, () => this.primary.clear(), (store) => store.clear(), undefined);
+    await this.invalidate({ kind: 'clear' }, async () => {
+      await this.primary.clear();
+      return 0;
+    });
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.breaker.stop();
     await Promise.all([this.primary.close(), this.fallback?.close()]);
   }
 
   // -------------------------------------------------------------------------------------------
 
-  /** Whether this call should go to the primary: always when closed, once per cool-down when open. */
-  private usePrimary(): boolean {
-    if (this.openedAt === undefined) return true;
-    if (this.probing || Date.now() - this.openedAt < this.settings.coolDownMs) return false;
-    this.probing = true;
-    return true;
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreClosedError(`store "${this.name}"`);
   }
 
-  /** Runs `primary` when the breaker allows it; on failure or while open, `fallback` (or a skip). */
-  private async coordinate<T>(operation: string, key: string, primary: () => Promise<T>, fallback: (() => Promise<T>) | undefined): Promise<T> {
-    if (this.usePrimary()) {
+  /**
+   * Counts a primary failure toward the breaker. When `absorbed` (the wrapper answers in its
+   * place) it is reported here; otherwise it is thrown, unreported, for the caller to report:
+   * either way exactly once.
+   */
+  private failed(error: unknown, kind: FailureKind, operation: string, key: string | undefined, absorbed = true): void {
+    const err = toError(error);
+    // The primary was closed under us: that is the caller's doing, not an outage.
+    if (err instanceof StoreClosedError) throw err;
+    // Counted before it is reported: the outage is timed from the breaker's first failure.
+    const opened = this.breaker.failure(kind);
+    if (absorbed) this.hooks.error(err, operation, key);
+    if (opened) this.hooks.degraded(err);
+    if (!absorbed) throw err;
+  }
+
+  /** Runs `run` on the fallback; its failure is reported and answered with `otherwise`. */
+  private async onFallback<T>(operation: string, key: string | undefined, run: (store: Store) => Promise<T>, otherwise: T): Promise<T> {
+    if (this.fallback === undefined) return otherwise;
+    try {
+      return await run(this.fallback);
+    } catch (error) {
+      const err = toError(error);
+      if (err instanceof StoreClosedError) throw err;
+      this.hooks.error(err, `fallback.${operation}`, key);
+      return otherwise;
+    }
+  }
+
+  private async invalidate(record: Invalidation, onPrimary: () => Promise<number>): Promise<number> {
+    this.ensureOpen();
+    const operation = INVALIDATION_OPERATIONS[record.kind];
+    const key = record.kind === 'delete' ? record.key : undefined;
+    if (!this.breaker.isOpen) {
+      let count: number;
       try {
-        const result = await primary();
-        // The healthy case (no failures, breaker closed) must cost the hit path nothing more.
-        if (this.failures !== 0 || this.openedAt !== undefined) await this.succeeded();
-        return result;
+        count = await onPrimary();
+        this.breaker.success('write');
       } catch (error) {
-        this.failed(error, operation, key);
-        if (!fallback) throw error;
+        const err = toError(error);
+        if (err instanceof StoreClosedError) throw err;
+        const opened = this.breaker.failure('write');
+        // Closed breaker: the invalidation did not happen and the caller must know, so it is
+        // thrown (and reported by the caller), not reported here.
+        if (!opened) throw err;
+        this.hooks.error(err, operation, key);
+        this.hooks.degraded(err);
+        this.journal.record(record);
+        return this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
+      }
+      // A fallback may hold entries written while the primary failed (or every entry, mirrored).
+      await this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
+      return count;
+    }
+    this.journal.record(record);
+    return this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
+  }
+
+  private async acquire(primary: LockCapable, key: string, ttlMs: number): Promise<string | undefined> {
+    this.ensureOpen();
+    if (!this.breaker.isOpen) {
+      try {
+        const token = await primary.acquireLock(key, ttlMs);
+        this.breaker.success('write');
+        return token;
+      } catch (error) {
+        this.failed(error, 'write', 'acquireLock', key);
       }
     }
-    if (!fallback) throw this.reported(new StoreUnavailableError(operation));
-    return fallback();
+    // While the primary is out, the fallback's lock (or an in-process one) stands in: coalescing
+    // within this process is still worth having.
+    const { fallback } = this;
+    if (fallback !== undefined && canLock(fallback)) {
+      const token = await this.onFallback('acquireLock', key, (store) => (store as Store & LockCapable).acquireLock(key, ttlMs), undefined);
+      if (token !== undefined) this.standInTokens.set(token, fallback);
+      return token;
+    }
+    const token = this.localLocks.acquire(key, ttlMs, randomUUID());
+    if (token !== undefined) this.standInTokens.set(token, this.localLocks);
+    return token;
   }
 
-  private async invalidate<T>(
-    record: Invalidation,
-    primary: () => Promise<T>,
-    onStore: (store: FullStore) => Promise<T>,
-    skipped: T,
-  ): Promise<T> {
-    if (this.usePrimary()) {
+  private async release(primary: LockCapable, key: string, token: string): Promise<void> {
+    this.ensureOpen();
+    const standIn = this.standInTokens.get(token);
+    if (standIn !== undefined) {
+      this.standInTokens.delete(token);
+      if (standIn instanceof LocalLocks) return standIn.release(key, token);
+      return this.onFallback('releaseLock', key, (store) => (store as Store & LockCapable).releaseLock(key, token), undefined);
+    }
+    // A lock taken on the primary before it went away expires there by itself.
+    if (this.breaker.isOpen) return;
+    try {
+      await primary.releaseLock(key, token);
+      this.breaker.success('write');
+    } catch (error) {
+      this.failed(error, 'write', 'releaseLock', key);
+    }
+  }
+
+  private async rate(primary: RateLimitCapable, key: string, limits: RateLimits): Promise<number> {
+    this.ensureOpen();
+    if (!this.breaker.isOpen) {
       try {
-        const result = await primary();
-        // The healthy case (no failures, breaker closed) must cost the hit path nothing more.
-        if (this.failures !== 0 || this.openedAt !== undefined) await this.succeeded();
-        if (this.fallback) await onStore(this.fallback);
-        return result;
+        const wait = await primary.consumeRate(key, limits);
+        this.breaker.success('write');
+        return wait;
       } catch (error) {
-        this.failed(error, operation(record), undefined);
-        // Closed breaker: the caller must know the invalidation did not happen.
-        if (this.openedAt === undefined) throw error;
+        this.failed(error, 'write', 'consumeRate', key);
       }
     }
-    this.remember(record);
-    return this.fallback ? onStore(this.fallback) : skipped;
+    // Better per-process limits than none while the shared limiter is out.
+    const { fallback } = this;
+    if (fallback !== undefined && canRateLimit(fallback)) {
+      return this.onFallback('consumeRate', key, (store) => (store as Store & RateLimitCapable).consumeRate(key, limits), 0);
+    }
+    return this.localRates.consume(key, limits, Date.now());
   }
 
-  private remember(record: Invalidation): void {
-    if (this.journalOverflow) return;
-    if (this.journal.length >= this.settings.journalLimit) {
-      this.journal = [];
-      this.journalOverflow = true;
+  /**
+   * The background probe: the failing kind of operation on a reserved key, then the journal
+   * replay, then (in the same tick as the replay's end, so no invalidation slips in between)
+   * the breaker closes. A failed probe is not reported: `degraded` already said the store is out.
+   */
+  private async probe(kind: FailureKind): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (kind === 'write') await this.primary.set(this.settings.probeKey, PROBE_VALUE, PROBE_TTL_MS);
+      else await this.primary.get(this.settings.probeKey);
+    } catch {
       return;
     }
-    this.journal.push(record);
-  }
-
-  private async succeeded(): Promise<void> {
-    this.failures = 0;
-    if (this.openedAt === undefined) return;
-    // The probe answered: bring the primary up to date before trusting it again.
     try {
-      if (this.journalOverflow) await this.primary.clear();
-      for (const record of this.journal) await replay(this.primary, record);
-      await this.fallback?.clear();
+      await this.journal.replay(this.primary);
+      if (!this.mirror) await this.fallback?.clear();
+      // Whatever was recorded meanwhile must reach the primary too; the check and the close below
+      // run in one synchronous step, so nothing can be recorded in between.
+      while (!this.journal.empty) await this.journal.replay(this.primary);
     } catch (error) {
-      this.probing = false;
-      this.openedAt = Date.now();
       this.hooks.error(toError(error), 'recover', undefined);
       return;
     }
-    const downtimeMs = Date.now() - this.openedAt;
-    this.journal = [];
-    this.journalOverflow = false;
-    this.openedAt = undefined;
-    this.probing = false;
-    this.hooks.recovered(downtimeMs);
-  }
-
-  private failed(error: unknown, operation: string, key: string | undefined): void {
-    const err = toError(error);
-    if (err instanceof StoreClosedError) return;
-    this.hooks.error(err, operation, key);
-    this.reported(err);
-    if (this.openedAt !== undefined) {
-      // The probe failed: stay open for another cool-down.
-      this.openedAt = Date.now();
-      this.probing = false;
-      return;
-    }
-    if (++this.failures >= this.settings.failureThreshold) {
-      this.openedAt = Date.now();
-      this.hooks.degraded(err);
-    }
-  }
-
-  private reported<E extends Error>(error: E): E {
-    REPORTED.add(error);
-    return error;
+    if (this.closed) return;
+    this.hooks.recovered(this.breaker.close());
   }
 }
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-const OPERATIONS: Record<Invalidation['kind'], string> = {
-  delete: 'delete',
-  pattern: 'deletePattern',
-  tags: 'deleteTags',
-  tagPattern: 'deleteTagPattern',
-  clear: 'clear',
-};
-
-function operation(record: Invalidation): string {
-  return OPERATIONS[record.kind];
-}
-
-async function replay(store: FullStore, record: Invalidation): Promise<unknown> {
-  switch (record.kind) {
-    case 'delete':
-      return store.delete(record.key);
-    case 'pattern':
-      return store.deletePattern(record.pattern);
-    case 'tags':
-      return store.deleteTags(record.tags);
-    case 'tagPattern':
-      return store.deleteTagPattern(record.pattern);
-    case 'clear':
-      return store.clear();
-  }
 }

@@ -1,6 +1,6 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { InvalidOptionError } from '../errors';
-import { optionNames, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
+import { nonNegativeInteger, optionNames, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 
 /** Options of {@link RedisStore}: exactly one of `client` or `url`. */
 export interface RedisStoreOptions {
@@ -24,12 +24,21 @@ export interface RedisStoreOptions {
    * @default 1000
    */
   scanCount?: number;
+  /**
+   * How many times one failed `SCAN` or `UNLINK` step of a pattern delete (or one batch of a tag
+   * delete) is retried, with a doubling backoff from 50 ms, before the delete rejects (a pattern
+   * delete with `IncompleteDeleteError`). `0` retries nothing. A short Redis pause (a failover, a `CLIENT PAUSE`, a slow fork) then costs
+   * a delay instead of an abandoned invalidation.
+   * @default 4 (backoffs of 50, 100, 200 and 400 ms)
+   */
+  scanRetries?: number;
 }
 
 /** Defaults of {@link RedisStoreOptions}. */
 export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze({
   operationTimeoutMs: 100,
   scanCount: 1_000,
+  scanRetries: 4,
 });
 
 /** @internal */
@@ -39,6 +48,7 @@ export interface ResolvedRedisStoreOptions {
   redisOptions: RedisOptions;
   operationTimeoutMs: number;
   scanCount: number;
+  scanRetries: number;
 }
 
 // Every option name, once: the compiler keeps this equal to RedisStoreOptions.
@@ -48,6 +58,7 @@ const REDIS_STORE_OPTION_NAMES = optionNames<RedisStoreOptions>({
   redisOptions: true,
   operationTimeoutMs: true,
   scanCount: true,
+  scanRetries: true,
 });
 
 /** @internal */
@@ -73,6 +84,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     redisOptions: options.redisOptions ?? {},
     operationTimeoutMs: positiveInteger('operationTimeoutMs', options.operationTimeoutMs, DEFAULT_REDIS_STORE_OPTIONS.operationTimeoutMs),
     scanCount: positiveInteger('scanCount', options.scanCount, DEFAULT_REDIS_STORE_OPTIONS.scanCount),
+    scanRetries: nonNegativeInteger('scanRetries', options.scanRetries, DEFAULT_REDIS_STORE_OPTIONS.scanRetries),
   };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type * as IORedis from 'ioredis';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
+import { CacheError, IncompleteDeleteError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
 import { escapeGlob } from '../keys';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './redis-options';
 import { randomUUID } from 'node:crypto';
@@ -97,8 +97,10 @@ function cacheClientOptions(timeoutMs: number): RedisOptions {
     // default (2 s) would hold the process open that long after close().
     disconnectTimeout: 200,
     enableAutoPipelining: true,
-    // Never give up reconnecting: the cache must come back by itself when Redis does.
-    retryStrategy: (attempt: number) => Math.min(50 * attempt, 2_000),
+    // Never give up reconnecting: the cache must come back by itself when Redis does, and soon
+    // (a reconnect attempt on a dead loopback port costs next to nothing; 2 s between attempts
+    // would delay recovery by up to 2 s).
+    retryStrategy: (attempt: number) => Math.min(50 * attempt, 250),
   };
 }
 
@@ -131,16 +133,19 @@ export class RedisStore implements Store {
   private readonly ownsClient: boolean;
   private readonly timeoutMs: number;
   private readonly scanCount: number;
+  private readonly scanRetries: number;
   private readonly keyPrefix: string;
   // A standalone client we built already bounds every command with `commandTimeout`; a Cluster
   // or a caller's client may not, so those get our own timer around each call.
   private readonly needsOwnTimer: boolean;
   private closed = false;
+  private connectionError: Error | undefined;
 
   constructor(options: RedisStoreOptions) {
     const resolved = resolveRedisStoreOptions(options);
     this.timeoutMs = resolved.operationTimeoutMs;
     this.scanCount = resolved.scanCount;
+    this.scanRetries = resolved.scanRetries;
     if (resolved.client) {
       this.client = resolved.client;
       this.ownsClient = false;
@@ -149,8 +154,12 @@ export class RedisStore implements Store {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Redis: RedisClient } = require('ioredis') as typeof IORedis;
       this.client = new RedisClient(resolved.url as string, { ...cacheClientOptions(this.timeoutMs), ...resolved.redisOptions });
-      // Failures surface through rejected commands; without a listener ioredis would print each one.
-      this.client.on('error', () => undefined);
+      // Failures surface through rejected commands; without a listener ioredis would print each
+      // one. The last one is kept: a command refused while disconnected only says "Stream isn't
+      // writeable", the connection error says why (ECONNREFUSED, ENOTFOUND, a TLS mismatch).
+      this.client.on('error', (error: Error) => {
+        this.connectionError = error;
+      });
       this.ownsClient = true;
     }
     // A Cluster applies its top-level keyPrefix (ioredis copies redisOptions.keyPrefix there when
@@ -162,26 +171,42 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Resolves once the client is connected and ready, or rejects after `timeoutMs`. Until then
-   * commands fail fast (there is no offline queue), which the cache treats as misses.
+   * Resolves `true` once the client is connected and ready, or `false` when `timeoutMs` passes
+   * first (then {@link RedisStore.lastConnectionError} says why). It never rejects because Redis
+   * is unreachable: until Redis answers, commands fail fast (there is no offline queue), the
+   * cache answers from the origin, and the client keeps reconnecting in the background.
+   *
+   * @example
+   * ```ts
+   * const store = new RedisStore({ url: process.env.REDIS_URL });
+   * if (!(await store.ready(2_000))) console.warn('Redis not reachable yet, serving from the origin:', store.lastConnectionError?.message);
+   * ```
    */
-  async ready(timeoutMs = 5_000): Promise<void> {
-    if (this.client.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new StoreTimeoutError('ready', timeoutMs));
-      }, timeoutMs);
-      const onReady = (): void => {
-        cleanup();
-        resolve();
-      };
-      const cleanup = (): void => {
+  async ready(timeoutMs = 5_000): Promise<boolean> {
+    if (this.client.status === 'ready') return true;
+    if (this.closed) return false;
+    return new Promise<boolean>((resolve) => {
+      const finish = (ok: boolean): void => {
         clearTimeout(timer);
         this.client.off('ready', onReady);
+        resolve(ok);
       };
+      const onReady = (): void => finish(true);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      // Never the reason the process stays alive.
+      timer.unref();
       this.client.on('ready', onReady);
     });
+  }
+
+  /**
+   * The last error of the connection this store created (connection refused, unknown host, TLS
+   * against a plain server...), with its `code` (e.g. `ECONNREFUSED`); `undefined` when none was
+   * seen. Errors the store reports while disconnected carry it as `cause`. A client you passed
+   * in is not listened to: its errors are yours.
+   */
+  get lastConnectionError(): Error | undefined {
+    return this.connectionError;
   }
 
   private async run<T>(operation: string, command: () => Promise<T>): Promise<T> {
@@ -211,7 +236,13 @@ export class RedisStore implements Store {
   private wrapError(operation: string, err: unknown): CacheError {
     if (err instanceof CacheError) return err;
     const message = err instanceof Error ? err.message : String(err);
-    if (/timed? ?out/i.test(message)) return new StoreTimeoutError(operation, this.timeoutMs);
+    const connection = this.client.status === 'ready' ? undefined : this.connectionError;
+    if (/timed? ?out/i.test(message)) return new StoreTimeoutError(operation, this.timeoutMs, connection);
+    if (connection !== undefined) {
+      // The command only failed because there is no connection: the connection error is the cause.
+      const code = (connection as NodeJS.ErrnoException).code;
+      return new StoreError(operation, `redis ${operation} failed: ${message} (not connected: ${connection.message}${code ? `, ${code}` : ''})`, { cause: connection });
+    }
     return new StoreError(operation, `redis ${operation} failed: ${message}`, { cause: err });
   }
 
@@ -270,7 +301,8 @@ export class RedisStore implements Store {
     let popped: number;
     do {
       if (!isCluster(this.client)) {
-        const reply = (await this.run('deleteTags', () => this.evalScript(POP_TAGGED, [index], [this.scanCount]))) as [number, number];
+        // Each pop is atomic (SPOP and UNLINK in one script), so a retried one never loses members.
+        const reply = (await this.retried(() => this.run('deleteTags', () => this.evalScript(POP_TAGGED, [index], [this.scanCount])))) as [number, number];
         removed += reply[0];
         popped = reply[1];
       } else {
@@ -307,21 +339,41 @@ export class RedisStore implements Store {
   /**
    * Walks every master with `SCAN MATCH pattern` in batches of `scanCount` and hands each batch
    * of raw key names (keyPrefix included) to `onBatch`; resolves with the sum of its counts.
-   * SCAN matches raw keys, so the client's keyPrefix is put in front of the pattern here.
+   * SCAN matches raw keys, so the client's keyPrefix is put in front of the pattern here. Each
+   * step is retried (`scanRetries`) before the walk gives up with an `IncompleteDeleteError`
+   * saying how far it got.
    */
   private async scanEach(operation: string, pattern: string, onBatch: (node: Redis, rawKeys: string[]) => Promise<number>): Promise<number> {
     const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     const match = escapeGlob(this.keyPrefix) + pattern;
     let total = 0;
-    for (const node of nodes) {
+    for (const [done, node] of nodes.entries()) {
       let cursor = '0';
-      do {
-        const [next, keys] = await this.run(operation, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount));
-        cursor = next;
-        if (keys.length > 0) total += await onBatch(node, keys);
-      } while (cursor !== '0');
+      try {
+        do {
+          const [next, keys] = await this.retried(() => this.run(operation, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.scanCount)));
+          if (keys.length > 0) total += await this.retried(() => onBatch(node, keys));
+          cursor = next;
+        } while (cursor !== '0');
+      } catch (error) {
+        if (error instanceof StoreClosedError) throw error;
+        const where = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+        throw new IncompleteDeleteError(operation, { pattern, removed: total, cursor, node: where, nodesDone: done, nodes: nodes.length }, error);
+      }
     }
     return total;
+  }
+
+  /** Runs one idempotent step, retrying it with a doubling backoff (50 ms, 100 ms, ...). */
+  private async retried<T>(step: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        if (attempt >= this.scanRetries || error instanceof StoreClosedError) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
   }
 
   /** Unlinks raw key names (as SCAN returned them) on the node that holds them. */

@@ -224,6 +224,9 @@ export class TieredStore implements Store {
       throw error;
     }
     if (bytes === undefined) {
+      // An open breaker answers every read as a miss without asking L2: that is not L2 saying
+      // the entry is gone, so the copy still stands in.
+      if (this.degraded) return this.lru.get(key)?.value;
       this.lru.delete(key);
       return undefined;
     }
