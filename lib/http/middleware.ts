@@ -13,6 +13,7 @@ import { type CapturedHead, type CapturedResponse, captureResponse } from './cap
 import { FillCoalescer } from './coalesce';
 import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
+import { routeTags } from './scope-tags';
 import { guardWithStale } from './stale-guard';
 import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, varyDigest } from './vary';
 
@@ -259,7 +260,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     if (notStorableReason(status, res.getHeaders(), opts.statuses) !== undefined) return false;
     let tags: readonly string[] | undefined;
     try {
-      tags = opts.tags?.(req);
+      tags = routeTags(opts, req);
     } catch {
       return false; // a tag function that fails leaves the answer uncached rather than untagged
     }
@@ -274,7 +275,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     let specWritten: Promise<boolean> = Promise.resolve(true);
     if (vary.length > 0) {
       const spec: VarySpec = { vary };
-      specWritten = cache.set(baseKey, spec, { ttl, graceMs });
+      specWritten = cache.set(baseKey, spec, { ttl, graceMs, tags });
       key = variantKey(baseKey, vary, req);
     }
     let storedBody = body;
