@@ -1,5 +1,5 @@
 import { StoreClosedError, StoreUnavailableError } from '../errors';
-import { type FullStore, type RateLimits, type Store, canLock, canRateLimit } from '../stores/store';
+import { type FullStore, type MarkedValue, type RateLimits, type Store, canGuardWrites, canLock, canRateLimit, canSoftInvalidate } from '../stores/store';
 import { REPORTED } from './reported';
 
 /** How the circuit breaker behaves. */
@@ -56,6 +56,7 @@ export class ResilientStore implements Store {
       this.acquireLock = (key, ttlMs) => this.coordinate('acquireLock', key, () => primary.acquireLock(key, ttlMs), undefined);
       this.releaseLock = (key, token) => this.coordinate('releaseLock', key, () => primary.releaseLock(key, token), undefined);
     }
+    this.forwardInvalidationCapabilities(primary, fallback);
     if (canRateLimit(primary)) {
       // While degraded, the fallback's (per-process) limiter stands in: better local limits than none.
       this.consumeRate = (key, limits) =>
@@ -66,8 +67,59 @@ export class ResilientStore implements Store {
   }
 
   acquireLock?: (key: string, ttlMs: number) => Promise<string | undefined>;
+  stampInvalidations?: (names: readonly string[], atMs: number, ttlMs: number) => Promise<void>;
+  setUnlessInvalidated?: (key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined, names: readonly string[], sinceMs: number) => Promise<boolean>;
+  getWithMark?: (key: string) => Promise<MarkedValue | undefined>;
+  softDelete?: (key: string, atMs: number) => Promise<boolean>;
+  softDeletePattern?: (pattern: string, atMs: number) => Promise<number>;
+  softDeleteTags?: (tags: readonly string[], atMs: number) => Promise<number>;
+  softDeleteTagPattern?: (pattern: string, atMs: number) => Promise<number>;
   releaseLock?: (key: string, token: string) => Promise<void>;
   consumeRate?: (key: string, limits: RateLimits) => Promise<number>;
+
+  /**
+   * Forwards the write guard and soft invalidation (issue 12). Stamps follow the primary only:
+   * while it is down the journal and the fallback's clear on recovery keep old writes out. Soft
+   * invalidations are journalled as their hard form (replaying them hard is the safe side).
+   */
+  private forwardInvalidationCapabilities(primary: FullStore, fallback: Store | undefined): void {
+    if (canGuardWrites(primary)) {
+      this.stampInvalidations = (names, atMs, ttlMs) =>
+        this.coordinate('stampInvalidations', names[0] ?? '', () => primary.stampInvalidations(names, atMs, ttlMs), () => Promise.resolve());
+      this.setUnlessInvalidated = (key, value, ttlMs, tags, names, sinceMs) =>
+        this.coordinate(
+          'set',
+          key,
+          () => primary.setUnlessInvalidated(key, value, ttlMs, tags, names, sinceMs),
+          fallback &&
+            (() => (canGuardWrites(fallback) ? fallback.setUnlessInvalidated(key, value, ttlMs, tags, names, sinceMs) : fallback.set(key, value, ttlMs, tags).then(() => true))),
+        );
+    }
+    if (canSoftInvalidate(primary)) {
+      this.getWithMark = (key) =>
+        this.coordinate(
+          'get',
+          key,
+          () => primary.getWithMark(key),
+          fallback &&
+            (() => (canSoftInvalidate(fallback) ? fallback.getWithMark(key) : fallback.get(key).then((value) => value && { value, softAt: undefined }))),
+        );
+      const soft = (store: Store): (Store & Partial<FullStore>) | undefined => (canSoftInvalidate(store) ? store : undefined);
+      this.softDelete = (key, atMs) =>
+        this.invalidate({ kind: 'delete', key }, () => primary.softDelete(key, atMs), (store) => soft(store)?.softDelete?.(key, atMs) ?? store.delete(key), false);
+      this.softDeletePattern = (pattern, atMs) =>
+        this.invalidate({ kind: 'pattern', pattern }, () => primary.softDeletePattern(pattern, atMs), (store) => soft(store)?.softDeletePattern?.(pattern, atMs) ?? store.deletePattern(pattern), 0);
+      this.softDeleteTags = (tags, atMs) =>
+        this.invalidate({ kind: 'tags', tags }, () => primary.softDeleteTags(tags, atMs), (store) => soft(store)?.softDeleteTags?.(tags, atMs) ?? store.deleteTags(tags), 0);
+      this.softDeleteTagPattern = (pattern, atMs) =>
+        this.invalidate(
+          { kind: 'tagPattern', pattern },
+          () => primary.softDeleteTagPattern(pattern, atMs),
+          (store) => soft(store)?.softDeleteTagPattern?.(pattern, atMs) ?? store.deleteTagPattern(pattern),
+          0,
+        );
+    }
+  }
 
   /** True while the breaker is open (the primary is being skipped). */
   get degraded(): boolean {

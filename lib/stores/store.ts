@@ -6,7 +6,8 @@
  * per tag, an index of the keys written with it, so a {@link TagCapable} store can remove them.
  *
  * Everything beyond this core is a separate capability interface a store may implement:
- * {@link PatternCapable}, {@link TagCapable}, {@link LockCapable}, {@link RateLimitCapable}.
+ * {@link PatternCapable}, {@link TagCapable}, {@link LockCapable}, {@link RateLimitCapable},
+ * {@link GuardCapable}, {@link SoftCapable}.
  * The engine checks for them with the `can*` guards and degrades gracefully where one is
  * missing (no cross-process lock: in-process coalescing only; no limiter: in-process limits).
  *
@@ -105,8 +106,53 @@ export interface RateLimitCapable {
   consumeRate(key: string, limits: RateLimits): Promise<number>;
 }
 
+/**
+ * Capability: invalidation stamps, the cross-process guard against stale write-backs. An
+ * invalidation stamps the names it covers (`k:<key>`, `t:<tag>`, `p:<key prefix>`, chosen by the
+ * cache) with the time it began, before it removes anything; a write that carries the time its
+ * load began is refused when any of its names was stamped since. Stamps are small keys kept for
+ * `ttlMs`; loads older than that are only guarded in-process.
+ */
+export interface GuardCapable {
+  /** Stamps each of `names` with `atMs` (epoch milliseconds), kept `ttlMs`. */
+  stampInvalidations(names: readonly string[], atMs: number, ttlMs: number): Promise<void>;
+  /**
+   * Like {@link Store.set}, but only when no stamp among `names` is at or after `sinceMs`;
+   * resolves whether the entry was written. The check and the write are one atomic step where
+   * the store can (MemoryStore, standalone Redis); elsewhere (Redis Cluster) the store checks,
+   * writes, checks again and deletes what it wrote if an invalidation slipped in between.
+   */
+  setUnlessInvalidated(key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined, names: readonly string[], sinceMs: number): Promise<boolean>;
+}
+
+/** What {@link SoftCapable.getWithMark} reads: the bytes, and when the entry was marked stale. */
+export interface MarkedValue {
+  value: Buffer;
+  /** When a soft invalidation marked the entry (epoch ms), or undefined when it was not. */
+  softAt: number | undefined;
+}
+
+/**
+ * Capability: soft invalidation. Entries are marked stale (with the time of the invalidation)
+ * instead of removed; the bytes are never read or rewritten. A mark lives as long as its entry,
+ * and the cache treats an entry written before its mark as having expired at the mark.
+ * Each method resolves with how many live entries it marked.
+ */
+export interface SoftCapable {
+  /** The bytes under `key` and its soft mark, in one round trip; undefined when absent. */
+  getWithMark(key: string): Promise<MarkedValue | undefined>;
+  /** Marks `key`; resolves whether a live entry was marked. */
+  softDelete(key: string, atMs: number): Promise<boolean>;
+  /** Marks every key matching the Redis-style glob `pattern` (never tag indexes or coordination keys). */
+  softDeletePattern(pattern: string, atMs: number): Promise<number>;
+  /** Marks every entry carrying one of `tags`; the indexes stay (a later hard invalidation still finds them). */
+  softDeleteTags(tags: readonly string[], atMs: number): Promise<number>;
+  /** Marks every entry of every tag matching the Redis-style glob `pattern`. */
+  softDeleteTagPattern(pattern: string, atMs: number): Promise<number>;
+}
+
 /** A store with every capability the built-in stores have. */
-export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable;
+export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable & GuardCapable & SoftCapable;
 
 function hasMethods(store: Store, names: readonly string[]): boolean {
   const record = store as unknown as Record<string, unknown>;
@@ -131,6 +177,16 @@ export function canLock(store: Store): store is Store & LockCapable {
 /** Whether `store` implements {@link RateLimitCapable}. */
 export function canRateLimit(store: Store): store is Store & RateLimitCapable {
   return hasMethods(store, ['consumeRate']);
+}
+
+/** Whether `store` implements {@link GuardCapable}. */
+export function canGuardWrites(store: Store): store is Store & GuardCapable {
+  return hasMethods(store, ['stampInvalidations', 'setUnlessInvalidated']);
+}
+
+/** Whether `store` implements {@link SoftCapable}. */
+export function canSoftInvalidate(store: Store): store is Store & SoftCapable {
+  return hasMethods(store, ['getWithMark', 'softDelete', 'softDeletePattern', 'softDeleteTags', 'softDeleteTagPattern']);
 }
 
 /** Whether `value` looks like a {@link Store} (the core methods). @internal */
