@@ -8,6 +8,8 @@ export { CACHEABLE_METADATA_KEY, CACHE_EVICT_METADATA_KEY, getCacheMetadata } fr
 export type { CacheMethodMetadata } from './decorators/metadata';
 export type { CacheEvictOptions, CacheableOptions, FromCall } from './decorators/options';
 export type { CacheStats, CachedResponseInput, FillLock, Lookup, SetOptions, WarmTask, WrapOptions } from './engine/cache';
+export type { InvalidateOptions } from './engine/cache';
+export { INVALIDATION_STAMP_TTL_MS } from './engine/cache';
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,
@@ -31,7 +33,8 @@ export {
   invalidateCharacterCache,
   invalidateContentCache,
 } from './invalidation';
-export type { ScopeInvalidator } from './invalidation';
+export type { InvalidationHelperOptions, ScopeInvalidator } from './invalidation';
+export type { ScopeParam } from './http/scope-tags';
 export { apiKey, escapeGlob, queryKey } from './keys';
 export { DEFAULT_LOCK_OPTIONS, DEFAULT_RESILIENCE_OPTIONS } from './engine/options';
 export type { CacheOptions, FreshnessOptions, LimiterOptions, LockOptions } from './engine/options';
@@ -50,6 +53,8 @@ export type { Entry, ResponseEntry, StoredHeaders, ValueEntry } from './serializ
 export { MemoryStore } from './stores/memory';
 export { RedisStore } from './stores/redis';
 export { canDeletePattern, canDeleteTags, canLock, canRateLimit } from './stores/store';
+export { canGuardWrites, canSoftInvalidate } from './stores/store';
 export type { FullStore, LockCapable, PatternCapable, RateLimitCapable, RateLimits, Store, TagCapable } from './stores/store';
+export type { GuardCapable, MarkedValue, SoftCapable } from './stores/store';
 export { TTL_PROFILES } from './ttl';
 export type { Ttl, TtlProfileName, TtlProfiles } from './ttl';

@@ -431,10 +431,14 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
   // ---------------------------------------------------------------------------------------------
   // Soft invalidation and the invalidation stamps (GuardCapable, SoftCapable).
 
-  /** Whether a raw key is a tag index or a stamp: never an entry, never matched by entry patterns. */
+  /**
+   * Whether a raw key is a tag index, a stamp or a soft mark: never an entry, never matched by
+   * entry patterns. (A mark left behind by a pattern delete expires with the entry it marked and
+   * never touches a newer write of the key.)
+   */
   private isReserved(rawKey: string): boolean {
     const at = this.keyPrefix.length;
-    return rawKey.startsWith(TAG_INDEX_PREFIX, at) || rawKey.startsWith(STAMP_PREFIX, at);
+    return rawKey.startsWith(TAG_INDEX_PREFIX, at) || rawKey.startsWith(STAMP_PREFIX, at) || rawKey.startsWith(SOFT_PREFIX, at);
   }
 
   /** The soft mark of `key` (as passed to the client, which adds the keyPrefix in front). */
@@ -464,7 +468,7 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
 
   async softDeletePattern(pattern: string, atMs: number): Promise<number> {
     return this.scanEach('softDeletePattern', pattern, (_node, keys) => {
-      const entries = keys.filter((key) => !this.isReserved(key) && !key.startsWith(SOFT_PREFIX, this.keyPrefix.length));
+      const entries = keys.filter((key) => !this.isReserved(key));
       return entries.length > 0 ? this.markRaw(entries, atMs, 'softDeletePattern') : Promise.resolve(0);
     });
   }
