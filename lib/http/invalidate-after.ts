@@ -28,6 +28,7 @@ function checkTargets(targets: InvalidationTargets): void {
     if (list !== undefined && !Array.isArray(list)) throw new InvalidOptionError(`spec.${name}`, 'expected an array');
   }
   resolveTags('tags', targets.tags);
+  if (targets.soft !== undefined && typeof targets.soft !== 'boolean') throw new InvalidOptionError('spec.soft', 'expected a boolean');
 }
 
 /**
@@ -44,6 +45,8 @@ function checkTargets(targets: InvalidationTargets): void {
  *   invalidateAfter((req) => ({ scopes: [['character', req.params.id]], tags: ['leaderboard'] })),
  *   updateCharacterHandler,
  * );
+ * // Mark stale instead: readers with a stale-while-revalidate window get the old answer once.
+ * app.patch('/characters/:id', invalidateAfter((req) => ({ scopes: [['character', req.params.id]], soft: true })), patchHandler);
  * ```
  */
 export function invalidateAfter(spec: InvalidateAfterSpec, options: InvalidateAfterOptions = {}): RequestHandler {
