@@ -184,6 +184,15 @@ function cacheClientOptions(timeoutMs: number): RedisOptions {
  * members live in other slots, so the cluster path uses no scripts: indexes are written before
  * the entry (an entry is never unreachable from its tags) and members are unlinked one by one.
  *
+ * Soft invalidation ({@link SoftCapable}): a mark `__soft__:{<raw key>}` holds the time of the
+ * invalidation and expires with its entry; reads are one `MGET key mark` (the braces put the
+ * mark in the entry's Cluster slot). Marking is one script per batch (standalone) or two
+ * pipelined round trips per batch (Cluster); bodies are never read or rewritten.
+ *
+ * Write guard ({@link GuardCapable}): stamps are small strings under `__inv__:`; a guarded write
+ * is one script that checks them and writes (standalone), or check, write, re-check and delete
+ * on a Cluster. Entry patterns never match tag indexes, stamps or marks.
+ *
  * @example
  * ```ts
  * const store = new RedisStore({ url: process.env.REDIS_URL });
