@@ -135,6 +135,16 @@ describe.each(SHARED)('no stale write-back across instances on $name', (shared) 
     expect(await b.get('character:1')).toBe('old');
   });
 
+  test('a load that begins right after an invalidation, even within the same millisecond, is stored', async () => {
+    for (let i = 0; i < 50; i++) {
+      await a.invalidateTags(['character:1']);
+      expect(await a.set('character:1', i, { tags: ['character:1'], generation: a.generation() })).toBe(true);
+      await b.invalidateTags(['character:1']);
+      await new Promise((resolve) => setTimeout(resolve, 2)); // B's clock is another process's: let it pass
+      expect(await a.set('character:1', i, { tags: ['character:1'], generation: a.generation() })).toBe(true);
+    }
+  });
+
   test('a route answer filled by A while B runs invalidateCharacterCache is not stored', async () => {
     const loading = gate();
     let calls = 0;

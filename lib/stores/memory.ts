@@ -151,7 +151,7 @@ export class MemoryStore implements Store, GuardCapable, SoftCapable {
   async setUnlessInvalidated(key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined, names: readonly string[], sinceMs: number): Promise<boolean> {
     this.open();
     // Synchronous from the check to the write: nothing can run in between.
-    if (names.some((name) => (this.stamps.get(name) ?? Number.NEGATIVE_INFINITY) >= sinceMs)) return false;
+    if (names.some((name) => (this.stamps.get(name) ?? Number.NEGATIVE_INFINITY) > sinceMs)) return false;
     await this.set(key, value, ttlMs, tags);
     return true;
   }

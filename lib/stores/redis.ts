@@ -91,14 +91,14 @@ const STAMP_PREFIX = '__inv__:';
  */
 const SOFT_PREFIX = '__soft__:';
 
-// The guarded write: refuse when any stamp (KEYS[2 .. n+1]) is at or after ARGV[3], else the
+// The guarded write: refuse when any stamp (KEYS[2 .. n+1]) is later than ARGV[3], else the
 // same steps as SET_TAGGED, all in one atomic step. ARGV: value, ttl, sinceMs, n.
 const SET_GUARDED = script(`
 local n = tonumber(ARGV[4])
 if n > 0 then
   local since = tonumber(ARGV[3])
   for _, at in ipairs(redis.call('MGET', unpack(KEYS, 2, n + 1))) do
-    if at and tonumber(at) >= since then return 0 end
+    if at and tonumber(at) > since then return 0 end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -457,8 +457,8 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
 
   /**
    * One round trip: `MGET key mark`. On a Cluster the mark shares the entry's slot through its
-   * hash tag; only a raw key with braces but no valid hash tag of its own (a `}` before any
-   * `{`, say) lands elsewhere, and is read with two parallel GETs.
+   * hash tag; a raw key with braces of its own (its own hash tag, or a stray `}`) has its mark
+   * in another slot and is read with two parallel GETs.
    */
   async getWithMark(key: string): Promise<MarkedValue | undefined> {
     const mark = this.softKey(key);
@@ -557,7 +557,7 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
     }
     const stamped = async (): Promise<boolean> => {
       const stamps = await this.run('set', () => Promise.all(stampKeys.map((stampKey) => client.get(stampKey))));
-      return stamps.some((at) => at !== null && Number(at) >= sinceMs);
+      return stamps.some((at) => at !== null && Number(at) > sinceMs);
     };
     if (await stamped()) return false;
     await this.set(key, value, ttlMs, tags);

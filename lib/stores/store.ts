@@ -117,7 +117,8 @@ export interface GuardCapable {
   /** Stamps each of `names` with `atMs` (epoch milliseconds), kept `ttlMs`. */
   stampInvalidations(names: readonly string[], atMs: number, ttlMs: number): Promise<void>;
   /**
-   * Like {@link Store.set}, but only when no stamp among `names` is at or after `sinceMs`;
+   * Like {@link Store.set}, but only when no stamp among `names` is later than `sinceMs` (a
+   * stamp equal to it is the invalidation the load's generation already saw);
    * resolves whether the entry was written. The check and the write are one atomic step where
    * the store can (MemoryStore, standalone Redis); elsewhere (Redis Cluster) the store checks,
    * writes, checks again and deletes what it wrote if an invalidation slipped in between.
