@@ -241,8 +241,11 @@ export class Cache {
   }
 
   /**
-   * The current invalidation generation of this cache. Take it before loading a value that
-   * will be stored with `set`/`setResponse`, and pass it as `generation`.
+   * The current invalidation generation of this cache: a time in epoch milliseconds that only
+   * grows, never before this cache's latest invalidation. Take it before loading a value that
+   * will be stored with `set`/`setResponse`, and pass it as `generation`: the write is skipped
+   * when an invalidation touching the entry began since, in this process (its log) or in any
+   * other sharing the store (the store's stamps, see `GuardCapable`).
    *
    * @example
    * ```ts
