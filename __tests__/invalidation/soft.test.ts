@@ -1,6 +1,6 @@
 import type { Express, Request, Response } from 'express';
 import request from 'supertest';
-import { type Cache, apiKey, cacheResponse, createCache, invalidateCacheByPattern, invalidateCharacterCache } from '../../lib';
+import { type Cache, apiKey, cacheResponse, createCache, invalidateAfter, invalidateCacheByPattern, invalidateCharacterCache } from '../../lib';
 import { EXPRESS_VERSIONS } from '../helpers/apps';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
 
@@ -171,6 +171,19 @@ describe.each(STORE_KINDS)('soft invalidation of route answers on $name', (kind)
       const late = await concurrent;
       expect(late.headers['x-cache']).not.toBe('STALE');
       expect(late.body.version).toBeGreaterThanOrEqual(2);
+    });
+
+    test('invalidateAfter with soft: true marks the route answer stale once the write answered 2xx', async () => {
+      build(30);
+      app.patch('/characters/:id', invalidateAfter((req) => ({ scopes: [['character', String(req.params.id)]], soft: true }), { cache }), (_req: Request, res: Response) => {
+        res.status(204).end();
+      });
+      expect(await get()).toBe('MISS v1');
+      const key = apiKey('character', '/characters/1', '');
+      expect((await cache.lookup(key, 'response', 30_000, false))?.stale).toBe(false);
+      expect((await request(app).patch('/characters/1')).status).toBe(204);
+      await until(async () => (await cache.lookup(key, 'response', 30_000, false))?.stale === true, 'the PATCH to mark the answer stale');
+      expect((await cache.lookup(key, 'response', 0, false))).toBeUndefined(); // a reader without a window misses
     });
 
     test('without a window, soft is a miss like hard', async () => {
