@@ -112,27 +112,42 @@ for i = n + 2, #KEYS do
 end
 return 1`);
 
+// The raw name of a raw key's soft mark, in the key's Cluster slot: the key's own hash tag
+// when it has one (then the whole raw name follows, to stay unique), else the raw name as the
+// tag. Mirrors RedisStore.softKey.
+const MARK_NAME_LUA = `
+local function markName(prefix, raw)
+  local open = string.find(raw, '{', 1, true)
+  if open then
+    local close = string.find(raw, '}', open + 1, true)
+    if close and close > open + 1 then
+      return prefix .. '${SOFT_PREFIX}{' .. string.sub(raw, open + 1, close - 1) .. '}' .. raw
+    end
+  end
+  return prefix .. '${SOFT_PREFIX}{' .. raw .. '}'
+end`;
+
 // Soft-marks raw keys (ARGV[3..]) as of ARGV[1]; each mark expires with its entry, so a mark
 // never outlives what it marks. ARGV[2] is the client's keyPrefix (raw names already carry it).
-const MARK_KEYS = script(`
+const MARK_KEYS = script(`${MARK_NAME_LUA}
 local marked = 0
 for i = 3, #ARGV do
   local ttl = redis.call('PTTL', ARGV[i])
   if ttl > 0 then
-    redis.call('SET', ARGV[2] .. '${SOFT_PREFIX}{' .. ARGV[i] .. '}', ARGV[1], 'PX', ttl)
+    redis.call('SET', markName(ARGV[2], ARGV[i]), ARGV[1], 'PX', ttl)
     marked = marked + 1
   end
 end
 return marked`);
 
 // One SSCAN batch of a tag index, soft-marked in the same step. ARGV: cursor, count, atMs, keyPrefix.
-const MARK_TAGGED = script(`
+const MARK_TAGGED = script(`${MARK_NAME_LUA}
 local reply = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local marked = 0
 for _, member in ipairs(reply[2]) do
   local ttl = redis.call('PTTL', member)
   if ttl > 0 then
-    redis.call('SET', ARGV[4] .. '${SOFT_PREFIX}{' .. member .. '}', ARGV[3], 'PX', ttl)
+    redis.call('SET', markName(ARGV[4], member), ARGV[3], 'PX', ttl)
     marked = marked + 1
   end
 end
@@ -452,13 +467,16 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
 
   /** The soft mark of `key` (as passed to the client, which adds the keyPrefix in front). */
   private softKey(key: string): string {
-    return `${SOFT_PREFIX}{${this.keyPrefix}${key}}`;
+    const raw = this.keyPrefix + key;
+    const tag = hashTagOf(raw);
+    // A key with a hash tag of its own: the mark takes the same tag, then the raw name.
+    return tag === raw ? `${SOFT_PREFIX}{${raw}}` : `${SOFT_PREFIX}{${tag}}${raw}`;
   }
 
   /**
    * One round trip: `MGET key mark`. On a Cluster the mark shares the entry's slot through its
-   * hash tag; a raw key with braces of its own (its own hash tag, or a stray `}`) has its mark
-   * in another slot and is read with two parallel GETs.
+   * hash tag (the key's own, when it has one); only a raw key with a stray `}` and no valid hash
+   * tag has its mark in another slot, and is read with two parallel GETs.
    */
   async getWithMark(key: string): Promise<MarkedValue | undefined> {
     const mark = this.softKey(key);
