@@ -86,8 +86,9 @@ return 0`;
 const STAMP_PREFIX = '__inv__:';
 
 /**
- * Soft marks: `__soft__:{<raw key>}`. The braces make the mark a hash tag of the entry's raw
- * name, so on a Cluster it lives in the entry's slot and one MGET reads both.
+ * Soft marks: `__soft__:{<raw key>}`, or `__soft__:{<its hash tag>}<raw key>` for a key with a
+ * hash tag of its own. Either way the mark hashes like the entry, so on a Cluster it lives in
+ * the entry's slot and one MGET reads both.
  */
 const SOFT_PREFIX = '__soft__:';
 
