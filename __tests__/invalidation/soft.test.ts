@@ -180,7 +180,8 @@ describe.each(STORE_KINDS)('soft invalidation of route answers on $name', (kind)
       });
       expect(await get()).toBe('MISS v1');
       const key = apiKey('character', '/characters/1', '');
-      expect((await cache.lookup(key, 'response', 30_000, false))?.stale).toBe(false);
+      // The answer is stored after it was sent: wait for it.
+      await until(async () => (await cache.lookup(key, 'response', 30_000, false))?.stale === false, 'the answer to be stored');
       expect((await request(app).patch('/characters/1')).status).toBe(204);
       await until(async () => (await cache.lookup(key, 'response', 30_000, false))?.stale === true, 'the PATCH to mark the answer stale');
       expect((await cache.lookup(key, 'response', 0, false))).toBeUndefined(); // a reader without a window misses
