@@ -8,6 +8,8 @@ export { CACHEABLE_METADATA_KEY, CACHE_EVICT_METADATA_KEY, getCacheMetadata } fr
 export type { CacheMethodMetadata } from './decorators/metadata';
 export type { CacheEvictOptions, CacheableOptions, FromCall } from './decorators/options';
 export type { CacheStats, Lookup, SetOptions, WarmResult, WarmTask, WrapOptions } from './engine/cache';
+export type { InvalidateOptions } from './engine/cache';
+export { INVALIDATION_STAMP_TTL_MS } from './engine/cache';
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,
@@ -36,7 +38,8 @@ export {
   invalidateCharacterCache,
   invalidateContentCache,
 } from './invalidation';
-export type { ScopeInvalidator } from './invalidation';
+export type { InvalidationHelperOptions, ScopeInvalidator } from './invalidation';
+export type { ScopeParam } from './http/scope-tags';
 export { apiKey, escapeGlob, queryKey } from './keys';
 export { DEFAULT_LOCK_OPTIONS, DEFAULT_RESILIENCE_OPTIONS } from './engine/options';
 export type { CacheOptions, FreshnessOptions, LimiterOptions, LockOptions } from './engine/options';
@@ -69,6 +72,8 @@ export type { SqliteStoreOptions } from './stores/sqlite-options';
 export { canPrune } from './stores/store';
 export type { InspectedEntry, PruneCapable, StoreInspection } from './stores/store';
 export { canDeletePattern, canDeleteTags, canLock, canRateLimit } from './stores/store';
+export { canGuardWrites, canSoftInvalidate } from './stores/store';
 export type { FullStore, LockCapable, PatternCapable, RateLimitCapable, RateLimits, Store, TagCapable } from './stores/store';
+export type { GuardCapable, MarkedValue, SoftCapable } from './stores/store';
 export { TTL_PROFILES } from './ttl';
 export type { DurationString, DurationUnit, Ttl, TtlProfileName, TtlProfiles, TtlProfilesInput } from './ttl';

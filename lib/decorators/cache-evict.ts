@@ -36,17 +36,20 @@ async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], 
     }
     id = String(raw);
   }
+  const how = { soft: options.soft ?? false };
   await Promise.all([
-    ...keys.map((key) => cache.delete(key)),
-    ...patterns.map((pattern) => cache.invalidatePattern(pattern)),
-    options.scope === undefined ? undefined : cache.invalidateScope(options.scope, id),
-    tags.length === 0 ? undefined : cache.invalidateTags(tags),
+    ...keys.map((key) => cache.delete(key, how)),
+    ...patterns.map((pattern) => cache.invalidatePattern(pattern, how)),
+    options.scope === undefined ? undefined : cache.invalidateScope(options.scope, id, how),
+    tags.length === 0 ? undefined : cache.invalidateTags(tags, how),
   ]);
 }
 
 /**
  * After an async method resolves, removes cache entries: `keys`, a `scope` (with or without an
- * `id`), `patterns` and `tags`, each a value or a function of `(args, result)`. Nothing is
+ * `id`), `patterns` and `tags`, each a value or a function of `(args, result)`; with `soft`,
+ * marks them stale instead. A scope with an id also clears the `cacheResponse` answers of
+ * routes scoped to it (`keyPrefix: 'character'` on `/characters/:id`). Nothing is
  * removed when the method rejects. If an eviction fails the call rejects with the store's error
  * (the method's work is done, but the caller must learn that stale entries may remain).
  *
@@ -58,6 +61,9 @@ async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], 
  * class CharacterService {
  *   @CacheEvict({ scope: 'character', id: ([id]: [string]) => id })
  *   async updateCharacter(id: string, patch: Partial<Character>): Promise<Character> { ... }
+ *
+ *   @CacheEvict({ scope: 'character', id: ([id]: [string]) => id, soft: true })
+ *   async renameCharacter(id: string, name: string): Promise<Character> { ... }
  *
  *   @CacheEvict({ keys: 'characters:all', patterns: ([owner]: [string]) => `content:${escapeGlob(owner)}:*` })
  *   async deleteCharacter(owner: string, id: string): Promise<void> { ... }

@@ -93,6 +93,12 @@ export interface CacheEvictOptions<Args extends unknown[] = unknown[], R = unkno
   /** Tags to invalidate; see invalidateTags. */
   tags?: FromCall<string | readonly string[], Args, R>;
   /**
+   * Mark the entries stale instead of removing them (see `InvalidateOptions.soft`): callers
+   * with a stale-while-revalidate window get the old value once while one refresh runs.
+   * @default false
+   */
+  soft?: boolean;
+  /**
    * The cache to use.
    * @default the default cache at call time ({@link getDefaultCache})
    */
@@ -142,7 +148,7 @@ const CACHEABLE_OPTION_NAMES = optionNames<CacheableOptions>({
   cacheNull: true,
   cache: true,
 });
-const CACHE_EVICT_OPTION_NAMES = optionNames<CacheEvictOptions>({ keys: true, scope: true, id: true, patterns: true, tags: true, cache: true });
+const CACHE_EVICT_OPTION_NAMES = optionNames<CacheEvictOptions>({ keys: true, scope: true, id: true, patterns: true, tags: true, soft: true, cache: true });
 
 /** @internal */
 export function validateCacheableOptions(options: CacheableOptions): void {
@@ -179,4 +185,5 @@ export function validateCacheEvictOptions(options: CacheEvictOptions): void {
   if (scope !== undefined) nonEmptyString('scope', scope);
   if (id !== undefined && scope === undefined) throw new InvalidOptionError('id', '"id" needs a "scope"');
   functionOr('id', id, (v) => (typeof v === 'string' && v !== '') || typeof v === 'number', 'a string or number id');
+  if (options.soft !== undefined && typeof options.soft !== 'boolean') throw new InvalidOptionError('soft', 'expected a boolean');
 }

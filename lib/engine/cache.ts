@@ -1,7 +1,7 @@
 import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
 import { escapeGlob, globToRegExp, normaliseNamespace, scopeKeyPatterns } from '../keys';
 import { type Entry, decodeEntry, encodeEntry } from '../serializer';
-import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags } from '../stores/store';
+import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags, canGuardWrites, canSoftInvalidate } from '../stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { resolveScope, resolveTags } from '../validate';
 import type { TypedEmitter } from './events';
@@ -29,6 +29,42 @@ export interface SetOptions {
    */
   graceMs?: number;
 }
+
+/**
+ * Options of every invalidation (`delete`, `invalidatePattern`, `invalidateTags`,
+ * `invalidateScope`, and the helpers built on them).
+ *
+ * @example
+ * ```ts
+ * await cache.invalidateTags(['character:1'], { soft: true });
+ * ```
+ */
+export interface InvalidateOptions {
+  /**
+   * Mark the entries stale instead of removing them: each reads as if it had expired at the
+   * invalidation, so a caller with a stale-while-revalidate window (`staleWhileRevalidate` of
+   * `wrap` or of the route) is answered at once from it while one refresh runs, and gets the
+   * new value after that. Never served past the caller's window (counted from the
+   * invalidation) nor past its grace; a caller without a window gets a miss, as after a hard
+   * invalidation. Stores without soft marks (see `SoftCapable`) invalidate hard.
+   * @default false
+   */
+  soft?: boolean;
+}
+
+/**
+ * How long invalidation stamps stay in the store: a load that takes longer than this is guarded
+ * against other processes' invalidations only by its own process's log.
+ */
+export const INVALIDATION_STAMP_TTL_MS = 10 * 60_000;
+
+/**
+ * How many `:`-separated levels of a key the cross-process guard tells apart. A pattern
+ * invalidation stamps the literal prefix of its glob cut at a `:` (`character:1:*` stamps
+ * `character:1:`); writes check every prefix of their key up to this depth, so deeper patterns
+ * are stamped at this depth (refusing a few more writes, never fewer).
+ */
+const STAMP_PREFIX_DEPTH = 6;
 
 /** Options of {@link Cache.wrap}; `T` is the loader's result. */
 export interface WrapOptions<T = unknown> extends Omit<SetOptions, 'tags' | 'generation' | 'graceMs'>, FreshnessOptions {
@@ -212,12 +248,15 @@ export class Cache {
     const ttl = this.resolveTtl(options.ttl);
     const tags = this.fullTags(options.tags);
     const now = Date.now();
-    return this.write(this.namespace + key, { ...entry, createdAt: now, expiresAt: now + ttl * 1000 } as Entry, ttl, tags, options.generation, graceOf(options));
+    return (await this.write(this.namespace + key, { ...entry, createdAt: now, expiresAt: now + ttl * 1000 } as Entry, ttl, tags, options.generation, graceOf(options))) === 'stored';
   }
 
   /**
-   * The current invalidation generation of this cache. Take it before loading a value that
-   * will be stored with `set`/`setResponse`, and pass it as `generation`.
+   * The current invalidation generation of this cache: a time in epoch milliseconds that only
+   * grows, never before this cache's latest invalidation. Take it before loading a value that
+   * will be stored with `set`/`setResponse`, and pass it as `generation`: the write is skipped
+   * when an invalidation touching the entry began since, in this process (its log) or in any
+   * other sharing the store (the store's stamps, see `GuardCapable`).
    *
    * @example
    * ```ts
@@ -230,13 +269,34 @@ export class Cache {
     return this.invalidations.generation;
   }
 
-  /** Removes `key`; resolves `true` when an entry was removed. Rejects when the store fails. */
-  async delete(key: string): Promise<boolean> {
+  /**
+   * Removes `key`, and when it is a response key of `cacheResponse`, every Vary variant stored
+   * under it (`{key}:v:*`, found through their index, never by scanning). Resolves `true` when
+   * an entry was removed (or marked, with `soft`). Rejects when the store fails.
+   *
+   * @example
+   * ```ts
+   * await cache.delete('character:1');
+   * await cache.delete(apiKey('character', '/characters/1', ''), { soft: true });
+   * ```
+   */
+  async delete(key: string, options: InvalidateOptions = {}): Promise<boolean> {
+    const soft = softOf(options);
     const fullKey = this.namespace + key;
-    this.invalidations.record((candidate) => candidate === fullKey);
-    const removed = await this.guard('delete', fullKey, () => this.store.delete(fullKey));
-    this.events.emit('delete', { key: fullKey, count: removed ? 1 : 0 });
-    return removed;
+    const variants = `${fullKey}:v:`;
+    const at = this.invalidations.record((candidate) => candidate === fullKey || candidate.startsWith(variants));
+    await this.stamp([`k:${fullKey}`, this.prefixStamp(`${key}:`)], at);
+    const store = this.store;
+    let count = 0;
+    if (soft && canSoftInvalidate(store)) {
+      if (await this.guard('softDelete', fullKey, () => store.softDelete(fullKey, at))) count++;
+      if (canDeleteTags(store)) count += await this.guard('softDeleteTags', fullKey, () => store.softDeleteTags([this.variantTag(fullKey)], at));
+    } else {
+      if (await this.guard('delete', fullKey, () => store.delete(fullKey))) count++;
+      if (canDeleteTags(store)) count += await this.guard('deleteTags', fullKey, () => store.deleteTags([this.variantTag(fullKey)]));
+    }
+    this.events.emit('delete', { key: fullKey, count });
+    return count > 0;
   }
 
   /**
@@ -369,14 +429,24 @@ export class Cache {
 
 
   /**
-   * Removes every entry whose key (without namespace) matches the Redis glob `pattern`;
-   * resolves with the count. Escape ids with `escapeGlob`. Rejects when the store fails.
+   * Removes (or, with `soft`, marks stale) every entry whose key (without namespace) matches the
+   * Redis glob `pattern`; resolves with the count. Escape ids with `escapeGlob`. Rejects when
+   * the store fails.
+   *
+   * @example
+   * ```ts
+   * await cache.invalidatePattern(`character:${escapeGlob(id)}:*`);
+   * await cache.invalidatePattern('api:feed:*', { soft: true });
+   * ```
    */
-  async invalidatePattern(pattern: string): Promise<number> {
+  async invalidatePattern(pattern: string, options: InvalidateOptions = {}): Promise<number> {
+    if (typeof pattern !== 'string' || pattern === '') throw new InvalidOptionError('pattern', `expected a non-empty glob, got ${String(pattern)}`);
+    const soft = softOf(options);
     const fullPattern = this.namespacePattern() + pattern;
     const matcher = globToRegExp(fullPattern);
-    this.invalidations.record((fullKey) => matcher.test(fullKey));
-    const count = await this.deletePatternOf(fullPattern);
+    const at = this.invalidations.record((fullKey) => matcher.test(fullKey));
+    await this.stamp([this.patternStamp(pattern)], at);
+    const count = await this.removePattern(fullPattern, soft, at);
     this.events.emit('delete', { pattern: fullPattern, count });
     return count;
   }
@@ -390,33 +460,41 @@ export class Cache {
    * ```ts
    * await cache.set('character:1', ada, { tags: ['team:blue'] });
    * await cache.invalidateTags(['team:blue']); // 1
+   * await cache.invalidateTags(['team:blue'], { soft: true }); // stale until refreshed
    * ```
    */
-  async invalidateTags(tags: readonly string[]): Promise<number> {
+  async invalidateTags(tags: readonly string[], options: InvalidateOptions = {}): Promise<number> {
+    const soft = softOf(options);
     const fullTags = this.fullTags(resolveTags('tags', tags)) ?? [];
     if (fullTags.length === 0) return 0;
     const wanted = new Set(fullTags);
-    this.invalidations.record((_key, entryTags) => entryTags !== undefined && entryTags.some((tag) => wanted.has(tag)));
-    const count = await this.deleteTagsOf(fullTags);
+    const at = this.invalidations.record((_key, entryTags) => entryTags !== undefined && entryTags.some((tag) => wanted.has(tag)));
+    await this.stamp(fullTags.map((tag) => `t:${tag}`), at);
+    const count = await this.removeTags(fullTags, soft, at);
     this.events.emit('delete', { tags: fullTags, count });
     return count;
   }
 
   /**
    * Invalidates a scope. With an id, removes `{scope}:{id}`, every `{scope}:{id}:*` and every
-   * entry tagged `{scope}:{id}`; without one, every `{scope}:*`, every response of the endpoint `{scope}` (`api:{scope}:*`) and every
-   * entry whose tag matches `{scope}:*`. Glob characters in the scope and id are escaped, so
-   * `invalidateScope('character', 'a*')` never touches `character:ab`. Resolves with the count of
-   * entries removed; rejects when the store fails.
+   * entry tagged `{scope}:{id}`, which includes every answer of a `cacheResponse` route scoped
+   * to it (`keyPrefix: 'character'` on `/characters/:id`: all query strings and Vary variants);
+   * without one, every `{scope}:*`, every `api:{scope}:*` and every entry whose tag matches
+   * `{scope}:*`. Glob characters in the scope and id are escaped, so
+   * `invalidateScope('character', 'a*')` never touches `character:ab`. With `soft`, the same
+   * entries are marked stale instead. Resolves with the count of entries removed (or marked);
+   * rejects when the store fails.
    *
    * @example
    * ```ts
    * await cache.invalidateScope('character', 'char_123');
    * await cache.invalidateScope('content'); // the whole scope
+   * await cache.invalidateScope('character', 'char_123', { soft: true }); // stale until refreshed
    * ```
    */
-  async invalidateScope(scope: string, id?: string | number): Promise<number> {
+  async invalidateScope(scope: string, id?: string | number, options: InvalidateOptions = {}): Promise<number> {
     const resolved = resolveScope(scope, id);
+    const soft = softOf(options);
     const ns = this.namespacePattern();
     const scopePattern = escapeGlob(resolved.scope);
     let count = 0;
@@ -425,11 +503,19 @@ export class Cache {
       const tagPattern = `${ns}${scopePattern}:*`;
       const keyMatchers = keyPatterns.map((pattern) => globToRegExp(pattern));
       const tagMatcher = globToRegExp(tagPattern);
-      this.invalidations.record(
+      const at = this.invalidations.record(
         (fullKey, tags) => keyMatchers.some((matcher) => matcher.test(fullKey)) || (tags !== undefined && tags.some((tag) => tagMatcher.test(tag))),
       );
-      for (const pattern of keyPatterns) count += await this.deletePatternOf(pattern);
-      count += await this.guard('deleteTagPattern', tagPattern, () => this.tagStore('invalidate a scope').deleteTagPattern(tagPattern));
+      // Writers check the prefixes of their keys, not of their tags: a tag pattern is stamped as
+      // the whole namespace (a whole-scope invalidation refuses every write in flight).
+      await this.stamp([this.prefixStamp('')], at);
+      for (const pattern of keyPatterns) count += await this.removePattern(pattern, soft, at);
+      const store = this.store;
+      if (soft && canSoftInvalidate(store)) {
+        count += await this.guard('softDeleteTagPattern', tagPattern, () => store.softDeleteTagPattern(tagPattern, at));
+      } else {
+        count += await this.guard('deleteTagPattern', tagPattern, () => this.tagStore('invalidate a scope').deleteTagPattern(tagPattern));
+      }
       this.events.emit('delete', { scope: this.namespace + resolved.scope, count });
       return count;
     }
@@ -437,12 +523,18 @@ export class Cache {
     const fullName = this.namespace + name;
     const subKeys = `${ns}${escapeGlob(name)}:*`;
     const subMatcher = globToRegExp(subKeys);
-    this.invalidations.record(
+    const at = this.invalidations.record(
       (fullKey, tags) => fullKey === fullName || subMatcher.test(fullKey) || (tags !== undefined && tags.includes(fullName)),
     );
-    if (await this.guard('delete', fullName, () => this.store.delete(fullName))) count++;
-    count += await this.deletePatternOf(subKeys);
-    count += await this.deleteTagsOf([fullName]);
+    await this.stamp([`k:${fullName}`, this.prefixStamp(`${name}:`), `t:${fullName}`], at);
+    const store = this.store;
+    if (soft && canSoftInvalidate(store)) {
+      if (await this.guard('softDelete', fullName, () => store.softDelete(fullName, at))) count++;
+    } else if (await this.guard('delete', fullName, () => store.delete(fullName))) {
+      count++;
+    }
+    count += await this.removePattern(subKeys, soft, at);
+    count += await this.removeTags([fullName], soft, at);
     this.events.emit('delete', { scope: fullName, count });
     return count;
   }
@@ -453,7 +545,8 @@ export class Cache {
    * a namespace).
    */
   async clear(): Promise<void> {
-    this.invalidations.record(() => true);
+    const at = this.invalidations.record(() => true);
+    await this.stamp([this.prefixStamp('')], at);
     if (this.namespace) {
       const everything = `${this.namespacePattern()}*`;
       const count = (await this.deletePatternOf(everything)) + (await this.guard('deleteTagPattern', everything, () => this.tagStore('clear a namespace').deleteTagPattern(everything)));
@@ -461,6 +554,9 @@ export class Cache {
       return;
     }
     await this.guard('clear', undefined, () => this.store.clear());
+    // Without a namespace the store's clear takes the stamps too: stamp again, so writes that
+    // loaded before the clear are still refused from here on.
+    await this.stamp([this.prefixStamp('')], at);
   }
 
   /** Counters since the cache was created. */
@@ -507,11 +603,95 @@ export class Cache {
     return this.guard('deleteTags', undefined, () => this.tagStore('invalidate tags').deleteTags(fullTags));
   }
 
+  /**
+   * Stamps what an invalidation covers in the store, before it removes anything, so a load
+   * started earlier in another process cannot write back afterwards (see `GuardCapable`). A
+   * failed stamp is reported and does not stop the invalidation: its deletes decide whether it
+   * rejects.
+   */
+  private async stamp(names: readonly string[], at: number): Promise<void> {
+    const store = this.store;
+    if (!canGuardWrites(store)) return;
+    try {
+      await store.stampInvalidations(names, at, INVALIDATION_STAMP_TTL_MS);
+    } catch (error) {
+      this.reportError(error, 'stampInvalidations', names[0]);
+    }
+  }
+
+  /** The stamp of a key prefix (without namespace, `''` or ending in `:`), cut at the guard's depth. */
+  private prefixStamp(prefix: string): string {
+    let cut = 0;
+    for (let depth = 0; depth < STAMP_PREFIX_DEPTH; depth++) {
+      const at = prefix.indexOf(':', cut);
+      if (at === -1) break;
+      cut = at + 1;
+    }
+    return `p:${this.namespace}${prefix.slice(0, cut)}`;
+  }
+
+  /**
+   * What a pattern invalidation stamps: the exact key for a glob without wildcards, else the
+   * literal text before its first glob character, cut back to a `:` (an over-approximation:
+   * `char*` stamps the whole namespace, `character:1:*` only `character:1:`).
+   */
+  private patternStamp(pattern: string): string {
+    const meta = pattern.search(/[*?[\\]/);
+    if (meta === -1) return `k:${this.namespace}${pattern}`;
+    const literal = pattern.slice(0, meta);
+    return this.prefixStamp(literal.slice(0, literal.lastIndexOf(':') + 1));
+  }
+
+  /** The stamps a write checks: its key, its tags, and every prefix of its key. */
+  private guardNames(fullKey: string, fullTags: readonly string[] | undefined): string[] {
+    const names = [`k:${fullKey}`];
+    for (const tag of fullTags ?? []) names.push(`t:${tag}`);
+    const key = fullKey.slice(this.namespace.length);
+    names.push(`p:${this.namespace}`);
+    let at = -1;
+    for (let depth = 0; depth < STAMP_PREFIX_DEPTH; depth++) {
+      at = key.indexOf(':', at + 1);
+      if (at === -1) break;
+      names.push(`p:${this.namespace}${key.slice(0, at + 1)}`);
+    }
+    return names;
+  }
+
+  /**
+   * The internal tag of a response key's Vary variants (`{key}:v:{digest}`, see
+   * `cacheResponse`), so `delete(key)` finds them through an index instead of a keyspace scan.
+   * It starts with the namespace, so `clear()` of a namespace removes its indexes too.
+   */
+  private variantTag(fullBaseKey: string): string {
+    return `${this.namespace}__variants__:${fullBaseKey.slice(this.namespace.length)}`;
+  }
+
+  private removePattern(fullPattern: string, soft: boolean, at: number): Promise<number> {
+    const store = this.store;
+    if (soft && canSoftInvalidate(store)) return this.guard('softDeletePattern', fullPattern, () => store.softDeletePattern(fullPattern, at));
+    return this.deletePatternOf(fullPattern);
+  }
+
+  private removeTags(fullTags: readonly string[], soft: boolean, at: number): Promise<number> {
+    const store = this.store;
+    if (soft && canSoftInvalidate(store)) return this.guard('softDeleteTags', undefined, () => store.softDeleteTags(fullTags, at));
+    return this.deleteTagsOf(fullTags);
+  }
+
   /** Reads and decodes an entry; store failures and corrupt bytes are misses (and `error` events). */
   private async read(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
     let bytes: Buffer | undefined;
+    let softAt: number | undefined;
+    const store = this.store;
     try {
-      bytes = await this.store.get(fullKey);
+      if (canSoftInvalidate(store)) {
+        // The entry and its soft mark in one round trip (one MGET on Redis).
+        const marked = await store.getWithMark(fullKey);
+        bytes = marked?.value;
+        softAt = marked?.softAt;
+      } else {
+        bytes = await store.get(fullKey);
+      }
     } catch (error) {
       this.reportError(error, 'get', fullKey);
       return undefined;
@@ -531,6 +711,10 @@ export class Cache {
       // responses are remembered; values go to callers who may mutate what they get.
       if (entry.kind === 'response') this.decoded.set(bytes, entry);
     }
+    // Soft-invalidated: the entry counts as expired at the mark, so every stale window (the
+    // caller's revalidate and error windows, and its grace) is measured from the invalidation.
+    // An entry written after the mark (the refresh) is not touched by it.
+    if (entry !== undefined && softAt !== undefined && entry.createdAt < softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: softAt };
     const now = Date.now();
     if (entry.expiresAt + graceMs <= now) return undefined;
     return { entry, stale: entry.expiresAt <= now };
@@ -543,16 +727,25 @@ export class Cache {
     fullTags: readonly string[] | undefined,
     generation: number | undefined,
     graceMs = 0,
-  ): Promise<boolean> {
+  ): Promise<WriteOutcome> {
     // Checked synchronously right before the store call: an invalidation starting later issues
     // its commands after this write, so it removes what we store.
-    if (generation !== undefined && this.invalidations.invalidatedSince(generation, fullKey, fullTags)) return false;
+    if (generation !== undefined && this.invalidations.invalidatedSince(generation, fullKey, fullTags)) return 'invalidated';
     const issuedAt = this.invalidations.generation;
+    const store = this.store;
+    const ttlMs = ttlSeconds * 1000 + graceMs;
+    const variantOf = VARIANT_KEY.exec(fullKey);
+    const tags = variantOf?.[1] === undefined ? fullTags : [...(fullTags ?? []), this.variantTag(variantOf[1])];
     try {
-      await this.store.set(fullKey, encodeEntry(entry), ttlSeconds * 1000 + graceMs, fullTags);
+      if (generation !== undefined && canGuardWrites(store)) {
+        // Other processes' invalidations: refused when one stamped this entry since the load began.
+        if (!(await store.setUnlessInvalidated(fullKey, encodeEntry(entry), ttlMs, tags, this.guardNames(fullKey, fullTags), generation))) return 'invalidated';
+      } else {
+        await store.set(fullKey, encodeEntry(entry), ttlMs, tags);
+      }
     } catch (error) {
       this.reportError(error, 'set', fullKey);
-      return false;
+      return 'failed';
     }
     if (generation !== undefined && this.invalidations.invalidatedSince(issuedAt, fullKey, fullTags)) {
       // An invalidation began while the write was in flight. Where a tagged write is several
@@ -562,10 +755,10 @@ export class Cache {
       } catch (error) {
         this.reportError(error, 'delete', fullKey);
       }
-      return false;
+      return 'invalidated';
     }
     this.events.emit('set', { key: fullKey, ttl: ttlSeconds });
-    return true;
+    return 'stored';
   }
 
   private async guard<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
@@ -659,6 +852,9 @@ export class Cache {
 
 export type { CacheEvents };
 
+/** How a write ended: stored, refused because an invalidation overtook it, or failed in the store. */
+type WriteOutcome = 'stored' | 'invalidated' | 'failed';
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** What {@link Cache.warm} (and `warmRoutes`) resolve: how many tasks succeeded, and the others' errors. */
@@ -690,6 +886,16 @@ export async function runTasks<T>(tasks: readonly T[], concurrency: number | und
   };
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
   return { ok, failed };
+}
+
+/** A Vary variant key of `cacheResponse`: `{base key}:v:{sha1 of the selecting headers}`. */
+const VARIANT_KEY = /^(.*):v:[0-9a-f]{40}$/s;
+
+function softOf(options: InvalidateOptions): boolean {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object like { soft: true }');
+  const soft = options.soft ?? false;
+  if (typeof soft !== 'boolean') throw new InvalidOptionError('soft', `expected a boolean, got ${String(soft)}`);
+  return soft;
 }
 
 function graceOf(options: SetOptions): number {

@@ -147,8 +147,11 @@ export interface FillHost {
   readonly store: Store;
   readonly namespace: string;
   readonly invalidations: InvalidationLog;
-  /** Writes under the generation guard; resolves whether the entry was stored. */
-  write(write: EntryWrite, generation: number): Promise<boolean>;
+  /**
+   * Writes under the generation guard: `stored`, `invalidated` (an invalidation, here or in
+   * another process, overtook the load) or `failed` (the store).
+   */
+  write(write: EntryWrite, generation: number): Promise<'stored' | 'invalidated' | 'failed'>;
   reportError(error: unknown, operation: string, key: string | undefined): void;
 }
 
@@ -301,11 +304,14 @@ export class FillProtocol {
     }
     const writes = loaded.writes ?? [];
     // Waiters are released once the entries are in the store, so nobody arriving in between
-    // calls the origin again; a failed write still hands them the value.
-    const stored = writes.length > 0 && (await Promise.all(writes.map((write) => this.host.write(write, generation)))).every(Boolean);
+    // calls the origin again; a failed write still hands them the value (coalescing does not
+    // depend on the store), but one an invalidation overtook goes to nobody else: it is stale.
+    const outcomes = await Promise.all(writes.map((write) => this.host.write(write, generation)));
+    const stored = writes.length > 0 && outcomes.every((outcome) => outcome === 'stored');
+    const overtaken = outcomes.includes('invalidated');
     const durationMs = performance.now() - started;
     this.onFill(spec.key, spec.endpoint, durationMs, stored);
-    flight.settle(loaded.share ? { kind: 'value', value: loaded.value } : { kind: 'unshared' });
+    flight.settle(loaded.share && !overtaken ? { kind: 'value', value: loaded.value } : { kind: 'unshared' });
     return { kind: 'loaded', value: loaded.value, stored, durationMs };
   }
 

@@ -18,37 +18,50 @@ interface LogRecord {
 export const INVALIDATION_LOG_CAPACITY = 4_096;
 
 /**
+ * Generations are wall-clock times (epoch milliseconds), nudged so they only grow: a record
+ * made after a generation was read is always later than it, even within one millisecond.
+ * Being times, they compare with the stamps other processes leave in the store, which is how
+ * the same generation guards a write against invalidations made elsewhere.
+ */
+const TICK = 0.001;
+
+/**
  * The in-process record of recent invalidations that prevents stale write-backs: a loader takes
  * the current generation before it starts, and its result is stored only if no invalidation
  * touching that entry began since. Invalidations are recorded synchronously when they start,
  * before their first store command, so a write checked afterwards is either refused or issued
  * ahead of the invalidation's commands on the same connection (and then removed by them).
  *
- * Only this process's invalidations are known here; see docs/invalidation.md for what holds
- * across processes.
+ * Only this process's invalidations are known here; other processes' are caught by the stamps
+ * the cache leaves in the store (see `GuardCapable`), compared with the same generation.
  * @internal
  */
 export class InvalidationLog {
+  // The generation of the latest record (0 before any).
   private current = 0;
   // Loads that started before this generation may have been touched by a forgotten record.
   private floor = 0;
   private readonly records: LogRecord[] = [];
 
-  constructor(private readonly capacity = INVALIDATION_LOG_CAPACITY) {}
+  constructor(
+    private readonly capacity = INVALIDATION_LOG_CAPACITY,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** The generation to take before loading; compare it with {@link invalidatedSince}. */
+  /** The generation to take before loading (the time, never before the latest record). */
   get generation(): number {
-    return this.current;
+    return Math.max(this.now(), this.current);
   }
 
-  /** Records an invalidation that is starting now. */
-  record(matches: EntryMatcher): void {
-    this.current++;
+  /** Records an invalidation that is starting now; returns its generation (its time). */
+  record(matches: EntryMatcher): number {
+    this.current = Math.max(this.now(), this.current) + TICK;
     this.records.push({ generation: this.current, matches });
     if (this.records.length > this.capacity) {
       const dropped = this.records.shift() as LogRecord;
       this.floor = dropped.generation;
     }
+    return this.current;
   }
 
   /** Whether an invalidation that began after `generation` touched the entry. */

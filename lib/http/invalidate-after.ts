@@ -34,6 +34,7 @@ function checkTargets(targets: InvalidationTargets): void {
     if (list !== undefined && !Array.isArray(list)) throw new InvalidOptionError(`spec.${name}`, 'expected an array');
   }
   resolveTags('tags', targets.tags);
+  if (targets.soft !== undefined && typeof targets.soft !== 'boolean') throw new InvalidOptionError('spec.soft', 'expected a boolean');
 }
 
 /**
@@ -50,6 +51,8 @@ function checkTargets(targets: InvalidationTargets): void {
  *   invalidateAfter<{ id: string }>((req) => ({ scopes: [['character', req.params.id]], tags: ['leaderboard'] })),
  *   updateCharacterHandler,
  * );
+ * // Mark stale instead: readers with a stale-while-revalidate window get the old answer once.
+ * app.patch('/characters/:id', invalidateAfter((req) => ({ scopes: [['character', req.params.id]], soft: true })), patchHandler);
  * ```
  */
 export function invalidateAfter<P = ParamsDictionary>(given: InvalidateAfterSpec<P>, options: InvalidateAfterOptions = {}): RouteMiddleware {

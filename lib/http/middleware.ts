@@ -8,11 +8,13 @@ import type { Cache, Lookup } from '../engine/cache';
 import type { BypassReason, UncacheableReason } from '../engine/events';
 import type { EntryWrite, LoadContext, Loaded } from '../engine/fill';
 import type { ResponseEntry, ValueEntry } from '../serializer';
+import { resolveTags } from '../validate';
 import { type CapturedHead, type CapturedResponse, captureResponse } from './capture';
 import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
 import { type CacheResponseOptions, type ResolvedCacheResponseOptions, type RouteMiddleware, asRouteMiddleware, resolveCacheResponseOptions } from './options';
 import { setStoredHeaders } from './replay-headers';
 import { requestKeyer } from './request-key';
+import { routeTags } from './scope-tags';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
 import { guardWithStale } from './stale-guard';
 import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, varyDigest } from './vary';
@@ -307,9 +309,10 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
           const vary = responseVary(captured.headers);
           noted.reason = uncacheable(captured, res, routeTtl);
           let tags: readonly string[] | undefined;
-          if (noted.reason === undefined && opts.tags !== undefined) {
+          if (noted.reason === undefined) {
             try {
-              tags = opts.tags(req);
+              // The route's own tags and its scope tags; checked here, so a bad list cannot fail the write.
+              tags = resolveTags('tags', routeTags(opts, req));
             } catch {
               noted.reason = 'tags-threw'; // a failing tag function leaves the answer uncached rather than untagged
             }

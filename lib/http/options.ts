@@ -6,6 +6,7 @@ import type { InvalidationTargets } from '../invalidation';
 import { queryNameMatcher } from '../keys';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { optionNames, optionalBoolean, optionalString, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
+import { type RouteScoping, type ScopeParam, namesScope } from './scope-tags';
 
 
 /**
@@ -98,6 +99,20 @@ export interface CacheResponseOptions extends FreshnessOptions {
    */
   tags?: (req: Request) => readonly string[];
   /**
+   * The scope the route's answers belong to: each stored answer is tagged `{scope}:{id}`, the id
+   * coming from the route parameters (see `scopeParam`), so `invalidateScope(scope, id)` and
+   * helpers like `invalidateCharacterCache(id)` clear it, with every query string and Vary
+   * variant. `false` turns scoping off.
+   * @default `keyPrefix` when it is a plain name (letters, digits, `_`, `-`), else none
+   */
+  scope?: string | false;
+  /**
+   * Which route parameter holds the scoped id: a parameter name, or a function of `req.params`
+   * returning one id or several. Answers of routes without such a parameter are not scoped.
+   * @default the route's first parameter (`:id` in `/characters/:id`)
+   */
+  scopeParam?: ScopeParam;
+  /**
    * Adds request values to the key. Header names put those headers' values in the key (naming
    * `authorization` or `cookie` lets such requests use the cache, one entry per credential); a
    * function's result is put in the key and is taken to cover `Authorization` and `Cookie`
@@ -180,6 +195,8 @@ export interface ResolvedCacheResponseOptions {
   shareAuthenticated: boolean;
   maxBodyBytes: number;
   tags: ((req: Request) => readonly string[]) | undefined;
+  /** Which scope tags the answers get (see `scope`, `scopeParam`). */
+  scoping: RouteScoping;
   /** Lower-case header names, or a function; undefined when nothing is added. */
   varyBy: readonly string[] | ((req: Request) => string) | undefined;
   /** Whether `varyBy` makes requests with `Authorization` / `Cookie` safe to serve. */
@@ -256,7 +273,21 @@ const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
   staleWhileRevalidate: true,
   staleIfError: true,
   limiter: true,
+  scope: true,
+  scopeParam: true,
 });
+
+function resolveScoping(options: CacheResponseOptions, keyPrefix: string | undefined): RouteScoping {
+  const { scope, scopeParam } = options;
+  if (scope !== undefined && scope !== false && (typeof scope !== 'string' || scope === '')) {
+    throw new InvalidOptionError('scope', `expected a non-empty scope name or false, got ${String(scope)}`);
+  }
+  if (scopeParam !== undefined && typeof scopeParam !== 'function' && (typeof scopeParam !== 'string' || scopeParam === '')) {
+    throw new InvalidOptionError('scopeParam', 'expected a route parameter name or a function (params) => id | id[]');
+  }
+  const name = scope === false ? undefined : (scope ?? (namesScope(keyPrefix) ? keyPrefix : undefined));
+  return { scope: name, param: scopeParam };
+}
 
 /** @internal */
 export function resolveCacheResponseOptions(
@@ -284,14 +315,16 @@ export function resolveCacheResponseOptions(
     throw new InvalidOptionError('compressStoredBodiesOver', `expected a non-negative integer (0 = off), got ${String(compressOver)}`);
   }
   const varyBy = resolveVaryBy(options.varyBy);
+  const keyPrefix = optionalString('keyPrefix', options.keyPrefix);
   return {
     ttl: options.ttl,
-    keyPrefix: optionalString('keyPrefix', options.keyPrefix),
+    keyPrefix,
     cache: options.cache,
     statuses: new Set(statuses),
     shareAuthenticated: optionalBoolean('shareAuthenticated', options.shareAuthenticated, DEFAULT_CACHE_RESPONSE_OPTIONS.shareAuthenticated),
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_CACHE_RESPONSE_OPTIONS.maxBodyBytes),
     tags: options.tags,
+    scoping: resolveScoping(options, keyPrefix),
     varyBy,
     varyCoversAuthorization: typeof varyBy === 'function' || (varyBy?.includes('authorization') ?? false),
     varyCoversCookie: typeof varyBy === 'function' || (varyBy?.includes('cookie') ?? false),
@@ -332,7 +365,7 @@ export interface ResolvedInvalidateAfterOptions {
 }
 
 const INVALIDATE_AFTER_OPTION_NAMES = optionNames<InvalidateAfterOptions>({ cache: true, onError: true });
-const INVALIDATION_TARGET_NAMES = optionNames<InvalidationTargets>({ scopes: true, tags: true, keys: true, patterns: true });
+const INVALIDATION_TARGET_NAMES = optionNames<InvalidationTargets>({ scopes: true, tags: true, keys: true, patterns: true, soft: true });
 
 /** @internal */
 export function resolveInvalidateAfterOptions(spec: unknown, options: InvalidateAfterOptions): ResolvedInvalidateAfterOptions {

@@ -1,7 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { StoreClosedError } from '../errors';
 import { LocalLocks, LocalRateLimiter } from '../stores/local-coordination';
-import { type LockCapable, type RateLimitCapable, type RateLimits, type Store, canDeletePattern, canDeleteTags, canLock, canRateLimit } from '../stores/store';
+import {
+  type GuardCapable,
+  type LockCapable,
+  type MarkedValue,
+  type RateLimitCapable,
+  type RateLimits,
+  type SoftCapable,
+  type Store,
+  canDeletePattern,
+  canDeleteTags,
+  canGuardWrites,
+  canLock,
+  canRateLimit,
+  canSoftInvalidate,
+} from '../stores/store';
 import { type BreakerSettings, CircuitBreaker, type FailureKind } from './breaker';
 import { INVALIDATION_OPERATIONS, type Invalidation, InvalidationJournal, applyInvalidation } from './journal';
 import type { FallbackMode } from './options';
@@ -64,6 +78,13 @@ export class ResilientStore implements Store {
   acquireLock?: (key: string, ttlMs: number) => Promise<string | undefined>;
   releaseLock?: (key: string, token: string) => Promise<void>;
   consumeRate?: (key: string, limits: RateLimits) => Promise<number>;
+  stampInvalidations?: GuardCapable['stampInvalidations'];
+  setUnlessInvalidated?: GuardCapable['setUnlessInvalidated'];
+  getWithMark?: SoftCapable['getWithMark'];
+  softDelete?: SoftCapable['softDelete'];
+  softDeletePattern?: SoftCapable['softDeletePattern'];
+  softDeleteTags?: SoftCapable['softDeleteTags'];
+  softDeleteTagPattern?: SoftCapable['softDeleteTagPattern'];
 
   constructor(
     readonly primary: Store,
@@ -90,6 +111,71 @@ export class ResilientStore implements Store {
     if (canRateLimit(primary)) {
       this.consumeRate = (key, limits) => this.rate(primary, key, limits);
     }
+    if (canGuardWrites(primary)) this.forwardGuard(primary);
+    if (canSoftInvalidate(primary)) this.forwardSoft(primary);
+  }
+
+  /**
+   * The cross-process write guard follows the primary only: while it is down, the journal and
+   * the fallback's own invalidations keep old writes out, so stamps are skipped and a guarded
+   * write goes to the fallback as a plain one.
+   */
+  private forwardGuard(primary: Store & GuardCapable): void {
+    this.stampInvalidations = async (names, atMs, ttlMs) => {
+      this.ensureOpen();
+      if (this.breaker.isOpen) return;
+      try {
+        await primary.stampInvalidations(names, atMs, ttlMs);
+        this.breaker.success('write');
+      } catch (error) {
+        this.failed(error, 'write', 'stampInvalidations', names[0], false);
+      }
+    };
+    const onFallback = (key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined): Promise<boolean> =>
+      this.onFallback('set', key, async (store) => {
+        await store.set(key, value, ttlMs, tags);
+        return true;
+      }, false);
+    this.setUnlessInvalidated = async (key, value, ttlMs, tags, names, sinceMs) => {
+      this.ensureOpen();
+      if (this.breaker.isOpen) return onFallback(key, value, ttlMs, tags);
+      const mirrored = this.mirror ? onFallback(key, value, ttlMs, tags) : undefined;
+      mirrored?.catch(() => undefined);
+      try {
+        const written = await primary.setUnlessInvalidated(key, value, ttlMs, tags, names, sinceMs);
+        this.breaker.success('write');
+        if (mirrored) await mirrored;
+        return written;
+      } catch (error) {
+        this.failed(error, 'write', 'set', key, this.fallback !== undefined);
+        return mirrored ?? onFallback(key, value, ttlMs, tags);
+      }
+    };
+  }
+
+  /** Soft invalidations, journalled (and applied to the fallback) as their hard form: the safe side. */
+  private forwardSoft(primary: Store & SoftCapable): void {
+    this.getWithMark = async (key) => {
+      this.ensureOpen();
+      if (!this.breaker.isOpen) {
+        try {
+          const found = await primary.getWithMark(key);
+          this.breaker.success('read');
+          return found;
+        } catch (error) {
+          this.failed(error, 'read', 'get', key, this.fallback !== undefined);
+        }
+      }
+      return this.onFallback<MarkedValue | undefined>('get', key, async (store) => {
+        if (canSoftInvalidate(store)) return store.getWithMark(key);
+        const value = await store.get(key);
+        return value === undefined ? undefined : { value, softAt: undefined };
+      }, undefined);
+    };
+    this.softDelete = async (key, atMs) => (await this.invalidate({ kind: 'delete', key }, async () => ((await primary.softDelete(key, atMs)) ? 1 : 0))) > 0;
+    this.softDeletePattern = (pattern, atMs) => this.invalidate({ kind: 'pattern', pattern }, () => primary.softDeletePattern(pattern, atMs));
+    this.softDeleteTags = (tags, atMs) => this.invalidate({ kind: 'tags', tags }, () => primary.softDeleteTags(tags, atMs));
+    this.softDeleteTagPattern = (pattern, atMs) => this.invalidate({ kind: 'tagPattern', pattern }, () => primary.softDeleteTagPattern(pattern, atMs));
   }
 
   /** True while the breaker is open (the primary is being skipped). */

@@ -3,8 +3,11 @@ import { StoreClosedError } from '../errors';
 import { globToRegExp } from '../keys';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './memory-options';
 import { randomUUID } from 'node:crypto';
-import type { RateLimits, Store } from './store';
+import type { GuardCapable, MarkedValue, RateLimits, SoftCapable, Store } from './store';
 import { LocalLocks, LocalRateLimiter } from './local-coordination';
+
+/** How many invalidation stamps a MemoryStore remembers (the oldest are forgotten first). */
+export const MEMORY_STAMP_LIMIT = 100_000;
 
 /**
  * An in-process LRU store on `lru-cache`, bounded by entry count and by bytes. It is the default
@@ -13,12 +16,17 @@ import { LocalLocks, LocalRateLimiter } from './local-coordination';
  * Tags are two in-process maps (tag → keys, key → tags) pruned whenever an entry leaves the LRU
  * (delete, eviction, expiry, overwrite), so they stay bounded by `maxEntries`.
  *
+ * Soft marks are one more map pruned the same way; invalidation stamps (the write guard shared
+ * by every `Cache` on this store) are a small LRU of their own, bounded at
+ * {@link MEMORY_STAMP_LIMIT} names (a forgotten stamp weakens only the guard between two caches
+ * on one store; each cache's in-process log still holds).
+ *
  * @example
  * ```ts
  * const cache = createCache({ store: new MemoryStore({ maxEntries: 50_000, maxBytes: 128 * 1024 * 1024 }) });
  * ```
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, GuardCapable, SoftCapable {
   readonly name = 'memory';
   private readonly lru: LRUCache<string, Buffer>;
   private readonly keysByTag = new Map<string, Set<string>>();
@@ -26,6 +34,8 @@ export class MemoryStore implements Store {
   private closed = false;
   private readonly locks = new LocalLocks();
   private readonly rates = new LocalRateLimiter();
+  private readonly softMarks = new Map<string, number>();
+  private readonly stamps = new LRUCache<string, number>({ max: MEMORY_STAMP_LIMIT, ttlAutopurge: false });
 
   constructor(options: MemoryStoreOptions = {}) {
     const resolved = resolveMemoryStoreOptions(options);
@@ -100,6 +110,52 @@ export class MemoryStore implements Store {
     return removed;
   }
 
+  async getWithMark(key: string): Promise<MarkedValue | undefined> {
+    this.open();
+    const value = this.lru.get(key);
+    return value === undefined ? undefined : { value, softAt: this.softMarks.get(key) };
+  }
+
+  async softDelete(key: string, atMs: number): Promise<boolean> {
+    this.open();
+    return this.mark(key, atMs);
+  }
+
+  async softDeletePattern(pattern: string, atMs: number): Promise<number> {
+    this.open();
+    const matcher = globToRegExp(pattern);
+    let marked = 0;
+    for (const key of [...this.lru.keys()]) if (matcher.test(key) && this.mark(key, atMs)) marked++;
+    return marked;
+  }
+
+  async softDeleteTags(tags: readonly string[], atMs: number): Promise<number> {
+    this.open();
+    let marked = 0;
+    for (const tag of new Set(tags)) for (const key of this.keysByTag.get(tag) ?? []) if (this.mark(key, atMs)) marked++;
+    return marked;
+  }
+
+  async softDeleteTagPattern(pattern: string, atMs: number): Promise<number> {
+    this.open();
+    const matcher = globToRegExp(pattern);
+    const tags = [...this.keysByTag.keys()].filter((name) => matcher.test(name));
+    return this.softDeleteTags(tags, atMs);
+  }
+
+  async stampInvalidations(names: readonly string[], atMs: number, ttlMs: number): Promise<void> {
+    this.open();
+    for (const name of names) this.stamps.set(name, Math.max(atMs, this.stamps.get(name) ?? 0), { ttl: Math.max(1, Math.ceil(ttlMs)) });
+  }
+
+  async setUnlessInvalidated(key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined, names: readonly string[], sinceMs: number): Promise<boolean> {
+    this.open();
+    // Synchronous from the check to the write: nothing can run in between.
+    if (names.some((name) => (this.stamps.get(name) ?? Number.NEGATIVE_INFINITY) > sinceMs)) return false;
+    await this.set(key, value, ttlMs, tags);
+    return true;
+  }
+
   async clear(): Promise<void> {
     this.open();
     this.lru.clear();
@@ -127,6 +183,15 @@ export class MemoryStore implements Store {
     this.lru.clear();
     this.keysByTag.clear();
     this.tagsByKey.clear();
+    this.softMarks.clear();
+    this.stamps.clear();
+  }
+
+  /** Marks a live entry stale as of `atMs`; the mark leaves with the entry (see unindex). */
+  private mark(key: string, atMs: number): boolean {
+    if (!this.lru.has(key)) return false;
+    this.softMarks.set(key, atMs);
+    return true;
   }
 
   private deleteTag(tag: string): number {
@@ -156,6 +221,7 @@ export class MemoryStore implements Store {
   }
 
   private unindex(key: string): void {
+    this.softMarks.delete(key);
     const tags = this.tagsByKey.get(key);
     if (tags === undefined) return;
     this.tagsByKey.delete(key);

@@ -5,7 +5,7 @@ import { CacheError, IncompleteDeleteError, StoreClosedError, StoreError, StoreT
 import { escapeGlob } from '../keys';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './redis-options';
 import { randomUUID } from 'node:crypto';
-import type { RateLimits, Store } from './store';
+import type { GuardCapable, MarkedValue, RateLimits, SoftCapable, Store } from './store';
 
 type Client = Redis | Cluster;
 
@@ -79,6 +79,89 @@ if maxPerWindow > 0 then
 end
 return 0`;
 
+/**
+ * Invalidation stamps (the cross-process write guard) live under this reserved prefix, after the
+ * client's keyPrefix: one small string per stamped name holding the time of the invalidation.
+ */
+const STAMP_PREFIX = '__inv__:';
+
+/**
+ * Soft marks: `__soft__:{<raw key>}`, or `__soft__:{<its hash tag>}<raw key>` for a key with a
+ * hash tag of its own. Either way the mark hashes like the entry, so on a Cluster it lives in
+ * the entry's slot and one MGET reads both.
+ */
+const SOFT_PREFIX = '__soft__:';
+
+// The guarded write: refuse when any stamp (KEYS[2 .. n+1]) is later than ARGV[3], else the
+// same steps as SET_TAGGED, all in one atomic step. ARGV: value, ttl, sinceMs, n.
+const SET_GUARDED = script(`
+local n = tonumber(ARGV[4])
+if n > 0 then
+  local since = tonumber(ARGV[3])
+  for _, at in ipairs(redis.call('MGET', unpack(KEYS, 2, n + 1))) do
+    if at and tonumber(at) > since then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local ttl = tonumber(ARGV[2])
+for i = n + 2, #KEYS do
+  for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[i], 2)) do
+    if redis.call('EXISTS', member) == 0 then redis.call('SREM', KEYS[i], member) end
+  end
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return 1`);
+
+// The raw name of a raw key's soft mark, in the key's Cluster slot: the key's own hash tag
+// when it has one (then the whole raw name follows, to stay unique), else the raw name as the
+// tag. Mirrors RedisStore.softKey.
+const MARK_NAME_LUA = `
+local function markName(prefix, raw)
+  local open = string.find(raw, '{', 1, true)
+  if open then
+    local close = string.find(raw, '}', open + 1, true)
+    if close and close > open + 1 then
+      return prefix .. '${SOFT_PREFIX}{' .. string.sub(raw, open + 1, close - 1) .. '}' .. raw
+    end
+  end
+  return prefix .. '${SOFT_PREFIX}{' .. raw .. '}'
+end`;
+
+// Soft-marks raw keys (ARGV[3..]) as of ARGV[1]; each mark expires with its entry, so a mark
+// never outlives what it marks. ARGV[2] is the client's keyPrefix (raw names already carry it).
+const MARK_KEYS = script(`${MARK_NAME_LUA}
+local marked = 0
+for i = 3, #ARGV do
+  local ttl = redis.call('PTTL', ARGV[i])
+  if ttl > 0 then
+    redis.call('SET', markName(ARGV[2], ARGV[i]), ARGV[1], 'PX', ttl)
+    marked = marked + 1
+  end
+end
+return marked`);
+
+// One SSCAN batch of a tag index, soft-marked in the same step. ARGV: cursor, count, atMs, keyPrefix.
+const MARK_TAGGED = script(`${MARK_NAME_LUA}
+local reply = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local marked = 0
+for _, member in ipairs(reply[2]) do
+  local ttl = redis.call('PTTL', member)
+  if ttl > 0 then
+    redis.call('SET', markName(ARGV[4], member), ARGV[3], 'PX', ttl)
+    marked = marked + 1
+  end
+end
+return {reply[1], marked}`);
+
+/** What Redis Cluster hashes a key by: its hash tag when it has one, else the whole name. */
+function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return key;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
 function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
 }
@@ -119,6 +202,15 @@ function cacheClientOptions(timeoutMs: number): RedisOptions {
  * members live in other slots, so the cluster path uses no scripts: indexes are written before
  * the entry (an entry is never unreachable from its tags) and members are unlinked one by one.
  *
+ * Soft invalidation ({@link SoftCapable}): a mark `__soft__:{<raw key>}` holds the time of the
+ * invalidation and expires with its entry; reads are one `MGET key mark` (the braces put the
+ * mark in the entry's Cluster slot). Marking is one script per batch (standalone) or two
+ * pipelined round trips per batch (Cluster); bodies are never read or rewritten.
+ *
+ * Write guard ({@link GuardCapable}): stamps are small strings under `__inv__:`; a guarded write
+ * is one script that checks them and writes (standalone), or check, write, re-check and delete
+ * on a Cluster. Entry patterns never match tag indexes, stamps or marks.
+ *
  * @example
  * ```ts
  * const store = new RedisStore({ url: process.env.REDIS_URL });
@@ -126,7 +218,7 @@ function cacheClientOptions(timeoutMs: number): RedisOptions {
  * configureCache({ store, namespace: 'myapp' });
  * ```
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store, GuardCapable, SoftCapable {
   readonly name = 'redis';
   /** The ioredis client in use. */
   readonly client: Client;
@@ -331,7 +423,7 @@ export class RedisStore implements Store {
   private async scanDelete(pattern: string, includeIndexes: boolean): Promise<number> {
     return this.scanEach('deletePattern', pattern, (node, keys) => {
       // A pattern like `*` must not drop tag indexes: their entries would become unreachable.
-      const entries = includeIndexes ? keys : keys.filter((key) => !key.startsWith(TAG_INDEX_PREFIX, this.keyPrefix.length));
+      const entries = includeIndexes ? keys : keys.filter((key) => !this.isReserved(key));
       return entries.length > 0 ? this.unlink(node, entries) : Promise.resolve(0);
     });
   }
@@ -411,6 +503,140 @@ export class RedisStore implements Store {
       this.client.eval(CONSUME_RATE, 2, `{${base}}:last`, `{${base}}:window`, limits.minIntervalMs, limits.maxPerWindow, limits.windowMs),
     );
     return Number(reply);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Soft invalidation and the invalidation stamps (GuardCapable, SoftCapable).
+
+  /**
+   * Whether a raw key is a tag index, a stamp or a soft mark: never an entry, never matched by
+   * entry patterns. (A mark left behind by a pattern delete expires with the entry it marked and
+   * never touches a newer write of the key.)
+   */
+  private isReserved(rawKey: string): boolean {
+    const at = this.keyPrefix.length;
+    return rawKey.startsWith(TAG_INDEX_PREFIX, at) || rawKey.startsWith(STAMP_PREFIX, at) || rawKey.startsWith(SOFT_PREFIX, at);
+  }
+
+  /** The soft mark of `key` (as passed to the client, which adds the keyPrefix in front). */
+  private softKey(key: string): string {
+    const raw = this.keyPrefix + key;
+    const tag = hashTagOf(raw);
+    // A key with a hash tag of its own: the mark takes the same tag, then the raw name.
+    return tag === raw ? `${SOFT_PREFIX}{${raw}}` : `${SOFT_PREFIX}{${tag}}${raw}`;
+  }
+
+  /**
+   * One round trip: `MGET key mark`. On a Cluster the mark shares the entry's slot through its
+   * hash tag (the key's own, when it has one); only a raw key with a stray `}` and no valid hash
+   * tag has its mark in another slot, and is read with two parallel GETs.
+   */
+  async getWithMark(key: string): Promise<MarkedValue | undefined> {
+    const mark = this.softKey(key);
+    const client = this.client;
+    const together = !isCluster(client) || hashTagOf(this.keyPrefix + key) === hashTagOf(this.keyPrefix + mark);
+    const [value, at] = await this.run('get', () =>
+      together ? client.mgetBuffer(key, mark) : Promise.all([client.getBuffer(key), client.getBuffer(mark)]),
+    );
+    if (value === null || value === undefined) return undefined;
+    return { value, softAt: at === null || at === undefined ? undefined : Number(at.toString()) };
+  }
+
+  async softDelete(key: string, atMs: number): Promise<boolean> {
+    return (await this.markRaw([this.keyPrefix + key], atMs, 'softDelete')) > 0;
+  }
+
+  async softDeletePattern(pattern: string, atMs: number): Promise<number> {
+    return this.scanEach('softDeletePattern', pattern, (_node, keys) => {
+      const entries = keys.filter((key) => !this.isReserved(key));
+      return entries.length > 0 ? this.markRaw(entries, atMs, 'softDeletePattern') : Promise.resolve(0);
+    });
+  }
+
+  async softDeleteTags(tags: readonly string[], atMs: number): Promise<number> {
+    let marked = 0;
+    for (const tag of new Set(tags)) marked += await this.markIndex(TAG_INDEX_PREFIX + tag, atMs);
+    return marked;
+  }
+
+  async softDeleteTagPattern(pattern: string, atMs: number): Promise<number> {
+    return this.scanEach('softDeleteTagPattern', TAG_INDEX_PREFIX + pattern, async (_node, indexes) => {
+      let marked = 0;
+      for (const index of indexes) marked += await this.markIndex(index.slice(this.keyPrefix.length), atMs);
+      return marked;
+    });
+  }
+
+  /** Marks every member of one tag index, one SSCAN batch (of `scanCount`) per round trip. */
+  private async markIndex(index: string, atMs: number): Promise<number> {
+    let cursor = '0';
+    let marked = 0;
+    do {
+      if (!isCluster(this.client)) {
+        const reply = (await this.run('softDeleteTags', () => this.evalScript(MARK_TAGGED, [index], [cursor, this.scanCount, String(atMs), this.keyPrefix]))) as [string, number];
+        cursor = reply[0];
+        marked += reply[1];
+      } else {
+        const cluster = this.client;
+        const [next, members] = await this.run('softDeleteTags', () => cluster.sscan(index, cursor, 'COUNT', this.scanCount));
+        cursor = next;
+        marked += await this.markRaw(members, atMs, 'softDeleteTags');
+      }
+    } while (cursor !== '0');
+    return marked;
+  }
+
+  /**
+   * Soft-marks raw keys (keyPrefix included). Standalone: one script. Cluster: the keys sit in
+   * many slots, so no script: their PTTLs in parallel, then each mark in parallel (two round
+   * trips per batch). A mark expires with its entry either way.
+   */
+  private async markRaw(rawKeys: readonly string[], atMs: number, operation: string): Promise<number> {
+    if (rawKeys.length === 0) return 0;
+    if (!isCluster(this.client)) {
+      return Number(await this.run(operation, () => this.evalScript(MARK_KEYS, [], [String(atMs), this.keyPrefix, ...rawKeys])));
+    }
+    const cluster = this.client;
+    const keys = rawKeys.map((raw) => raw.slice(this.keyPrefix.length));
+    const ttls = await this.run(operation, () => Promise.all(keys.map((key) => cluster.pttl(key))));
+    const live = keys.flatMap((key, i) => ((ttls[i] ?? 0) > 0 ? [{ key, ttl: ttls[i] as number }] : []));
+    await this.run(operation, () => Promise.all(live.map(({ key, ttl }) => cluster.set(this.softKey(key), String(atMs), 'PX', ttl))));
+    return live.length;
+  }
+
+  async stampInvalidations(names: readonly string[], atMs: number, ttlMs: number): Promise<void> {
+    if (names.length === 0) return;
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    const client = this.client;
+    await this.run('stampInvalidations', () => Promise.all(names.map((name) => client.set(STAMP_PREFIX + name, String(atMs), 'PX', ttl))));
+  }
+
+  /**
+   * Standalone: one script checks the stamps and writes (with the tag indexes) atomically. Cluster:
+   * stamps, entry and indexes sit in different slots, so it checks, writes, checks again, and
+   * deletes the entry when an invalidation stamped in between (the invalidation stamps before it
+   * deletes, so either the second check sees it or its delete comes after this write).
+   */
+  async setUnlessInvalidated(key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined, names: readonly string[], sinceMs: number): Promise<boolean> {
+    const stampKeys = names.map((name) => STAMP_PREFIX + name);
+    const client = this.client;
+    if (!isCluster(client)) {
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      const indexes = [...new Set(tags ?? [])].map((tag) => TAG_INDEX_PREFIX + tag);
+      const written = await this.run('set', () => this.evalScript(SET_GUARDED, [key, ...stampKeys, ...indexes], [value, ttl, String(sinceMs), stampKeys.length]));
+      return Number(written) === 1;
+    }
+    const stamped = async (): Promise<boolean> => {
+      const stamps = await this.run('set', () => Promise.all(stampKeys.map((stampKey) => client.get(stampKey))));
+      return stamps.some((at) => at !== null && Number(at) > sinceMs);
+    };
+    if (await stamped()) return false;
+    await this.set(key, value, ttlMs, tags);
+    if (await stamped()) {
+      await this.run('delete', () => client.unlink(key));
+      return false;
+    }
+    return true;
   }
 
   async close(): Promise<void> {

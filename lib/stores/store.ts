@@ -7,7 +7,7 @@
  *
  * Everything beyond this core is a separate capability interface a store may implement:
  * {@link PatternCapable}, {@link TagCapable}, {@link LockCapable}, {@link RateLimitCapable},
- * {@link PruneCapable}.
+ * {@link PruneCapable}, {@link GuardCapable}, {@link SoftCapable}.
  * The engine checks for them with the `can*` guards and degrades gracefully where one is
  * missing (no cross-process lock: in-process coalescing only; no limiter: in-process limits).
  *
@@ -170,8 +170,54 @@ export interface PruneCapable {
   inspect(options?: { top?: number }): Promise<StoreInspection>;
 }
 
+/**
+ * Capability: invalidation stamps, the cross-process guard against stale write-backs. An
+ * invalidation stamps the names it covers (`k:<key>`, `t:<tag>`, `p:<key prefix>`, chosen by the
+ * cache) with the time it began, before it removes anything; a write that carries the time its
+ * load began is refused when any of its names was stamped since. Stamps are small keys kept for
+ * `ttlMs`; loads older than that are only guarded in-process.
+ */
+export interface GuardCapable {
+  /** Stamps each of `names` with `atMs` (epoch milliseconds), kept `ttlMs`. */
+  stampInvalidations(names: readonly string[], atMs: number, ttlMs: number): Promise<void>;
+  /**
+   * Like {@link Store.set}, but only when no stamp among `names` is later than `sinceMs` (a
+   * stamp equal to it is the invalidation the load's generation already saw);
+   * resolves whether the entry was written. The check and the write are one atomic step where
+   * the store can (MemoryStore, standalone Redis); elsewhere (Redis Cluster) the store checks,
+   * writes, checks again and deletes what it wrote if an invalidation slipped in between.
+   */
+  setUnlessInvalidated(key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined, names: readonly string[], sinceMs: number): Promise<boolean>;
+}
+
+/** What {@link SoftCapable.getWithMark} reads: the bytes, and when the entry was marked stale. */
+export interface MarkedValue {
+  value: Buffer;
+  /** When a soft invalidation marked the entry (epoch ms), or undefined when it was not. */
+  softAt: number | undefined;
+}
+
+/**
+ * Capability: soft invalidation. Entries are marked stale (with the time of the invalidation)
+ * instead of removed; the bytes are never read or rewritten. A mark lives as long as its entry,
+ * and the cache treats an entry written before its mark as having expired at the mark.
+ * Each method resolves with how many live entries it marked.
+ */
+export interface SoftCapable {
+  /** The bytes under `key` and its soft mark, in one round trip; undefined when absent. */
+  getWithMark(key: string): Promise<MarkedValue | undefined>;
+  /** Marks `key`; resolves whether a live entry was marked. */
+  softDelete(key: string, atMs: number): Promise<boolean>;
+  /** Marks every key matching the Redis-style glob `pattern` (never tag indexes or coordination keys). */
+  softDeletePattern(pattern: string, atMs: number): Promise<number>;
+  /** Marks every entry carrying one of `tags`; the indexes stay (a later hard invalidation still finds them). */
+  softDeleteTags(tags: readonly string[], atMs: number): Promise<number>;
+  /** Marks every entry of every tag matching the Redis-style glob `pattern`. */
+  softDeleteTagPattern(pattern: string, atMs: number): Promise<number>;
+}
+
 /** A store with every capability the built-in stores have. */
-export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable;
+export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable & GuardCapable & SoftCapable;
 
 function hasMethods(store: Store, names: readonly string[]): boolean {
   const record = store as unknown as Record<string, unknown>;
@@ -208,6 +254,16 @@ export function canRateLimit(store: Store): store is Store & RateLimitCapable {
  */
 export function canPrune(store: Store): store is Store & PruneCapable {
   return hasMethods(store, ['prune', 'inspect']);
+}
+
+/** Whether `store` implements {@link GuardCapable}. */
+export function canGuardWrites(store: Store): store is Store & GuardCapable {
+  return hasMethods(store, ['stampInvalidations', 'setUnlessInvalidated']);
+}
+
+/** Whether `store` implements {@link SoftCapable}. */
+export function canSoftInvalidate(store: Store): store is Store & SoftCapable {
+  return hasMethods(store, ['getWithMark', 'softDelete', 'softDeletePattern', 'softDeleteTags', 'softDeleteTagPattern']);
 }
 
 /** Whether `value` looks like a {@link Store} (the core methods). @internal */
