@@ -236,11 +236,13 @@ async function profile(requests: number, phase: Phase): Promise<void> {
     agent.destroy();
     await child.stop();
   }
-  // tsx's loader thread writes a profile of its own; the main thread's is the one with most samples.
+  // tsx's loader thread writes a profile of its own; the main thread's is the one that was busy.
+  const busy = (profile: { nodes: ProfileNode[] }): number =>
+    profile.nodes.reduce((sum, node) => sum + (node.callFrame.functionName === '(idle)' ? 0 : (node.hitCount ?? 0)), 0);
   const profiles = readdirSync(PROFILE_DIR)
     .filter((name) => name.endsWith('.cpuprofile'))
-    .map((name) => JSON.parse(readFileSync(path.join(PROFILE_DIR, name), 'utf8')) as { nodes: ProfileNode[]; samples: number[] });
-  const main = profiles.sort((a, b) => b.samples.length - a.samples.length)[0];
+    .map((name) => JSON.parse(readFileSync(path.join(PROFILE_DIR, name), 'utf8')) as { nodes: ProfileNode[] });
+  const main = profiles.sort((a, b) => busy(b) - busy(a))[0];
   if (main === undefined) throw new Error('no profile written');
   const { nodes } = main;
   const byId = new Map(nodes.map((node) => [node.id, node]));

@@ -85,6 +85,8 @@ type Wrappers = Pick<ServerResponse, Method>;
 const ACTIVE = new WeakMap<ServerResponse, Wrappers>();
 /** One capturing layer per response prototype (Express' `app.response`, or Node's). */
 const LAYERS = new WeakMap<object, object>();
+/** The layers themselves, to tell a response already on one. */
+const LAYER_OF = new WeakSet<object>();
 
 /**
  * A prototype that sits between a response and its own prototype and routes `writeHead`,
@@ -94,8 +96,9 @@ const LAYERS = new WeakMap<object, object>();
  * Why not assign the wrappers to the response, as `compression` does: Express gives every
  * response its prototype with `Object.setPrototypeOf`, and V8 then caches no transitions for
  * properties added to it, so each one added builds a new hidden class (measured: about 4 µs per
- * property under load, three of them per miss, about a tenth of what the cache added to a miss;
- * see bench/README.md, "Miss path"). Switching to a shared layer and back is a cached transition.
+ * property under load, three of them per miss, plus three more to restore them; see
+ * bench/README.md, "Miss path (issue 10)"). Switching the response to a shared layer once costs
+ * about a third of that, and the wrappers are found through a WeakMap.
  */
 function layerOf(proto: object): object {
   let layer = LAYERS.get(proto);
@@ -112,6 +115,7 @@ function layerOf(proto: object): object {
     end: { value: route('end'), writable: true, configurable: true },
   }) as object;
   LAYERS.set(proto, layer);
+  LAYER_OF.add(layer);
   return layer;
 }
 
@@ -122,7 +126,9 @@ function layerOf(proto: object): object {
  */
 function install(res: ServerResponse, wrappers: Wrappers): () => void {
   const proto = Object.getPrototypeOf(res) as object | null;
-  if (proto === null || Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end')) {
+  // Also by assignment when the response is on a layer already (a capture inside a capture, as
+  // with two cacheResponse on one route): the outer one's wrappers stay the inner one's originals.
+  if (proto === null || LAYER_OF.has(proto) || Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end')) {
     const { writeHead, write, end } = res;
     res.writeHead = wrappers.writeHead;
     res.write = wrappers.write;
@@ -134,10 +140,11 @@ function install(res: ServerResponse, wrappers: Wrappers): () => void {
     };
   }
   ACTIVE.set(res, wrappers);
+  // The layer stays: once the capture is over it passes every call to the prototype's method, and
+  // switching back would cost as much again.
   Object.setPrototypeOf(res, layerOf(proto));
   return () => {
     ACTIVE.delete(res);
-    Object.setPrototypeOf(res, proto);
   };
 }
 

@@ -282,7 +282,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     new Promise((resolve) => {
       const conditionals = takeConditionals(req);
       let ended = false;
-      res.once('close', () => {
+      // `on`, not `once`: 'close' is emitted once, and once() would add a bound wrapper per miss.
+      res.on('close', () => {
         // A handler that never ends must not hold its waiters (they take over after waitMs) nor
         // this fill forever; one that ends after its client left still stores its answer.
         if (!ended) setTimeout(() => resolve({ kind: 'value', value: answerOf(emptyEntry(), [], req, false), share: false }), ABANDONED_FILL_MS).unref();
