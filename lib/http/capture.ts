@@ -55,7 +55,10 @@ function sameValue(a: HeaderValue, b: HeaderValue): boolean {
 /** `headers` without the ones `before` already had with the same value. */
 function ownHeaders(headers: OutgoingHttpHeaders, before: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const own: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
+  // for-in, not Object.entries: getHeaders() objects have no prototype, so nothing is inherited,
+  // and no array of pairs is built on every miss.
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     const earlier = before[name];
     if (earlier !== undefined && sameValue(earlier, value)) continue;

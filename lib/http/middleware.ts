@@ -75,7 +75,9 @@ function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: st
  */
 function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
   if (!setStoredHeaders(res, entry.headers)) return false;
-  res.statusCode = entry.status;
+  // Only when it differs: a store into an Express response (whose prototype was set per request)
+  // costs about a microsecond even for the same value, and a stored 200 is the common case.
+  if (res.statusCode !== entry.status) res.statusCode = entry.status;
   res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
