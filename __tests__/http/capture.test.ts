@@ -28,4 +28,39 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
       await cache.close();
     }
   });
+
+  test('two caches on one route (a capture inside a capture) both store the whole answer', async () => {
+    const outer = createCache();
+    const inner = createCache();
+    let calls = 0;
+    const handler = (_req: Request, res: Response): void => {
+      calls++;
+      res.write('part one, ');
+      res.end('part two');
+    };
+    const app = express();
+    app.get('/nested', cacheResponse({ cache: outer, ttl: 60, keyPrefix: 'nested' }), cacheResponse({ cache: inner, ttl: 60, keyPrefix: 'nested' }), handler);
+    // The inner cache alone, on another app: it answers from what the nested capture stored.
+    const innerOnly = express();
+    innerOnly.get('/nested', cacheResponse({ cache: inner, ttl: 60, keyPrefix: 'nested' }), handler);
+    const running = await listen(app);
+    const second = await listen(innerOnly);
+    try {
+      const written = Promise.all([whenSet(outer), whenSet(inner)]);
+      expect((await request(running.port, '/nested')).body.toString()).toBe('part one, part two');
+      await written;
+      const fromOuter = await request(running.port, '/nested');
+      expect(fromOuter.headers['x-cache']).toBe('HIT');
+      expect(fromOuter.body.toString()).toBe('part one, part two');
+      const fromInner = await request(second.port, '/nested');
+      expect(fromInner.headers['x-cache']).toBe('HIT');
+      expect(fromInner.body.toString()).toBe('part one, part two');
+      expect(calls).toBe(1);
+    } finally {
+      await running.close();
+      await second.close();
+      await Promise.all([outer.close(), inner.close()]);
+    }
+  });
+
 });

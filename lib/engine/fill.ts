@@ -95,10 +95,12 @@ type Outcome<V> =
 
 class Flight<V> {
   readonly done: Promise<Outcome<V>>;
-  private resolve: (outcome: Outcome<V>) => void = () => undefined;
+  // Assigned by the promise executor, which runs synchronously in the constructor.
+  private resolve!: (outcome: Outcome<V>) => void;
   private settled = false;
   private filling = false;
-  private readonly armers = new Set<() => void>();
+  // Created by the first waiter: most fills (every miss without concurrent callers) have none.
+  private armers: Set<() => void> | undefined;
 
   constructor(readonly generation: number) {
     this.done = new Promise((resolve) => {
@@ -120,6 +122,7 @@ class Flight<V> {
   startFilling(): void {
     if (this.filling) return;
     this.filling = true;
+    if (this.armers === undefined) return;
     for (const arm of this.armers) arm();
     this.armers.clear();
   }
@@ -134,10 +137,10 @@ class Flight<V> {
       };
     });
     if (this.filling) arm();
-    else this.armers.add(arm);
+    else (this.armers ??= new Set()).add(arm);
     return Promise.race([this.done, timeout]).finally(() => {
       clearTimeout(timer);
-      this.armers.delete(arm);
+      this.armers?.delete(arm);
     });
   }
 }
@@ -272,14 +275,16 @@ export class FillProtocol {
         }
       }
       flight.startFilling();
-      const limited = await this.limit(spec);
+      // Checked here rather than in limit(): without a limiter a miss skips one promise and await.
+      const limited = spec.freshness.limiter === undefined ? undefined : await this.limit(spec);
       if (limited !== undefined) {
         flight.settle(limited);
         return spec.stale ? { kind: 'stale', value: spec.stale.value, reason: 'rate-limited' } : limited;
       }
       return await this.load(spec, flight, generation);
     } finally {
-      await lock.release();
+      // Only a lock taken in the store has anything to release (FREE_LOCK and HELD_ELSEWHERE do not).
+      if (lock.acquired && lock.shared) await lock.release();
       if (this.flights.get(spec.key) === flight) this.flights.delete(spec.key);
       // Waiters must never hang, whatever happened above.
       flight.settle({ kind: 'unshared' });
@@ -306,7 +311,9 @@ export class FillProtocol {
     // Waiters are released once the entries are in the store, so nobody arriving in between
     // calls the origin again; a failed write still hands them the value (coalescing does not
     // depend on the store), but one an invalidation overtook goes to nobody else: it is stale.
-    const outcomes = await Promise.all(writes.map((write) => this.host.write(write, generation)));
+    // One entry is the common case (no Vary record): no array of promises for it.
+    const only = writes.length === 1 ? writes[0] : undefined;
+    const outcomes = only !== undefined ? [await this.host.write(only, generation)] : await Promise.all(writes.map((write) => this.host.write(write, generation)));
     const stored = writes.length > 0 && outcomes.every((outcome) => outcome === 'stored');
     const overtaken = outcomes.includes('invalidated');
     const durationMs = performance.now() - started;

@@ -55,7 +55,10 @@ function sameValue(a: HeaderValue, b: HeaderValue): boolean {
 /** `headers` without the ones `before` already had with the same value. */
 function ownHeaders(headers: OutgoingHttpHeaders, before: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const own: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
+  // for-in, not Object.entries: getHeaders() objects have no prototype, so nothing is inherited,
+  // and no array of pairs is built on every miss.
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     const earlier = before[name];
     if (earlier !== undefined && sameValue(earlier, value)) continue;
@@ -76,6 +79,76 @@ function writeHeadHeaders(args: unknown[]): OutgoingHttpHeaders {
     }
   }
   return out;
+}
+
+type Method = 'writeHead' | 'write' | 'end';
+type Wrappers = Pick<ServerResponse, Method>;
+
+/** The wrappers of the captures under way, by response (see {@link layerOf}). */
+const ACTIVE = new WeakMap<ServerResponse, Wrappers>();
+/** One capturing layer per response prototype (Express' `app.response`, or Node's). */
+const LAYERS = new WeakMap<object, object>();
+/** The layers themselves, to tell a response already on one. */
+const LAYER_OF = new WeakSet<object>();
+
+/**
+ * A prototype that sits between a response and its own prototype and routes `writeHead`,
+ * `write` and `end` to the response's capture while one is under way (else to the prototype's
+ * method, so a reference someone kept still works afterwards).
+ *
+ * Why not assign the wrappers to the response, as `compression` does: Express gives every
+ * response its prototype with `Object.setPrototypeOf`, and V8 then caches no transitions for
+ * properties added to it, so each one added builds a new hidden class (measured: about 4 µs per
+ * property under load, three of them per miss, plus three more to restore them; see
+ * bench/README.md, "Miss path (issue 10)"). Switching the response to a shared layer once costs
+ * about a third of that, and the wrappers are found through a WeakMap.
+ */
+function layerOf(proto: object): object {
+  let layer = LAYERS.get(proto);
+  if (layer !== undefined) return layer;
+  const base = proto as Wrappers;
+  const route = (method: Method) =>
+    function captured(this: ServerResponse, ...args: unknown[]): unknown {
+      const own = ACTIVE.get(this)?.[method] ?? base[method];
+      return (own as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  layer = Object.create(proto, {
+    writeHead: { value: route('writeHead'), writable: true, configurable: true },
+    write: { value: route('write'), writable: true, configurable: true },
+    end: { value: route('end'), writable: true, configurable: true },
+  }) as object;
+  LAYERS.set(proto, layer);
+  LAYER_OF.add(layer);
+  return layer;
+}
+
+/**
+ * Puts `wrappers` in front of the response's methods; returns what undoes it. When a layer
+ * mounted before the cache already wrapped one of them (an own property, e.g. `compression`),
+ * they are wrapped by assignment over those, which costs nothing extra.
+ */
+function install(res: ServerResponse, wrappers: Wrappers): () => void {
+  const proto = Object.getPrototypeOf(res) as object | null;
+  // Also by assignment when the response is on a layer already (a capture inside a capture, as
+  // with two cacheResponse on one route): the outer one's wrappers stay the inner one's originals.
+  if (proto === null || LAYER_OF.has(proto) || Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end')) {
+    const { writeHead, write, end } = res;
+    res.writeHead = wrappers.writeHead;
+    res.write = wrappers.write;
+    res.end = wrappers.end;
+    return () => {
+      res.write = write;
+      res.end = end;
+      res.writeHead = writeHead;
+    };
+  }
+  ACTIVE.set(res, wrappers);
+  // The layer stays: once the capture is over it passes every call to the prototype's method, and
+  // switching back would cost as much again.
+  Object.setPrototypeOf(res, layerOf(proto));
+  return () => {
+    ACTIVE.delete(res);
+  };
 }
 
 /**
@@ -101,9 +174,12 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
   let size = 0;
   let head: CapturedHead | undefined;
   let notModified = false;
-  // getHeaders() returns a fresh object, but array values are shared: copy them too.
-  const before: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(res.getHeaders())) before[name] = Array.isArray(value) ? [...value] : value;
+  // getHeaders() returns a fresh object, but array values are shared: copy those in place.
+  const before = res.getHeaders();
+  for (const name in before) {
+    const value = before[name];
+    if (Array.isArray(value)) before[name] = [...value];
+  }
 
   const takeHead = (status: number, extra: OutgoingHttpHeaders | undefined): void => {
     if (head !== undefined) return;
@@ -125,11 +201,12 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
       chunks = undefined;
       return;
     }
-    // Copy: a handler may reuse its buffer after write() returns.
-    chunks.push(Buffer.from(buffer));
+    // Copy: a handler may reuse its buffer after write() returns. A string was just encoded
+    // into a buffer nobody else holds, so it is kept as it is.
+    chunks.push(typeof chunk === 'string' ? buffer : Buffer.from(buffer));
   };
 
-  res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]): ServerResponse {
+  const writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]): ServerResponse {
     takeHead(statusCode, writeHeadHeaders(rest));
     if (notModified) {
       // The handler's own head is replaced by the 304's: the headers it passed are on `res` now.
@@ -139,19 +216,17 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
     return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
   } as ServerResponse['writeHead'];
 
-  res.write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+  const write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
     takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
     if (notModified) return true;
     return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as ServerResponse['write'];
 
-  res.end = function end(this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
+  const end = function end(this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
     takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
-    res.write = originalWrite;
-    res.end = originalEnd;
-    res.writeHead = originalWriteHead;
+    uninstall();
     const captured = head as CapturedHead;
     try {
       if (notModified) return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, ...[chunk, ...rest].filter((arg) => typeof arg === 'function'));
@@ -165,4 +240,6 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
       });
     }
   } as ServerResponse['end'];
+
+  const uninstall = install(res, { writeHead, write, end });
 }

@@ -77,7 +77,9 @@ function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: st
  */
 function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
   if (!setStoredHeaders(res, entry.headers)) return false;
-  res.statusCode = entry.status;
+  // Only when it differs: a store into an Express response (whose prototype was set per request)
+  // costs about a microsecond even for the same value, and a stored 200 is the common case.
+  if (res.statusCode !== entry.status) res.statusCode = entry.status;
   res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
@@ -284,7 +286,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     new Promise((resolve) => {
       const conditionals = takeConditionals(req);
       let ended = false;
-      res.once('close', () => {
+      // `on`, not `once`: 'close' is emitted once, and once() would add a bound wrapper per miss.
+      res.on('close', () => {
         // A handler that never ends must not hold its waiters (they take over after waitMs) nor
         // this fill forever; one that ends after its client left still stores its answer.
         if (!ended) setTimeout(() => resolve({ kind: 'value', value: answerOf(emptyEntry(), [], req, false), share: false }), ABANDONED_FILL_MS).unref();

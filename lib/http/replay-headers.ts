@@ -14,20 +14,21 @@ import type { StoredHeaders } from '../serializer';
  * ```
  */
 export function setStoredHeaders(res: ServerResponse, headers: StoredHeaders, names: Iterable<string> = Object.keys(headers)): boolean {
-  const previous: OutgoingHttpHeaders = {};
-  const touched: string[] = [];
+  // What each touched header was, as name/value pairs in one array: no object keyed by header
+  // names is built on every hit.
+  const touched: Array<string | OutgoingHttpHeaders[string]> = [];
   try {
     for (const name of names) {
       const value = headers[name];
       if (value === undefined) continue;
-      previous[name] = res.getHeader(name);
-      touched.push(name);
+      touched.push(name, res.getHeader(name));
       res.setHeader(name, value);
     }
     return true;
   } catch {
-    for (const name of touched) {
-      const value = previous[name];
+    for (let i = 0; i < touched.length; i += 2) {
+      const name = touched[i] as string;
+      const value = touched[i + 1] as OutgoingHttpHeaders[string];
       try {
         if (value === undefined) res.removeHeader(name);
         else res.setHeader(name, value);
