@@ -1,0 +1,216 @@
+import type { BypassReason, CacheEventName, CacheListener, UncacheableReason } from '../engine/events';
+
+/** The most endpoints counted one by one; the rest share {@link OTHER_ENDPOINT}. */
+export const DEFAULT_MAX_ENDPOINTS = 200;
+
+/** Where requests of endpoints beyond `maxEndpoints` are counted, so hostile paths cannot grow the table. */
+export const OTHER_ENDPOINT = '(other)';
+
+/** Outcome counters of one endpoint (or of the whole cache). */
+export interface OutcomeCounts {
+  /** Answers from a fresh entry. */
+  hits: number;
+  /** Origin answers that were stored (or storable). */
+  misses: number;
+  /** Answers from an entry past its TTL (stale-while-revalidate, stale-if-error, rate limited). */
+  stale: number;
+  /** Origin answers that could not be stored (see `uncacheableReasons`). */
+  uncacheable: number;
+  /** Requests that skipped the cache (see `bypassReasons`). */
+  bypassed: number;
+  /** Requests refused by the origin limiter with nothing stale to serve. */
+  limited: number;
+  /** 304 answers from a stored entry. */
+  notModified: number;
+  /**
+   * `hits / (hits + misses)`: over cacheable requests only, so a route that can never be cached
+   * (all `uncacheable` or `bypassed`) does not look like a cold one. 0 before any.
+   */
+  hitRate: number;
+}
+
+/** Per-endpoint counters, with the reasons behind `uncacheable` and `bypassed`. */
+export interface EndpointStats extends OutcomeCounts {
+  uncacheableReasons: Partial<Record<UncacheableReason, number>>;
+  bypassReasons: Partial<Record<BypassReason, number>>;
+}
+
+/** What {@link StatsCollector.snapshot} (and `cache.stats()`) returns. */
+export interface StatsSnapshot extends OutcomeCounts {
+  /** Entries written. */
+  sets: number;
+  /** Entries removed by invalidations. */
+  deletes: number;
+  /** Store failures and undecodable entries (`error` events). */
+  errors: number;
+  uncacheableReasons: Partial<Record<UncacheableReason, number>>;
+  bypassReasons: Partial<Record<BypassReason, number>>;
+  /**
+   * Middleware requests by endpoint (`keyPrefix` or route path); at most `maxEndpoints` names,
+   * the rest under `'(other)'`. `wrap` calls carry no endpoint and count in the totals only.
+   */
+  endpoints: Record<string, EndpointStats>;
+}
+
+/** The event source a collector listens to: a `Cache` or its emitter. */
+export interface EventSource {
+  on<E extends CacheEventName>(event: E, listener: CacheListener<E>): () => void;
+}
+
+interface Counts {
+  hits: number;
+  misses: number;
+  stale: number;
+  uncacheable: number;
+  bypassed: number;
+  limited: number;
+  notModified: number;
+  uncacheableReasons: Map<UncacheableReason, number>;
+  bypassReasons: Map<BypassReason, number>;
+}
+
+function emptyCounts(): Counts {
+  return { hits: 0, misses: 0, stale: 0, uncacheable: 0, bypassed: 0, limited: 0, notModified: 0, uncacheableReasons: new Map(), bypassReasons: new Map() };
+}
+
+function bump<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function hitRate(hits: number, misses: number): number {
+  return hits + misses === 0 ? 0 : hits / (hits + misses);
+}
+
+function freeze(counts: Counts): EndpointStats {
+  return {
+    hits: counts.hits,
+    misses: counts.misses,
+    stale: counts.stale,
+    uncacheable: counts.uncacheable,
+    bypassed: counts.bypassed,
+    limited: counts.limited,
+    notModified: counts.notModified,
+    hitRate: hitRate(counts.hits, counts.misses),
+    uncacheableReasons: Object.fromEntries(counts.uncacheableReasons),
+    bypassReasons: Object.fromEntries(counts.bypassReasons),
+  };
+}
+
+/**
+ * Statistics as one more event listener: totals, reasons and per-endpoint counters, fed by the
+ * cache's outcome events (`hit`, `miss`, `stale`, `uncacheable`, `bypass`, `limited`,
+ * `not-modified`) and by `set`, `delete` and `error`. Nothing in the request path counts.
+ *
+ * The endpoint table is bounded: the first `maxEndpoints` names seen get their own row, later
+ * ones share `'(other)'`, so a client inventing paths cannot grow memory.
+ *
+ * @example
+ * ```ts
+ * const stats = new StatsCollector();
+ * stats.attach(cache);
+ * // ... traffic ...
+ * console.log(stats.snapshot().endpoints['character']?.hitRate);
+ * ```
+ */
+export class StatsCollector {
+  /** Most endpoint names with a row of their own. */
+  readonly maxEndpoints: number;
+  private readonly totals = emptyCounts();
+  private readonly byEndpoint = new Map<string, Counts>();
+  private readonly other = { sets: 0, deletes: 0, errors: 0 };
+
+  constructor(options: { maxEndpoints?: number } = {}) {
+    this.maxEndpoints = options.maxEndpoints ?? DEFAULT_MAX_ENDPOINTS;
+  }
+
+  /**
+   * The row name `endpoint` is counted under: itself while there is room (or once it has a row),
+   * else `'(other)'`. Other views (Prometheus labels) use it to stay bounded the same way.
+   */
+  endpointName(endpoint: string): string {
+    if (this.byEndpoint.has(endpoint)) return endpoint;
+    return this.byEndpoint.size < this.maxEndpoints ? endpoint : OTHER_ENDPOINT;
+  }
+
+  /** Subscribes to `source`'s events; returns a function that unsubscribes them all. */
+  attach(source: EventSource): () => void {
+    const offs = [
+      source.on('hit', ({ endpoint }) => this.count(endpoint, (c) => c.hits++)),
+      source.on('miss', ({ endpoint }) => this.count(endpoint, (c) => c.misses++)),
+      source.on('stale', ({ endpoint }) => this.count(endpoint, (c) => c.stale++)),
+      source.on('limited', ({ endpoint }) => this.count(endpoint, (c) => c.limited++)),
+      source.on('not-modified', ({ endpoint }) => this.count(endpoint, (c) => c.notModified++)),
+      source.on('uncacheable', ({ endpoint, reason }) =>
+        this.count(endpoint, (c) => {
+          c.uncacheable++;
+          bump(c.uncacheableReasons, reason);
+        }),
+      ),
+      source.on('bypass', ({ endpoint, reason }) =>
+        this.count(endpoint, (c) => {
+          c.bypassed++;
+          bump(c.bypassReasons, reason);
+        }),
+      ),
+      source.on('set', () => void this.other.sets++),
+      source.on('delete', ({ count }) => void (this.other.deletes += count)),
+      source.on('error', () => void this.other.errors++),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+
+  /** The counters now, as plain data (safe to serialise or keep). */
+  snapshot(): StatsSnapshot {
+    const endpoints: Record<string, EndpointStats> = {};
+    for (const [name, counts] of this.byEndpoint) endpoints[name] = freeze(counts);
+    return { ...freeze(this.totals), ...this.other, endpoints };
+  }
+
+  private count(endpoint: string | undefined, apply: (counts: Counts) => void): void {
+    apply(this.totals);
+    if (endpoint === undefined) return;
+    const name = this.endpointName(endpoint);
+    let counts = this.byEndpoint.get(name);
+    if (counts === undefined) {
+      counts = emptyCounts();
+      this.byEndpoint.set(name, counts);
+    }
+    apply(counts);
+  }
+}
+
+interface StatsSource extends EventSource {
+  stats(): object;
+}
+
+const attached = new WeakMap<object, StatsCollector>();
+
+/**
+ * The per-endpoint statistics of `cache`: its own `stats()` when the engine already delegates to
+ * a {@link StatsCollector} (it has `endpoints`), else a collector attached on first call (which
+ * counts from then on). The dashboard and the Prometheus exporter read stats through this.
+ *
+ * @example
+ * ```ts
+ * const { endpoints } = statsOf(cache);
+ * ```
+ */
+export function statsOf(cache: StatsSource): StatsSnapshot {
+  const own = cache.stats() as Partial<StatsSnapshot>;
+  if (own.endpoints !== undefined) return own as StatsSnapshot;
+  return collectorOf(cache).snapshot();
+}
+
+/**
+ * A collector listening to `cache`, created and attached on the first call for that cache, so
+ * several views share one set of counters. @internal
+ */
+export function collectorOf(cache: EventSource): StatsCollector {
+  let collector = attached.get(cache);
+  if (collector === undefined) {
+    collector = new StatsCollector();
+    collector.attach(cache);
+    attached.set(cache, collector);
+  }
+  return collector;
+}
