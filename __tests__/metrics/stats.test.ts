@@ -20,14 +20,15 @@ describe('StatsCollector', () => {
     events.emit('set', { key: 'a', ttl: 60 });
     events.emit('delete', { pattern: '*', count: 3 });
     events.emit('error', { error: new Error('x'), operation: 'get' });
-    events.emit('miss', { key: 'wrap-key' }); // a wrap call: totals only
+    events.emit('miss', { key: 'character:char_1' }); // a wrap call: counted under the key's type
 
     const snap = stats.snapshot();
     expect(snap).toMatchObject({ hits: 2, misses: 2, stale: 1, uncacheable: 2, bypassed: 1, limited: 1, notModified: 1, sets: 1, deletes: 3, errors: 1 });
     expect(snap.hitRate).toBeCloseTo(0.5);
     expect(snap.uncacheableReasons).toEqual({ 'set-cookie': 2 });
     expect(snap.bypassReasons).toEqual({ cookie: 1 });
-    expect(Object.keys(snap.endpoints).sort()).toEqual(['login', 'spotify', 'users']);
+    expect(Object.keys(snap.endpoints).sort()).toEqual(['character', 'login', 'spotify', 'users']);
+    expect(snap.endpoints.character).toMatchObject({ hits: 0, misses: 1 });
     expect(snap.endpoints.users).toMatchObject({ hits: 2, misses: 1, stale: 1, notModified: 1, uncacheable: 0, bypassed: 0 });
     expect(snap.endpoints.users?.hitRate).toBeCloseTo(2 / 3);
     expect(snap.endpoints.login).toMatchObject({ hits: 0, misses: 0, uncacheable: 2, bypassed: 1, uncacheableReasons: { 'set-cookie': 2 }, bypassReasons: { cookie: 1 } });
@@ -55,6 +56,17 @@ describe('StatsCollector', () => {
     expect(Object.keys(endpoints)).toEqual(['/p0', '/p1', '/p2', OTHER_ENDPOINT]);
     expect(endpoints['/p0']).toMatchObject({ hits: 1, misses: 1 });
     expect(endpoints[OTHER_ENDPOINT]?.misses).toBe(997);
+  });
+
+  it('reads the endpoint of events without one from the key, after the namespace', () => {
+    const events = new TypedEmitter();
+    const stats = new StatsCollector({ namespace: 'app:' });
+    stats.attach(events);
+    events.emit('hit', { key: `app:api:/characters/:id:${'a'.repeat(40)}:v:${'b'.repeat(40)}` });
+    events.emit('hit', { key: 'app:character:char_1' });
+    events.emit('stale', { key: 'app:character:char_2', reason: 'error' });
+    expect(Object.keys(stats.snapshot().endpoints).sort()).toEqual(['/characters/:id', 'character']);
+    expect(stats.snapshot().endpoints.character).toMatchObject({ hits: 1, stale: 1 });
   });
 
   it('stops counting once detached', () => {

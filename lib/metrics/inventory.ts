@@ -28,23 +28,6 @@ function isCluster(client: Client): client is Cluster {
 const RESERVED = /^(__lock__|__rate__|__tag__):/;
 
 /**
- * The endpoint a key belongs to: `api:{endpoint}:{sha1}...` gives the middleware's endpoint
- * (`keyPrefix` or route path, which may itself hold colons), any other key its first segment
- * (`character:char_1` → `character`). Keys are namespace-free.
- *
- * @example
- * ```ts
- * endpointOfKey('api:/characters/:id:3f2a...'); // '/characters/:id'
- * ```
- */
-export function endpointOfKey(key: string): string {
-  const api = /^api:(.*?):[0-9a-f]{40}(?=:|#|$)/.exec(key);
-  if (api) return api[1] as string;
-  const colon = key.indexOf(':');
-  return colon === -1 ? key : key.slice(0, colon);
-}
-
-/**
  * Walks the keys of `namespace` matching `pattern` (a Redis glob, namespace-free) with `SCAN`
  * on every master, never `KEYS`, and yields batches of entries with their size and TTL (one
  * pipelined `PTTL` + `STRLEN` per batch). Skips locks, limiters and tag indexes.

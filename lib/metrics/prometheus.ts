@@ -39,7 +39,7 @@ export interface PrometheusHandler extends RequestHandler {
 const ORIGIN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 const OUTCOMES = ['hit', 'miss', 'stale', 'uncacheable', 'bypass', 'limited', 'not-modified'] as const satisfies readonly CacheEventName[];
-/** Label of origin calls without an endpoint (`cache.wrap`). */
+/** Label of events naming neither an endpoint nor a key. */
 const NO_ENDPOINT = '(none)';
 
 function loadPromClient(): typeof PromClient {
@@ -60,13 +60,14 @@ function loadPromClient(): typeof PromClient {
  * | metric | type | labels | from |
  * | --- | --- | --- | --- |
  * | `http_cache_requests_total` | counter | `endpoint`, `outcome` (`hit`, `miss`, `stale`, `uncacheable`, `bypass`, `limited`, `not-modified`) | outcome events |
- * | `http_cache_origin_duration_seconds` | histogram | `endpoint` (`(none)` for `wrap`) | `fill` events |
+ * | `http_cache_origin_duration_seconds` | histogram | `endpoint` | `fill` events |
  * | `http_cache_store_duration_seconds` | histogram | `store`, `operation` | each store call |
  * | `http_cache_errors_total` | counter | `store`, `operation` | `error` events |
  * | `http_cache_breaker_open` | gauge (0/1) | `store` | `degraded` / `recovered` |
  * | `http_cache_entries`, `http_cache_bytes` | gauge | `store` | stores that know them (MemoryStore) |
  *
- * `endpoint` labels are bounded like `cache.stats()` endpoints (200, then `(other)`).
+ * `endpoint` labels are the rows of `cache.stats().endpoints`: the middleware's endpoint, or for
+ * `wrap` calls the key's type (`character:1` → `character`), bounded to 200 then `(other)`.
  * prom-client is an optional peer dependency: install it to use this entry point.
  *
  * @example
@@ -146,9 +147,9 @@ export function prometheusMetrics(options: PrometheusMetricsOptions): Prometheus
 
   const offs: Array<() => void> = [];
   for (const outcome of OUTCOMES) {
-    offs.push(cache.on(outcome, ({ endpoint }) => requests.inc({ endpoint: endpoint === undefined ? NO_ENDPOINT : endpoints.endpointName(endpoint), outcome })));
+    offs.push(cache.on(outcome, (event) => requests.inc({ endpoint: endpoints.rowOf(event) ?? NO_ENDPOINT, outcome })));
   }
-  offs.push(cache.on('fill', ({ endpoint, durationMs }) => origin.observe({ endpoint: endpoint === undefined ? NO_ENDPOINT : endpoints.endpointName(endpoint) }, durationMs / 1000)));
+  offs.push(cache.on('fill', (event) => origin.observe({ endpoint: endpoints.rowOf(event) ?? NO_ENDPOINT }, event.durationMs / 1000)));
   offs.push(cache.on('error', ({ operation }) => errors.inc({ store: storeName, operation })));
   offs.push(cache.on('degraded', ({ store }) => breaker.set({ store }, 1)));
   offs.push(cache.on('recovered', ({ store }) => breaker.set({ store }, 0)));

@@ -1,4 +1,5 @@
 import type { BypassReason, CacheEventName, CacheListener, UncacheableReason } from '../engine/events';
+import { endpointOfKey } from './endpoint';
 
 /** The most endpoints counted one by one; the rest share {@link OTHER_ENDPOINT}. */
 export const DEFAULT_MAX_ENDPOINTS = 200;
@@ -46,8 +47,9 @@ export interface StatsSnapshot extends OutcomeCounts {
   uncacheableReasons: Partial<Record<UncacheableReason, number>>;
   bypassReasons: Partial<Record<BypassReason, number>>;
   /**
-   * Middleware requests by endpoint (`keyPrefix` or route path); at most `maxEndpoints` names,
-   * the rest under `'(other)'`. `wrap` calls carry no endpoint and count in the totals only.
+   * Requests by endpoint: the middleware's (`keyPrefix` or route path), or for `wrap`/`get`
+   * calls the key's type (`character:char_1` → `character`); at most `maxEndpoints` names, the
+   * rest under `'(other)'`.
    */
   endpoints: Record<string, EndpointStats>;
 }
@@ -119,8 +121,27 @@ export class StatsCollector {
   private readonly byEndpoint = new Map<string, Counts>();
   private readonly other = { sets: 0, deletes: 0, errors: 0 };
 
-  constructor(options: { maxEndpoints?: number } = {}) {
+  private readonly namespace: string;
+
+  /**
+   * `namespace` is the cache's (normalised, e.g. `myapp:`): events without an endpoint (`wrap`,
+   * `get`) are counted under their key's type, read after it.
+   */
+  constructor(options: { maxEndpoints?: number; namespace?: string } = {}) {
     this.maxEndpoints = options.maxEndpoints ?? DEFAULT_MAX_ENDPOINTS;
+    this.namespace = options.namespace ?? '';
+  }
+
+  /**
+   * The row an event is counted under: its `endpoint`, else its key's endpoint (`api:{endpoint}:`
+   * keys) or type (`character:1` → `character`), bounded like {@link endpointName}; `undefined`
+   * when the event names neither.
+   */
+  rowOf(payload: { key?: string; endpoint?: string }): string | undefined {
+    if (payload.endpoint !== undefined) return this.endpointName(payload.endpoint);
+    if (payload.key === undefined) return undefined;
+    const key = payload.key.startsWith(this.namespace) ? payload.key.slice(this.namespace.length) : payload.key;
+    return this.endpointName(endpointOfKey(key));
   }
 
   /**
@@ -135,21 +156,21 @@ export class StatsCollector {
   /** Subscribes to `source`'s events; returns a function that unsubscribes them all. */
   attach(source: EventSource): () => void {
     const offs = [
-      source.on('hit', ({ endpoint }) => this.count(endpoint, (c) => c.hits++)),
-      source.on('miss', ({ endpoint }) => this.count(endpoint, (c) => c.misses++)),
-      source.on('stale', ({ endpoint }) => this.count(endpoint, (c) => c.stale++)),
-      source.on('limited', ({ endpoint }) => this.count(endpoint, (c) => c.limited++)),
-      source.on('not-modified', ({ endpoint }) => this.count(endpoint, (c) => c.notModified++)),
-      source.on('uncacheable', ({ endpoint, reason }) =>
-        this.count(endpoint, (c) => {
+      source.on('hit', (e) => this.count(e, (c) => c.hits++)),
+      source.on('miss', (e) => this.count(e, (c) => c.misses++)),
+      source.on('stale', (e) => this.count(e, (c) => c.stale++)),
+      source.on('limited', (e) => this.count(e, (c) => c.limited++)),
+      source.on('not-modified', (e) => this.count(e, (c) => c.notModified++)),
+      source.on('uncacheable', (e) =>
+        this.count(e, (c) => {
           c.uncacheable++;
-          bump(c.uncacheableReasons, reason);
+          bump(c.uncacheableReasons, e.reason);
         }),
       ),
-      source.on('bypass', ({ endpoint, reason }) =>
-        this.count(endpoint, (c) => {
+      source.on('bypass', (e) =>
+        this.count(e, (c) => {
           c.bypassed++;
-          bump(c.bypassReasons, reason);
+          bump(c.bypassReasons, e.reason);
         }),
       ),
       source.on('set', () => void this.other.sets++),
@@ -166,10 +187,10 @@ export class StatsCollector {
     return { ...freeze(this.totals), ...this.other, endpoints };
   }
 
-  private count(endpoint: string | undefined, apply: (counts: Counts) => void): void {
+  private count(payload: { key?: string; endpoint?: string }, apply: (counts: Counts) => void): void {
     apply(this.totals);
-    if (endpoint === undefined) return;
-    const name = this.endpointName(endpoint);
+    const name = this.rowOf(payload);
+    if (name === undefined) return;
     let counts = this.byEndpoint.get(name);
     if (counts === undefined) {
       counts = emptyCounts();
@@ -181,6 +202,7 @@ export class StatsCollector {
 
 interface StatsSource extends EventSource {
   stats(): object;
+  readonly namespace?: string;
 }
 
 const attached = new WeakMap<object, StatsCollector>();
@@ -205,10 +227,10 @@ export function statsOf(cache: StatsSource): StatsSnapshot {
  * A collector listening to `cache`, created and attached on the first call for that cache, so
  * several views share one set of counters. @internal
  */
-export function collectorOf(cache: EventSource): StatsCollector {
+export function collectorOf(cache: EventSource & { readonly namespace?: string }): StatsCollector {
   let collector = attached.get(cache);
   if (collector === undefined) {
-    collector = new StatsCollector();
+    collector = new StatsCollector({ namespace: cache.namespace });
     collector.attach(cache);
     attached.set(cache, collector);
   }
