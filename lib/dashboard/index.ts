@@ -31,7 +31,8 @@ export interface CacheDashboardOptions {
    */
   historySize?: number;
   /**
-   * How many entries the largest-entries list looks at (a `SCAN` on Redis, cached 10 s).
+   * How many entries the largest-entries list looks at (a `SCAN` on Redis, redone at most
+   * once per sample interval, and at most every 5 s).
    * @default 5000
    */
   scanLimit?: number;
@@ -154,9 +155,10 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
   const breakerLayer = storeLayers(cache.store).find((layer) => typeof (layer as { degraded?: unknown }).degraded === 'boolean') as { degraded: boolean } | undefined;
   const strip = (key: string): string => (key.startsWith(cache.namespace) ? key.slice(cache.namespace.length) : key);
 
+  const inventoryMs = Math.min(5_000, sampleIntervalMs);
   let inventory: { at: number; entries: Promise<ListedEntry[] | undefined> } | undefined;
   const largest = async (): Promise<DashboardData['entries']['largest']> => {
-    if (inventory === undefined || Date.now() - inventory.at > 10_000) {
+    if (inventory === undefined || Date.now() - inventory.at >= inventoryMs) {
       inventory = { at: Date.now(), entries: listEntries(cache.store, cache.namespace, scanLimit).catch(() => undefined) };
     }
     const entries = await inventory.entries;

@@ -12,6 +12,7 @@ export function renderPage(options: { base: string; nonce: string; refreshMs: nu
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Cache dashboard</title>
+<link rel="icon" href="data:,">
 <style nonce="${options.nonce}">${STYLE}</style>
 </head>
 <body>
@@ -86,7 +87,7 @@ main { max-width: 1180px; margin: 0 auto; padding: 20px 24px 40px; }
 .small { font-size: 12px; font-weight: 400; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td.key { max-width: 380px; overflow: hidden; text-overflow: ellipsis; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
+td.key { width: 100%; max-width: 0; overflow: hidden; text-overflow: ellipsis; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 th { color: var(--muted); font-weight: 500; font-size: 12px; }
 td.num, th.num { text-align: right; }
 .bar { display: inline-block; height: 8px; border-radius: 4px; background: var(--accent); vertical-align: middle; margin-right: 6px; }
@@ -150,7 +151,7 @@ function drawChart(history, order) {
     grid.append(el('svg:line', { x1: L, x2: W - R, y1: y(r), y2: y(r) }));
     grid.append(el('svg:text', { x: L - 8, y: y(r) + 4, 'text-anchor': 'end', text: r * 100 + '%' }));
   }
-  for (const t of [t0, (t0 + t1) / 2, t1]) grid.append(el('svg:text', { x: x(t), y: H - 6, 'text-anchor': 'middle', text: new Date(t).toLocaleTimeString('en-GB') }));
+  [['start', t0], ['middle', (t0 + t1) / 2], ['end', t1]].forEach(([anchor, t]) => grid.append(el('svg:text', { x: x(t), y: H - 6, 'text-anchor': anchor, text: new Date(t).toLocaleTimeString('en-GB') })));
   svg.append(grid);
   const legend = [];
   names.forEach((name, i) => {
