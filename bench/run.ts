@@ -19,6 +19,7 @@ import { type LoadResult, autocannon, burst, getJson, probe } from './lib/load';
 import { ProcessGroup, detectPinning } from './lib/processes';
 import { type BenchResults, type StampedeRow, type ThroughputRow, renderHitChart, renderMarkdown } from './lib/report';
 import { summarize } from './lib/stats';
+import { metricsScenario } from './scenarios/metrics';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONFIG = QUICK
@@ -30,7 +31,7 @@ const BOUND_MAX_BYTES = 16 * 1024 * 1024;
 const STAMPEDE_CANDIDATES: Candidate[] = ['ck-memory', 'ck-redis', 'apicache-memory', 'apicache-redis'];
 const MISS_CANDIDATES: Candidate[] = ['bare', 'ck-memory', 'ck-redis'];
 const RESULTS_DIR = path.resolve(__dirname, 'results');
-const SCENARIOS = ['hit', 'miss', 'stampede', 'memory', 'invalidation'] as const;
+const SCENARIOS = ['hit', 'miss', 'stampede', 'memory', 'invalidation', 'metrics'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** `BENCH_SCENARIOS=hit,miss` runs only those (for working on one); the default is all of them. */
@@ -305,6 +306,7 @@ async function main(): Promise<void> {
     }
     const memory = scenarios.has('memory') ? await memoryScenario(group) : undefined;
     const invalidation = scenarios.has('invalidation') ? await invalidationScenario(group, redis) : undefined;
+    const metrics = scenarios.has('metrics') ? await metricsScenario(group, CONFIG, log) : undefined;
 
     const results: BenchResults = {
       meta: {
@@ -337,6 +339,7 @@ async function main(): Promise<void> {
       stampede: stampede && { originDelayMs: 50, rows: stampede },
       memory,
       invalidation,
+      metrics,
     };
     const markdown = renderMarkdown(results);
     mkdirSync(RESULTS_DIR, { recursive: true });
