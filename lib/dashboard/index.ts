@@ -10,6 +10,10 @@ import { type StatsSnapshot, statsOf } from '../metrics/stats';
 import { History, type HistoryPoint } from './history';
 import { renderPage } from './page';
 
+export type { HistoryPoint } from './history';
+export type { ListedEntry } from '../metrics/inventory';
+export type { StatsSnapshot } from '../metrics/stats';
+
 /** Options of {@link cacheDashboard}. */
 export interface CacheDashboardOptions {
   /** The cache to show. */
