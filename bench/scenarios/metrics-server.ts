@@ -1,9 +1,9 @@
 /**
- * Metrics overhead server: `node --import tsx bench/scenarios/metrics-server.ts plain|metrics`.
- * Both variants are `cacheResponse` + MemoryStore on `GET /item` (the bench body); `metrics`
- * adds every listener of issue 15: `prometheusMetrics` (its own registry, store timings through
- * the InstrumentedStore), `cacheDashboard` (stats collector, hot keys, history sampler) and a
- * subscriber on each tracing channel, as an app that turns everything on would have. Prints
+ * Metrics overhead server: `node --import tsx bench/scenarios/metrics-server.ts plain|metrics|metrics+tracing`.
+ * Every variant is `cacheResponse` + MemoryStore on `GET /item` (the bench body); `metrics`
+ * adds the metrics of issue 15: `prometheusMetrics` (its own registry, store timings through the
+ * InstrumentedStore) and `cacheDashboard` (stats collector, hot keys, history sampler).
+ * `metrics+tracing` also subscribes to every tracing channel (what an OpenTelemetry bridge does). Prints
  * `{"port":N}` when ready and exits when stdin closes, like `bench/server.ts`.
  */
 import diagnostics from 'node:diagnostics_channel';
@@ -18,7 +18,7 @@ import { CHANNELS } from '../../lib/metrics/tracing';
 import { benchBody } from '../lib/body';
 
 const variant = process.argv[2];
-if (variant !== 'plain' && variant !== 'metrics') throw new Error(`expected plain or metrics, got ${String(variant)}`);
+if (variant !== 'plain' && variant !== 'metrics' && variant !== 'metrics+tracing') throw new Error(`expected plain, metrics or metrics+tracing, got ${String(variant)}`);
 setTimeout(() => process.exit(3), 20 * 60_000).unref();
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
@@ -28,9 +28,11 @@ const body = benchBody();
 const cache = createCache({ store: new MemoryStore() });
 const app = express();
 const cpu = { originCalls: 0 };
-if (variant === 'metrics') {
+if (variant !== 'plain') {
   app.get('/metrics', prometheusMetrics({ cache, register: new Registry() }));
   app.use('/_cache', cacheDashboard({ cache, authorize: () => true }));
+}
+if (variant === 'metrics+tracing') {
   let spans = 0;
   const count = { start: () => void spans++, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
   for (const name of Object.values(CHANNELS)) diagnostics.tracingChannel(name).subscribe(count);

@@ -89,16 +89,19 @@ export class InstrumentedStore implements Store {
     return this.observers.size === 0 ? traceable() : this.timed(operation, traceable);
   }
 
-  private async timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  private timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
     const started = performance.now();
-    try {
-      const result = await call();
-      this.notify({ store: this.name, operation, durationMs: performance.now() - started });
-      return result;
-    } catch (error) {
-      this.notify({ store: this.name, operation, durationMs: performance.now() - started, error });
-      throw error;
-    }
+    // Plain then() rather than an async function: one promise fewer on every timed hit.
+    return call().then(
+      (result) => {
+        this.notify({ store: this.name, operation, durationMs: performance.now() - started });
+        return result;
+      },
+      (error: unknown) => {
+        this.notify({ store: this.name, operation, durationMs: performance.now() - started, error });
+        throw error;
+      },
+    );
   }
 
   private notify(operation: StoreOperation): void {

@@ -145,16 +145,36 @@ export function prometheusMetrics(options: PrometheusMetricsOptions): Prometheus
     },
   });
 
+  // Label children are looked up once per label set: prom-client hashes a label object on every
+  // call otherwise, which is most of the cost on a hit.
+  const requestChildren = new Map<string, PromClient.Counter.Internal>();
+  const storeChildren = new Map<string, PromClient.Histogram.Internal<'store' | 'operation'>>();
   const offs: Array<() => void> = [];
   for (const outcome of OUTCOMES) {
-    offs.push(cache.on(outcome, (event) => requests.inc({ endpoint: endpoints.rowOf(event) ?? NO_ENDPOINT, outcome })));
+    offs.push(
+      cache.on(outcome, (event) => {
+        const endpoint = endpoints.rowOf(event) ?? NO_ENDPOINT;
+        const id = `${outcome}\n${endpoint}`;
+        let child = requestChildren.get(id);
+        if (child === undefined) requestChildren.set(id, (child = requests.labels({ endpoint, outcome })));
+        child.inc();
+      }),
+    );
   }
   offs.push(cache.on('fill', (event) => origin.observe({ endpoint: endpoints.rowOf(event) ?? NO_ENDPOINT }, event.durationMs / 1000)));
   offs.push(cache.on('error', ({ operation }) => errors.inc({ store: storeName, operation })));
   offs.push(cache.on('degraded', ({ store }) => breaker.set({ store }, 1)));
   offs.push(cache.on('recovered', ({ store }) => breaker.set({ store }, 0)));
   for (const layer of layers) {
-    if (layer instanceof InstrumentedStore) offs.push(layer.observe(({ store, operation, durationMs }) => storeDuration.observe({ store, operation }, durationMs / 1000)));
+    if (!(layer instanceof InstrumentedStore)) continue;
+    offs.push(
+      layer.observe(({ store, operation, durationMs }) => {
+        const id = `${store}\n${operation}`;
+        let child = storeChildren.get(id);
+        if (child === undefined) storeChildren.set(id, (child = storeDuration.labels({ store, operation })));
+        child.observe(durationMs / 1000);
+      }),
+    );
   }
 
   const serve = async (_req: Request, res: Response): Promise<void> => {

@@ -122,6 +122,7 @@ export class StatsCollector {
   private readonly other = { sets: 0, deletes: 0, errors: 0 };
 
   private readonly namespace: string;
+  private readonly keyEndpoints = new Map<string, string>();
 
   /**
    * `namespace` is the cache's (normalised, e.g. `myapp:`): events without an endpoint (`wrap`,
@@ -140,8 +141,15 @@ export class StatsCollector {
   rowOf(payload: { key?: string; endpoint?: string }): string | undefined {
     if (payload.endpoint !== undefined) return this.endpointName(payload.endpoint);
     if (payload.key === undefined) return undefined;
-    const key = payload.key.startsWith(this.namespace) ? payload.key.slice(this.namespace.length) : payload.key;
-    return this.endpointName(endpointOfKey(key));
+    let endpoint = this.keyEndpoints.get(payload.key);
+    if (endpoint === undefined) {
+      const key = payload.key.startsWith(this.namespace) ? payload.key.slice(this.namespace.length) : payload.key;
+      endpoint = endpointOfKey(key);
+      // A bounded memo: hot keys are parsed once, a flood of one-off keys costs a clear now and then.
+      if (this.keyEndpoints.size >= 1_000) this.keyEndpoints.clear();
+      this.keyEndpoints.set(payload.key, endpoint);
+    }
+    return this.endpointName(endpoint);
   }
 
   /**
