@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
-import { type Cache, RedisStore, cacheResponse, createCache } from '../../lib';
+import { type Cache, type FullStore, RedisStore, cacheResponse, createCache } from '../../lib';
 import { testRedisUrl } from '../helpers/redis';
 import { freePort } from '../helpers/redis-server';
 
@@ -42,6 +42,8 @@ describe('express-cache-kit CLI on a real Redis', () => {
     await cache.set('character:char_2', { name: 'Grace' }, { ttl: 600, tags: ['team:blue'] });
     await cache.set('content:c1', 'hello', { ttl: 60 });
     for (let i = 0; i < 100 && cache.stats().sets < 6; i++) await new Promise((r) => setTimeout(r, 10));
+    // A fill lock held in the namespace: coordination, not an entry; no command may list it.
+    expect(await (cache.store as FullStore).acquireLock(`${namespace}:__lock__:api:held`, 60_000)).toBeDefined();
     expect(cache.stats().sets).toBe(6);
   });
   afterAll(async () => {
