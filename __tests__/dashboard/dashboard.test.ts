@@ -1,6 +1,6 @@
 import express from 'express';
 import request from 'supertest';
-import { type Cache, InvalidOptionError, createCache } from '../../lib';
+import { type Cache, InvalidOptionError, type Store, createCache } from '../../lib';
 import { cacheDashboard } from '../../lib/dashboard';
 import { emit } from '../metrics/emit';
 
@@ -71,10 +71,31 @@ describe('cacheDashboard over HTTP', () => {
     expect(body.entries.mostHit[0]).toEqual({ key: 'character:char_1', hits: 1 });
   });
 
-  it('shows an open breaker after degraded', async () => {
-    emit(cache, 'degraded', { store: 'memory', error: new Error('down') });
-    const { body } = await request(app).get('/_cache/stats.json').set('x-admin', 'yes').expect(200);
-    expect(body.store.degradedSince).toEqual(expect.any(Number));
+  it('shows the breaker open and the last error when the store fails', async () => {
+    class DownStore implements Store {
+      readonly name = 'down';
+      async get(): Promise<Buffer | undefined> {
+        throw new Error('connection refused');
+      }
+      async set() {}
+      async delete() {
+        return false;
+      }
+      async clear() {}
+      async close() {}
+    }
+    const failing = createCache({ store: new DownStore(), breaker: { failureThreshold: 1, coolDownMs: 60_000 } });
+    const board = cacheDashboard({ cache: failing, authorize: allow });
+    const down = express().use('/_cache', board);
+    const before = await request(down).get('/_cache/stats.json').expect(200);
+    expect(before.body.store).toMatchObject({ name: 'down', breaker: 'closed', lastError: null, degradedSince: null });
+    expect(before.body.entries.largest).toBeNull(); // this store cannot list entries
+    expect(await failing.get('x')).toBeUndefined();
+    const after = await request(down).get('/_cache/stats.json').expect(200);
+    expect(after.body.store).toMatchObject({ breaker: 'open', lastError: { message: 'connection refused', operation: 'get' }, degradedSince: expect.any(Number) });
+    expect(after.body.stats.errors).toBe(1);
+    board.close();
+    await failing.close();
   });
 
   it('invalidates a tag, a scope and a pattern from a same-origin POST only', async () => {
