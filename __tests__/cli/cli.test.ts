@@ -4,6 +4,9 @@ import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { type Cache, type FullStore, RedisStore, cacheResponse, createCache } from '../../lib';
+import { cacheDashboard } from '../../lib/dashboard';
+import { listen } from '../http/helpers';
+import { emit } from '../metrics/emit';
 import { testRedisUrl } from '../helpers/redis';
 import { freePort } from '../helpers/redis-server';
 
@@ -123,6 +126,38 @@ describe('express-cache-kit CLI on a real Redis', () => {
       expect(run.stderr).toBe(`express-cache-kit: cannot reach Redis at redis://127.0.0.1:${port} (ECONNREFUSED)\n`);
       expect(run.stdout).toBe('');
     }
+  });
+
+  it('watch polls a running app\'s dashboard JSON and prints per-endpoint deltas', async () => {
+    const app = express();
+    const watched = createCache();
+    const board = cacheDashboard({ cache: watched, authorize: (req) => req.get('x-admin') === 'yes' });
+    app.use('/_cache', board);
+    const server = await listen(app);
+    try {
+      for (let i = 0; i < 3; i++) emit(watched, 'hit', { key: 'k', endpoint: 'users' });
+      emit(watched, 'miss', { key: 'k', endpoint: 'users' });
+      const url = `http://127.0.0.1:${server.port}/_cache/stats.json`;
+      const run = await cli('watch', '--url', url, '--header', 'x-admin: yes', '--count', '2', '--interval', '0.2', '--json');
+      expect(run.stderr).toBe('');
+      const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { endpoints: Array<{ endpoint: string; hits: number; misses: number; hitRate: number }> });
+      expect(lines).toHaveLength(2);
+      expect(lines[0]?.endpoints).toEqual([expect.objectContaining({ endpoint: 'users', hits: 3, misses: 1, hitRate: 0.75 })]);
+      expect(lines[1]?.endpoints).toEqual([expect.objectContaining({ endpoint: 'users', hits: 0, misses: 0 })]);
+      const table = await cli('watch', '--url', url, '--header', 'x-admin: yes', '--count', '1');
+      expect(table.stdout).toMatch(/users\s+3\s+1\s+0\s+0\s+0\s+75\.0%/);
+      const refused = await cli('watch', '--url', url, '--count', '1');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('answered 403');
+    } finally {
+      board.close();
+      await server.close();
+      await watched.close();
+    }
+    const port = await freePort();
+    const down = await cli('watch', '--url', `http://127.0.0.1:${port}/_cache/stats.json`, '--count', '1');
+    expect(down.code).toBe(2);
+    expect(down.stderr).toBe(`express-cache-kit: cannot reach http://127.0.0.1:${port}/_cache/stats.json (ECONNREFUSED)\n`);
   });
 
   it('usage errors exit 1 and name what to change', async () => {

@@ -79,6 +79,17 @@ describe('StatsCollector', () => {
     expect(stats.snapshot().hits).toBe(1);
   });
 
+  it('statsOf(cache) uses the engine collector when the cache has one', async () => {
+    const cache = createCache();
+    const own = new StatsCollector();
+    own.attach(cache);
+    Object.defineProperty(cache, 'statsCollector', { value: own });
+    emit(cache, 'hit', { key: 'k', endpoint: 'users' });
+    expect(statsOf(cache)).toEqual(own.snapshot());
+    expect(statsOf(cache).endpoints.users?.hits).toBe(1);
+    await cache.close();
+  });
+
   it('statsOf(cache) gives per-endpoint stats from the cache events', async () => {
     const cache = createCache();
     statsOf(cache);

@@ -209,16 +209,16 @@ export class StatsCollector {
 }
 
 interface StatsSource extends EventSource {
-  stats(): object;
   readonly namespace?: string;
 }
 
 const attached = new WeakMap<object, StatsCollector>();
 
 /**
- * The per-endpoint statistics of `cache`: its own `stats()` when the engine already delegates to
- * a {@link StatsCollector} (it has `endpoints`), else a collector attached on first call (which
- * counts from then on). The dashboard and the Prometheus exporter read stats through this.
+ * The per-endpoint statistics of `cache`: those of its own collector when the engine has one
+ * (`cache.statsCollector`, behind `cache.stats()`), else of a collector attached on the first
+ * call (which counts from then on). The dashboard and the Prometheus exporter read stats
+ * through this.
  *
  * @example
  * ```ts
@@ -226,8 +226,6 @@ const attached = new WeakMap<object, StatsCollector>();
  * ```
  */
 export function statsOf(cache: StatsSource): StatsSnapshot {
-  const own = cache.stats() as Partial<StatsSnapshot>;
-  if (own.endpoints !== undefined) return own as StatsSnapshot;
   return collectorOf(cache).snapshot();
 }
 
@@ -236,6 +234,10 @@ export function statsOf(cache: StatsSource): StatsSnapshot {
  * several views share one set of counters. @internal
  */
 export function collectorOf(cache: EventSource & { readonly namespace?: string }): StatsCollector {
+  // The engine's own collector when it has one (Cache.stats() delegating to it): one set of
+  // counters, counted once per event.
+  const own = (cache as { readonly statsCollector?: unknown }).statsCollector;
+  if (own instanceof StatsCollector) return own;
   let collector = attached.get(cache);
   if (collector === undefined) {
     collector = new StatsCollector({ namespace: cache.namespace });
