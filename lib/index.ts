@@ -7,7 +7,7 @@ export type { CacheMethodDecorator } from './decorators/detect';
 export { CACHEABLE_METADATA_KEY, CACHE_EVICT_METADATA_KEY, getCacheMetadata } from './decorators/metadata';
 export type { CacheMethodMetadata } from './decorators/metadata';
 export type { CacheEvictOptions, CacheableOptions, FromCall } from './decorators/options';
-export type { CacheStats, CachedResponseInput, FillLock, Lookup, SetOptions, WarmTask, WrapOptions } from './engine/cache';
+export type { CacheStats, Lookup, SetOptions, WarmResult, WarmTask, WrapOptions } from './engine/cache';
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,
@@ -24,6 +24,10 @@ export type { BypassReason, CacheEventName, CacheEvents, CacheListener, StaleRea
 export { invalidateAfter } from './http/invalidate-after';
 export type { InvalidateAfterSpec } from './http/invalidate-after';
 export { cacheResponse } from './http/middleware';
+export { getResponse, setResponse } from './http/response-entry';
+export type { CachedResponseInput } from './http/response-entry';
+export { warmRoutes } from './http/warm';
+export type { WarmRouteTask, WarmRoutesOptions } from './http/warm';
 export {
   createScopeInvalidator,
   invalidateApiCache,

@@ -163,7 +163,7 @@ export function queryNameMatcher(patterns: ReadonlyArray<string | RegExp>): (nam
  */
 export function apiKey(endpoint: string, path: string, rawQuery: string, ignore?: (name: string) => boolean): string {
   const hash = objectHash({ path, query: normaliseQuery(rawQuery, ignore) }, { algorithm: 'sha1', encoding: 'hex' });
-  return `api:${endpoint}:${hash}`;
+  return `${API_KEY_PREFIX}${endpoint}:${hash}`;
 }
 
 /**
@@ -175,4 +175,17 @@ export function apiKey(endpoint: string, path: string, rawQuery: string, ignore?
 export function boundKey(key: string, maxLength: number): string {
   if (key.length <= maxLength) return key;
   return `${key.slice(0, maxLength - 41)}#${createHash('sha1').update(key).digest('hex')}`;
+}
+
+/** The family of API response keys, `api:{endpoint}:{hash}`. */
+export const API_KEY_PREFIX = 'api:';
+
+/**
+ * The key patterns a whole scope reaches (given as an escaped glob): its query entries
+ * `{scope}:*` and the responses of the endpoint named like it, `api:{scope}:*`. The key scheme
+ * owns this, so the engine never spells out a key family itself.
+ * @internal
+ */
+export function scopeKeyPatterns(scopeGlob: string): string[] {
+  return [`${scopeGlob}:*`, `${API_KEY_PREFIX}${scopeGlob}:*`];
 }

@@ -1,4 +1,4 @@
-import { type Cache, type CacheEvents, InvalidOptionError, MemoryStore, createCache } from '../../lib';
+import { type Cache, type CacheEvents, InvalidOptionError, MemoryStore, createCache, getResponse, setResponse } from '../../lib';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
 
 afterAll(closeStoreClients);
@@ -23,12 +23,12 @@ describe.each(STORE_KINDS)('Cache invalidation on $name', (kind) => {
   test('invalidateTags removes entries written by set, wrap and setResponse under a shared tag, and nothing else', async () => {
     await cache.set('character:1', 'one', { tags: ['team:blue'] });
     await cache.wrap('report:q1', async () => 'report', { tags: ['team:blue', 'reports'] });
-    await cache.setResponse('api:team:abc', { status: 200, headers: {}, body: Buffer.from('{}') }, { tags: ['team:blue'] });
+    await setResponse(cache, 'api:team:abc', { status: 200, headers: {}, body: Buffer.from('{}') }, { tags: ['team:blue'] });
     await cache.set('character:2', 'two', { tags: ['team:red'] });
     expect(await cache.invalidateTags(['team:blue'])).toBe(3);
     expect(await cache.get('character:1')).toBeUndefined();
     expect(await cache.get('report:q1')).toBeUndefined();
-    expect(await cache.getResponse('api:team:abc')).toBeUndefined();
+    expect(await getResponse(cache, 'api:team:abc')).toBeUndefined();
     expect(await cache.get('character:2')).toBe('two');
     expect(deletes).toEqual([{ tags: ['app:team:blue'], count: 3 }]);
     expect(cache.stats().deletes).toBe(3);
@@ -192,7 +192,7 @@ describe.each(STORE_KINDS)('Cache invalidation on $name', (kind) => {
       const generation = cache.generation();
       await cache.invalidateTags(['character:1']);
       expect(await cache.set('character:1', 'old', { tags: ['character:1'], generation })).toBe(false);
-      expect(await cache.setResponse('api:x', { status: 200, headers: {}, body: Buffer.from('x') }, { tags: ['character:1'], generation })).toBe(false);
+      expect(await setResponse(cache, 'api:x', { status: 200, headers: {}, body: Buffer.from('x') }, { tags: ['character:1'], generation })).toBe(false);
       expect(await cache.set('character:2', 'other', { tags: ['character:2'], generation })).toBe(true);
       expect(await cache.get('character:1')).toBeUndefined();
       expect(await cache.set('character:1', 'direct')).toBe(true); // a write without a generation is authoritative

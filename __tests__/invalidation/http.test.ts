@@ -1,7 +1,7 @@
 import express5 from 'express';
 import type { Express, Request, Response } from 'express';
 import request from 'supertest';
-import { type Cache, RedisStore, apiKey, cacheResponse, createCache, invalidateAfter, invalidateCharacterCache } from '../../lib';
+import { type Cache, RedisStore, apiKey, cacheResponse, createCache, getResponse, invalidateAfter, invalidateCharacterCache } from '../../lib';
 import { freePort } from '../helpers/redis-server';
 import { testRedisClient } from '../helpers/redis';
 
@@ -92,7 +92,7 @@ describe.each([
     expect(loads).toHaveLength(1);
 
     expect(await cache.invalidateTags(['character:1'])).toBe(2);
-    expect(await cache.getResponse(characterKey('1'))).toBeUndefined();
+    expect(await getResponse(cache, characterKey('1'))).toBeUndefined();
     expect(await cache.get('stats:character:1')).toBeUndefined();
     expect((await request(app).get('/characters/1')).headers['x-cache']).toBe('MISS');
     await getStats();
@@ -101,19 +101,19 @@ describe.each([
 
   test('invalidateAfter on a 2xx write clears the entry; a 500 leaves the cache intact and never calls the spec', async () => {
     await request(app).get('/characters/1');
-    expect(await cache.getResponse(characterKey('1'))).toBeDefined();
+    expect(await getResponse(cache, characterKey('1'))).toBeDefined();
 
     const failed = await request(app).put('/characters/1?fail=1');
     expect(failed.status).toBe(500);
     expect(failed.body).toEqual({ error: 'write failed' });
     // The finish listener has run by now: a 500 invalidated nothing.
     expect(specCalls).toBe(0);
-    expect(await cache.getResponse(characterKey('1'))).toBeDefined();
+    expect(await getResponse(cache, characterKey('1'))).toBeDefined();
     expect((await request(app).get('/characters/1')).headers['x-cache']).toBe('HIT');
 
     const ok = await request(app).put('/characters/1');
     expect(ok.status).toBe(204);
-    await eventually(async () => (await cache.getResponse(characterKey('1'))) === undefined, 'the entry to be invalidated');
+    await eventually(async () => (await getResponse(cache, characterKey('1'))) === undefined, 'the entry to be invalidated');
     expect(specCalls).toBe(1);
     const after = await request(app).get('/characters/1');
     expect(after.headers['x-cache']).toBe('MISS');
@@ -130,10 +130,10 @@ describe.each([
     const res = await slowGet;
     expect(res.headers['x-cache']).toBe('MISS');
     // The store write would have been queued before the response reached us; none was.
-    expect(await cache.getResponse(characterKey('7'))).toBeUndefined();
+    expect(await getResponse(cache, characterKey('7'))).toBeUndefined();
     loadGate = undefined;
     await request(app).get('/characters/7');
-    expect(await cache.getResponse(characterKey('7'))).toBeDefined();
+    expect(await getResponse(cache, characterKey('7'))).toBeDefined();
   });
 });
 

@@ -61,7 +61,8 @@ describe('one outcome event per cacheResponse answer', () => {
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(events.take()).toEqual([{ event: 'hit', payload: expect.objectContaining({ endpoint: 'users' }) }]);
     expect(await one(request(app).get('/users').set('if-none-match', hit.headers.etag as string))).toMatchObject({ event: 'not-modified', payload: { endpoint: 'users' } });
-    expect(statsOf(cache).endpoints.users).toMatchObject({ hits: 1, misses: 1, notModified: 1, hitRate: 0.5 });
+    expect(statsOf(cache).endpoints.users).toMatchObject({ hits: 2, misses: 1, notModified: 1 });
+    expect(statsOf(cache).endpoints.users?.hitRate).toBeCloseTo(2 / 3);
   });
 
   it('the route path is the endpoint without keyPrefix', async () => {
@@ -100,7 +101,6 @@ describe('one outcome event per cacheResponse answer', () => {
   const bypass: Array<[string, CacheResponseOptions, (req: request.Test) => request.Test]> = [
     ['authorization', {}, (req) => req.set('authorization', 'Bearer x')],
     ['cookie', {}, (req) => req.set('cookie', '_ga=GA1.1')],
-    ['refresh-requested', { honorNoCache: true }, (req) => req.set('cache-control', 'no-cache')],
     [
       'vary-by-threw',
       {
@@ -122,13 +122,32 @@ describe('one outcome event per cacheResponse answer', () => {
     expect(await one(request(app).post('/p'))).toEqual({ event: 'bypass', payload: expect.objectContaining({ endpoint: 'p', reason: 'method' }) });
   });
 
+  it('a honorNoCache refresh is a miss (its answer refreshes the entry), not a bypass', async () => {
+    route('/n', { keyPrefix: 'n', honorNoCache: true }, (_req, res) => void res.json({}));
+    await one(request(app).get('/n'));
+    await settled(cache, 1);
+    expect(await one(request(app).get('/n').set('cache-control', 'no-cache'))).toMatchObject({ event: 'miss', payload: { endpoint: 'n' } });
+  });
+
   it('stale (stale-while-revalidate) and limited', async () => {
     let calls = 0;
-    route('/s', { keyPrefix: 's', ttl: 1, staleWhileRevalidate: 60 }, (_req, res) => void res.json({ calls: ++calls }));
+    route('/s', { keyPrefix: 's', ttl: 0.2, staleWhileRevalidate: 60 }, async (_req, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res.json({ calls: ++calls });
+    });
     await one(request(app).get('/s'));
     await settled(cache, 1);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
-    expect(await one(request(app).get('/s'))).toMatchObject({ event: 'stale', payload: { endpoint: 's', reason: 'revalidate' } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The first request after expiry revalidates (a miss); one arriving meanwhile is served stale.
+    const revalidating = request(app).get('/s').then((res) => res);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect((await request(app).get('/s')).headers['x-cache']).toBe('STALE');
+    await revalidating;
+    await new Promise((resolve) => setImmediate(resolve));
+    const seen = events.take();
+    expect(seen.map((s) => s.event).sort()).toEqual(['miss', 'stale']);
+    expect(seen.find((s) => s.event === 'stale')).toMatchObject({ payload: { endpoint: 's', reason: 'revalidate' } });
+    expect(statsOf(cache).endpoints.s).toMatchObject({ stale: 1, misses: 2 });
     route('/l', { keyPrefix: 'l', limiter: { minIntervalMs: 60_000 } }, (_req, res) => void res.json({}));
     await one(request(app).get('/l?a=1'));
     expect(await one(request(app).get('/l?a=2'))).toMatchObject({ event: 'limited', payload: { endpoint: 'l' } });

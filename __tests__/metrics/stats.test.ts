@@ -23,14 +23,14 @@ describe('StatsCollector', () => {
     events.emit('miss', { key: 'character:char_1' }); // a wrap call: counted under the key's type
 
     const snap = stats.snapshot();
-    expect(snap).toMatchObject({ hits: 2, misses: 2, stale: 1, uncacheable: 2, bypassed: 1, limited: 1, notModified: 1, sets: 1, deletes: 3, errors: 1 });
-    expect(snap.hitRate).toBeCloseTo(0.5);
+    expect(snap).toMatchObject({ hits: 3, misses: 2, stale: 1, uncacheable: 2, bypassed: 1, limited: 1, notModified: 1, sets: 1, deletes: 3, errors: 1 });
+    expect(snap.hitRate).toBeCloseTo(0.6);
     expect(snap.uncacheableReasons).toEqual({ 'set-cookie': 2 });
     expect(snap.bypassReasons).toEqual({ cookie: 1 });
     expect(Object.keys(snap.endpoints).sort()).toEqual(['character', 'login', 'spotify', 'users']);
     expect(snap.endpoints.character).toMatchObject({ hits: 0, misses: 1 });
-    expect(snap.endpoints.users).toMatchObject({ hits: 2, misses: 1, stale: 1, notModified: 1, uncacheable: 0, bypassed: 0 });
-    expect(snap.endpoints.users?.hitRate).toBeCloseTo(2 / 3);
+    expect(snap.endpoints.users).toMatchObject({ hits: 3, misses: 1, stale: 1, notModified: 1, uncacheable: 0, bypassed: 0 });
+    expect(snap.endpoints.users?.hitRate).toBeCloseTo(3 / 4);
     expect(snap.endpoints.login).toMatchObject({ hits: 0, misses: 0, uncacheable: 2, bypassed: 1, uncacheableReasons: { 'set-cookie': 2 }, bypassReasons: { cookie: 1 } });
   });
 

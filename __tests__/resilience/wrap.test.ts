@@ -1,6 +1,6 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { type Cache, MemoryStore, RateLimitedError, RedisStore, createCache } from '../../lib';
+import { type Cache, MemoryStore, RateLimitedError, RedisStore, createCache, warmRoutes } from '../../lib';
 import { testRedisClient } from '../helpers/redis';
 import { startRedisServer } from '../helpers/redis-server';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
@@ -92,16 +92,19 @@ describe.each(STORE_KINDS)('wrap freshness on $name', (kind) => {
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/warm`;
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const result = await cache.warm([
       { key: 'w:1', loader: () => ({ id: 1 }) },
       { key: 'w:2', loader: async () => new Date(0), ttl: 'temp' },
       { key: 'w:3', loader: () => Promise.reject(new Error('nope')) },
-      { url },
     ]);
+    const routes = await warmRoutes([{ url: '/warm' }], { baseUrl });
+    const withoutBase = await warmRoutes([{ url: '/warm' }]);
     server.close();
-    expect(result.ok).toBe(3);
+    expect(result.ok).toBe(2);
     expect(result.failed.map((f) => f.error.message)).toEqual(['nope']);
+    expect(routes.ok).toBe(1);
+    expect(withoutBase.failed[0]?.error.message).toMatch(/not an absolute URL/);
     expect(await cache.get('w:1')).toEqual({ id: 1 });
     expect(await cache.get('w:2')).toEqual(new Date(0));
     expect(hits).toBe(1);

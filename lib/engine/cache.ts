@@ -1,15 +1,15 @@
 import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
-import { escapeGlob, globToRegExp, normaliseNamespace } from '../keys';
+import { escapeGlob, globToRegExp, normaliseNamespace, scopeKeyPatterns } from '../keys';
 import { REPORTED } from '../resilience/reported';
-import { type Entry, type ResponseEntry, type StoredHeaders, decodeEntry, encodeEntry } from '../serializer';
-import { LocalRateLimiter } from '../stores/local-coordination';
-import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags, canLock, canRateLimit } from '../stores/store';
+import { type Entry, decodeEntry, encodeEntry } from '../serializer';
+import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags } from '../stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { resolveScope, resolveTags } from '../validate';
 import type { TypedEmitter } from './events';
 import { type CacheEventName, type CacheEvents, type CacheListener } from './events';
+import { type EntryWrite, FillProtocol, type FillResult, type FillSpec } from './fill';
 import { InvalidationLog } from './invalidation-log';
-import { type FreshnessOptions, type ResolvedCacheOptions, type ResolvedFreshness, resolveFreshness } from './options';
+import { type FreshnessOptions, type ResolvedCacheOptions, resolveFreshness } from './options';
 
 /** Per-write options of {@link Cache.set}. */
 export interface SetOptions {
@@ -61,32 +61,12 @@ export interface Lookup<E extends Entry = Entry> {
   stale: boolean;
 }
 
-/** A held fill lock; see {@link Cache.acquireFill}. */
-export interface FillLock {
-  /** `true` when this caller should fill the key; `false` when another instance is filling it. */
-  acquired: boolean;
-  /**
-   * `true` when the lock was taken in the store, where other processes see it. The holder then
-   * reads the key once more before calling the origin: another instance may have filled it
-   * between this caller's miss and its lock.
-   */
-  shared: boolean;
-  /** Releases the lock (a no-op when not acquired). Never rejects. */
-  release(): Promise<void>;
-}
-
-/** A task for {@link Cache.warm}: a query to load and store, or a URL to request. */
-export type WarmTask =
-  | { key: string; loader: () => unknown; ttl?: Ttl; tags?: readonly string[] }
-  | { url: string; headers?: Record<string, string> };
-
-/** A response to store with {@link Cache.setResponse}. */
-export interface CachedResponseInput {
-  status: number;
-  headers: StoredHeaders;
-  body: Buffer;
-  /** Set when `body` was gzip-compressed for storage only (see `ResponseEntry.bodyEncoding`). */
-  bodyEncoding?: 'gzip';
+/** A task for {@link Cache.warm}: a query to load and store. (Routes: see `warmRoutes`.) */
+export interface WarmTask {
+  key: string;
+  loader: () => unknown;
+  ttl?: Ttl;
+  tags?: readonly string[];
 }
 
 /** Counters returned by {@link Cache.stats}. */
@@ -98,7 +78,15 @@ export interface CacheStats {
   errors: number;
   /** Answers served from a stale entry (counted neither as hits nor as misses). */
   stale: number;
-  /** `hits / (hits + misses)`, or 0 before any read. */
+  /** Answers the origin gave that could not be stored (a cookie, `private`, a 5xx, ...). */
+  uncacheable: number;
+  /** Requests that skipped the cache (`Authorization`, `Cookie`, a hostile query, ...). */
+  bypassed: number;
+  /** Origin calls refused by a limiter with nothing stale to stand in. */
+  limited: number;
+  /** Of `hits`, those answered `304 Not Modified`. */
+  notModified: number;
+  /** `hits / (hits + misses)`, or 0 before any read: over cacheable requests only. */
   hitRate: number;
 }
 
@@ -128,12 +116,10 @@ export class Cache {
   readonly defaultTtlSeconds: number;
 
   private readonly events: TypedEmitter;
-  private readonly lockSettings: ResolvedCacheOptions['lock'];
-  private readonly localRates = new LocalRateLimiter();
+  private readonly fills: FillProtocol;
   private readonly decoded = new WeakMap<Buffer, Entry>();
-  private readonly inflight = new Map<string, { promise: Promise<unknown>; generation: number }>();
   private readonly invalidations = new InvalidationLog();
-  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, stale: 0 };
+  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, stale: 0, uncacheable: 0, bypassed: 0, limited: 0, notModified: 0 };
   private warnedUnheardError = false;
   private closed = false;
 
@@ -144,7 +130,14 @@ export class Cache {
   constructor(store: Store, events: TypedEmitter, options: Pick<ResolvedCacheOptions, 'namespace' | 'profiles' | 'defaultTtlSeconds' | 'lock'>) {
     this.store = store;
     this.events = events;
-    this.lockSettings = options.lock;
+    const host = {
+      store,
+      namespace: normaliseNamespace(options.namespace),
+      invalidations: this.invalidations,
+      write: (write: EntryWrite, generation: number) => this.write(write.key, write.entry, write.ttlSeconds, write.tags, generation, write.graceMs),
+      reportError: (error: unknown, operation: string, key: string | undefined) => this.reportError(error, operation, key),
+    };
+    this.fills = new FillProtocol(host, options.lock, (key, endpoint, durationMs, stored) => this.events.emit('fill', { key, endpoint, durationMs, stored }));
     this.namespace = normaliseNamespace(options.namespace);
     this.profiles = options.profiles;
     this.defaultTtlSeconds = options.defaultTtlSeconds;
@@ -155,6 +148,13 @@ export class Cache {
     this.events.on('delete', ({ count }) => void (this.counters.deletes += count));
     this.events.on('error', () => void this.counters.errors++);
     this.events.on('stale', () => void this.counters.stale++);
+    this.events.on('uncacheable', () => void this.counters.uncacheable++);
+    this.events.on('bypass', () => void this.counters.bypassed++);
+    this.events.on('limited', () => void this.counters.limited++);
+    this.events.on('not-modified', () => {
+      this.counters.hits++;
+      this.counters.notModified++;
+    });
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -177,8 +177,14 @@ export class Cache {
 
   /** The value stored under `key`, or `undefined` on a miss. */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const found = await this.read(this.namespace + key, 'value', 0);
-    return found?.entry.kind === 'value' ? (found.entry.value as T) : undefined;
+    const fullKey = this.namespace + key;
+    const found = await this.read(fullKey, 0);
+    if (found?.entry.kind !== 'value') {
+      this.events.emit('miss', { key: fullKey });
+      return undefined;
+    }
+    this.events.emit('hit', { key: fullKey });
+    return found.entry.value as T;
   }
 
   /**
@@ -187,11 +193,19 @@ export class Cache {
    * says an invalidation overtook the value.
    */
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
+    return this.setEntry(key, { kind: 'value', value }, options);
+  }
+
+  /**
+   * Stores an entry of any kind the serializer knows (front-ends storing their own shapes,
+   * e.g. HTTP responses); see {@link Cache.set}.
+   * @internal
+   */
+  async setEntry(key: string, entry: DistributiveOmit<Entry, 'createdAt' | 'expiresAt'>, options: SetOptions = {}): Promise<boolean> {
     const ttl = this.resolveTtl(options.ttl);
     const tags = this.fullTags(options.tags);
     const now = Date.now();
-    const entry: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + ttl * 1000 };
-    return this.write(this.namespace + key, entry, ttl, tags, options.generation, graceOf(options));
+    return this.write(this.namespace + key, { ...entry, createdAt: now, expiresAt: now + ttl * 1000 } as Entry, ttl, tags, options.generation, graceOf(options));
   }
 
   /**
@@ -242,159 +256,108 @@ export class Cache {
     const fullKey = this.namespace + key;
     // Tags computed from the value are only known after loading; the static ones count for joining.
     const staticTags = typeof options.tags === 'function' ? undefined : this.fullTags(options.tags);
-    const pending = this.inflight.get(fullKey);
-    // A caller arriving after an invalidation must not be handed the value loaded before it.
-    if (pending && !this.invalidations.invalidatedSince(pending.generation, fullKey, staticTags)) return pending.promise as Promise<T>;
-    const ttlMs = this.resolveTtl(options.ttl) * 1000;
+    const ttlSeconds = this.resolveTtl(options.ttl);
     const freshness = resolveFreshness(options);
     const refreshAhead = options.refreshAhead ?? 0;
     if (typeof refreshAhead !== 'number' || !(refreshAhead >= 0 && refreshAhead < 1)) {
       throw new InvalidOptionError('refreshAhead', `expected a fraction of the TTL in [0, 1), got ${String(refreshAhead)}`);
     }
-    const found = await this.read(fullKey, 'value', freshness.graceMs);
-    const load = (refreshing = false): Promise<T> => this.load(key, fullKey, loader, ttlMs, freshness, options, staticTags, found, refreshing);
-    if (found?.entry.kind === 'value') {
-      const { entry } = found;
-      const now = Date.now();
-      if (!found.stale) {
-        if (refreshAhead > 0 && entry.expiresAt - now < refreshAhead * ttlMs) this.refreshInBackground(fullKey, () => load(true));
-        return entry.value as T;
-      }
-      if (now < entry.expiresAt + freshness.staleWhileRevalidateMs) {
-        this.events.emit('stale', { key: fullKey, reason: 'revalidate' });
-        this.refreshInBackground(fullKey, () => load(true));
-        return entry.value as T;
-      }
+    const found = await this.read(fullKey, freshness.graceMs);
+    const entry = found?.entry.kind === 'value' ? found.entry : undefined;
+    const stale = entry && found?.stale ? { value: entry.value as T, expiresAt: entry.expiresAt } : undefined;
+    const spec: FillSpec<T> = {
+      key: fullKey,
+      tags: staticTags,
+      stale,
+      freshness,
+      find: async () => {
+        const seen = await this.read(fullKey, 0);
+        return seen?.entry.kind === 'value' && !seen.stale ? (seen.entry.value as T) : undefined;
+      },
+      load: async () => {
+        const value = await loader();
+        const store = value !== undefined && (value !== null || options.cacheNull === true) && (options.condition?.(value) ?? true);
+        if (!store) return { kind: 'value', value, share: true };
+        const tags = typeof options.tags === 'function' ? this.fullTags(options.tags(value)) : staticTags;
+        const now = Date.now();
+        const written: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + ttlSeconds * 1000 };
+        return { kind: 'value', value, share: true, writes: [{ key: fullKey, entry: written, ttlSeconds, tags, graceMs: freshness.graceMs }] };
+      },
+    };
+    if (entry && !found?.stale) {
+      this.events.emit('hit', { key: fullKey });
+      if (refreshAhead > 0 && entry.expiresAt - Date.now() < refreshAhead * ttlSeconds * 1000) this.refreshInBackground(spec);
+      return entry.value as T;
     }
-    return this.singleFlight(fullKey, () => load(), staticTags);
+    const revalidating = this.fills.revalidating(stale, freshness);
+    if (revalidating) {
+      this.events.emit('stale', { key: fullKey, reason: 'revalidate' });
+      this.refreshInBackground(spec);
+      return revalidating.value;
+    }
+    return this.settleWrap(fullKey, await this.fills.run(spec));
   }
 
   /**
-   * Prefills the cache: loads and stores each query task (replacing what is there) and requests
-   * each URL task (so `cacheResponse` routes fill themselves). Runs `concurrency` tasks at once
-   * and never rejects: it resolves with how many tasks succeeded and the errors of the others.
+   * Prefills the cache: loads and stores each task (replacing what is there). Runs
+   * `concurrency` tasks at once and never rejects: it resolves with how many tasks succeeded and
+   * the errors of the others. Routes cached by `cacheResponse` are warmed with `warmRoutes`.
    *
    * @example
    * ```ts
-   * await cache.warm([{ key: 'platform:status', loader: loadStatus, ttl: 'platform_status' }, { url: 'http://127.0.0.1:3000/status' }]);
+   * await cache.warm([{ key: 'platform:status', loader: loadStatus, ttl: 'platform_status' }]);
    * ```
    */
-  async warm(tasks: readonly WarmTask[], options: { concurrency?: number } = {}): Promise<{ ok: number; failed: Array<{ task: WarmTask; error: Error }> }> {
-    const concurrency = options.concurrency ?? 4;
-    if (!Number.isInteger(concurrency) || concurrency <= 0) throw new InvalidOptionError('concurrency', 'expected a positive integer');
-    const failed: Array<{ task: WarmTask; error: Error }> = [];
-    let ok = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < tasks.length) {
-        const task = tasks[next++] as WarmTask;
-        try {
-          if ('url' in task) {
-            const res = await fetch(task.url, { headers: task.headers });
-            await res.arrayBuffer();
-            if (!res.ok) throw new Error(`GET ${task.url} answered ${res.status}`);
-          } else {
-            const value = await task.loader();
-            if (!(await this.set(task.key, value, { ttl: task.ttl, tags: task.tags }))) throw new Error(`could not store ${task.key}`);
-          }
-          ok++;
-        } catch (error) {
-          failed.push({ task, error: error instanceof Error ? error : new Error(String(error)) });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
-    return { ok, failed };
+  async warm(tasks: readonly WarmTask[], options: { concurrency?: number } = {}): Promise<WarmResult<WarmTask>> {
+    return runTasks(tasks, options.concurrency, async (task) => {
+      const value = await task.loader();
+      if (!(await this.set(task.key, value, { ttl: task.ttl, tags: task.tags }))) throw new Error(`could not store ${task.key}`);
+    });
   }
 
   // -------------------------------------------------------------------------------------------
-  // Building blocks shared with the middleware.
+  // The fill protocol's surface for front-ends that store other entry shapes (cacheResponse).
 
   /**
-   * Reads `key` (without namespace), a value or a response (`kind` undefined: either). Entries
-   * past their TTL are returned as `stale` while within `graceMs` after it, else they are a miss.
-   * Emits `hit` for fresh entries and `miss` for none, unless `emit` is false (re-checks of a
-   * request already counted); the caller emits `stale` (see {@link Cache.noteStale}) if it
-   * serves a stale one.
+   * Reads `key` (without namespace): a fresh entry, or one past its TTL as `stale` while within
+   * `graceMs` after it; `undefined` otherwise. Emits no outcome event: the front-end reports
+   * the one outcome of its answer with {@link Cache.report}.
+   * @internal
    */
-  async lookup(key: string, kind: Entry['kind'] | undefined, graceMs = 0, emit = true): Promise<Lookup | undefined> {
-    return this.read(this.namespace + key, kind, graceMs, emit);
+  peek(key: string, graceMs = 0): Promise<Lookup | undefined> {
+    return this.read(this.namespace + key, graceMs);
   }
 
   /**
-   * Takes the cross-process fill lock for `key`. Without lock support in the store (or with
-   * `lock: false`, or when the store fails) it reports `acquired: true`: filling without a lock
-   * is better than not filling.
+   * Runs the fill protocol (single flight, fill lock, wait, re-check, limiter, stale decisions,
+   * generation-guarded write) for a front-end. Keys and tags in `spec` and its writes are
+   * without namespace.
+   * @internal
    */
-  async acquireFill(key: string): Promise<FillLock> {
-    const settings = this.lockSettings;
-    const store = this.store;
-    const free: FillLock = { acquired: true, shared: false, release: async () => undefined };
-    if (settings === false || !canLock(store)) return free;
-    const lockKey = `${this.namespace}__lock__:${key}`;
-    let token: string | undefined;
-    try {
-      token = await store.acquireLock(lockKey, settings.ttlMs);
-    } catch (error) {
-      this.reportError(error, 'acquireLock', lockKey);
-      return free;
-    }
-    if (token === undefined) return { acquired: false, shared: true, release: async () => undefined };
-    return {
-      acquired: true,
-      shared: true,
-      release: async () => {
-        try {
-          await store.releaseLock(lockKey, token);
-        } catch (error) {
-          // The lock expires by itself; a failed release only delays the next fill.
-          this.reportError(error, 'releaseLock', lockKey);
-        }
+  fill<V>(spec: FillSpec<V>): Promise<FillResult<V>> {
+    const ns = this.namespace;
+    if (ns === '') return this.fills.run(spec);
+    return this.fills.run({
+      ...spec,
+      key: ns + spec.key,
+      tags: this.fullTags(spec.tags),
+      load: async (context) => {
+        const loaded = await spec.load(context);
+        if (loaded.kind !== 'value' || loaded.writes === undefined) return loaded;
+        return { ...loaded, writes: loaded.writes.map((write) => ({ ...write, key: ns + write.key, tags: this.fullTags(write.tags) })) };
       },
-    };
+    });
   }
 
   /**
-   * Polls (every `pollMs`, for up to `waitMs` of the lock settings) until `find` resolves an
-   * entry another instance filled; resolves it, or `undefined` when none arrived in time.
+   * Reports the one outcome of a front-end's answer (`hit`, `stale`, `bypass`, ...). Keys are
+   * without namespace.
+   * @internal
    */
-  async waitForFill<E>(find: () => Promise<E | undefined>): Promise<E | undefined> {
-    const settings = this.lockSettings;
-    if (settings === false) return undefined;
-    const deadline = Date.now() + settings.waitMs;
-    while (Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, settings.pollMs));
-      const found = await find();
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-
-  /** How long a request waits for another's fill before calling the origin itself, in ms. */
-  get lockWaitMs(): number {
-    return this.lockSettings === false ? 0 : this.lockSettings.waitMs;
-  }
-
-  /**
-   * Counts one origin call against `limiter`; resolves 0 when allowed, else the milliseconds
-   * until a call will be. Limits are shared through the store when it supports them (Redis),
-   * else kept in this process. A store failure allows the call.
-   */
-  async consumeRate(name: string, limiter: NonNullable<ResolvedFreshness['limiter']>): Promise<number> {
-    const key = `${this.namespace}__rate__:${name}`;
-    const store = this.store;
-    if (!canRateLimit(store)) return this.localRates.consume(key, limiter, Date.now());
-    try {
-      return await store.consumeRate(key, limiter);
-    } catch (error) {
-      this.reportError(error, 'consumeRate', key);
-      return 0;
-    }
-  }
-
-  /** Emits `stale` for `key` (without namespace): a front-end served a stale entry. */
-  noteStale(key: string, reason: CacheEvents['stale']['reason']): void {
-    this.events.emit('stale', { key: this.namespace + key, reason });
+  report<E extends 'hit' | 'miss' | 'stale' | 'uncacheable' | 'bypass' | 'limited' | 'not-modified'>(event: E, payload: CacheEvents[E]): void {
+    const key = (payload as { key?: string }).key;
+    // The hit path reports too: no copy of the payload unless a namespace must be added.
+    this.events.emit(event, (key === undefined || this.namespace === '' ? payload : { ...payload, key: this.namespace + key }) as CacheEvents[E]);
   }
 
   /**
@@ -433,7 +396,7 @@ export class Cache {
 
   /**
    * Invalidates a scope. With an id, removes `{scope}:{id}`, every `{scope}:{id}:*` and every
-   * entry tagged `{scope}:{id}`; without one, every `{scope}:*`, every `api:{scope}:*` and every
+   * entry tagged `{scope}:{id}`; without one, every `{scope}:*`, every response of the endpoint `{scope}` (`api:{scope}:*`) and every
    * entry whose tag matches `{scope}:*`. Glob characters in the scope and id are escaped, so
    * `invalidateScope('character', 'a*')` never touches `character:ab`. Resolves with the count of
    * entries removed; rejects when the store fails.
@@ -450,7 +413,7 @@ export class Cache {
     const scopePattern = escapeGlob(resolved.scope);
     let count = 0;
     if (resolved.id === undefined) {
-      const keyPatterns = [`${ns}${scopePattern}:*`, `${ns}api:${scopePattern}:*`];
+      const keyPatterns = scopeKeyPatterns(scopePattern).map((pattern) => ns + pattern);
       const tagPattern = `${ns}${scopePattern}:*`;
       const keyMatchers = keyPatterns.map((pattern) => globToRegExp(pattern));
       const tagMatcher = globToRegExp(tagPattern);
@@ -490,39 +453,6 @@ export class Cache {
       return;
     }
     await this.guard('clear', undefined, () => this.store.clear());
-  }
-
-  /** Reads a stored HTTP response (used by `cacheResponse`); `undefined` on a miss. */
-  async getResponse(key: string): Promise<ResponseEntry | undefined> {
-    const found = await this.read(this.namespace + key, 'response', 0);
-    return found?.entry.kind === 'response' ? found.entry : undefined;
-  }
-
-  /**
-   * Reads whatever fresh entry `key` holds, value or response, in one store read; `undefined` on
-   * a miss. `cacheResponse` uses it to find either a response or the record of how a URL's
-   * responses vary without reading twice.
-   *
-   * @example
-   * ```ts
-   * const entry = await cache.getEntry('api:status:3f2a...');
-   * if (entry?.kind === 'response') console.log(entry.status);
-   * ```
-   */
-  async getEntry(key: string): Promise<Entry | undefined> {
-    return (await this.read(this.namespace + key, undefined, 0))?.entry;
-  }
-
-  /**
-   * Stores an HTTP response (used by `cacheResponse`); resolves `false` when the store failed or
-   * `generation` says an invalidation overtook it.
-   */
-  async setResponse(key: string, response: CachedResponseInput, options: SetOptions = {}): Promise<boolean> {
-    const ttl = this.resolveTtl(options.ttl);
-    const tags = this.fullTags(options.tags);
-    const now = Date.now();
-    const entry: Entry = { kind: 'response', ...response, createdAt: now, expiresAt: now + ttl * 1000 };
-    return this.write(this.namespace + key, entry, ttl, tags, options.generation, graceOf(options));
   }
 
   /** Counters since the cache was created. */
@@ -569,36 +499,33 @@ export class Cache {
     return this.guard('deleteTags', undefined, () => this.tagStore('invalidate tags').deleteTags(fullTags));
   }
 
-  private async read(fullKey: string, kind: Entry['kind'] | undefined, graceMs: number, emit = true): Promise<Lookup | undefined> {
+  /** Reads and decodes an entry; store failures and corrupt bytes are misses (and `error` events). */
+  private async read(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await this.store.get(fullKey);
     } catch (error) {
       this.reportError(error, 'get', fullKey);
-      if (emit) this.events.emit('miss', { key: fullKey });
       return undefined;
     }
-    let entry: Entry | undefined = bytes === undefined ? undefined : this.decoded.get(bytes);
-    if (bytes !== undefined && entry === undefined) {
+    if (bytes === undefined) return undefined;
+    let entry = this.decoded.get(bytes);
+    if (entry === undefined) {
       try {
         entry = decodeEntry(bytes);
-        // An in-process store hands back the same Buffer on every hit: decode it once. Only
-        // responses are remembered; values go to callers who may mutate what they get.
-        if (entry.kind === 'response') this.decoded.set(bytes, entry);
       } catch (error) {
         this.reportError(error, 'decode', fullKey);
         // Drop the unreadable bytes so the next request stores a good entry.
         this.store.delete(fullKey).catch(() => undefined);
+        return undefined;
       }
+      // An in-process store hands back the same Buffer on every hit: decode it once. Only
+      // responses are remembered; values go to callers who may mutate what they get.
+      if (entry.kind === 'response') this.decoded.set(bytes, entry);
     }
     const now = Date.now();
-    if (entry === undefined || (kind !== undefined && entry.kind !== kind) || entry.expiresAt + graceMs <= now) {
-      if (emit) this.events.emit('miss', { key: fullKey });
-      return undefined;
-    }
-    const stale = entry.expiresAt <= now;
-    if (emit && !stale) this.events.emit('hit', { key: fullKey });
-    return { entry, stale };
+    if (entry.expiresAt + graceMs <= now) return undefined;
+    return { entry, stale: entry.expiresAt <= now };
   }
 
   private async write(
@@ -642,89 +569,36 @@ export class Cache {
     }
   }
 
-  private async singleFlight<T>(fullKey: string, run: () => Promise<T>, tags?: readonly string[]): Promise<T> {
-    const pending = this.inflight.get(fullKey);
-    // Join a load in flight only if no invalidation touching it began since it started.
-    if (pending && !this.invalidations.invalidatedSince(pending.generation, fullKey, tags)) return pending.promise as Promise<T>;
-    const promise = run();
-    const flight = { promise, generation: this.invalidations.generation };
-    this.inflight.set(fullKey, flight);
-    try {
-      return await promise;
-    } finally {
-      if (this.inflight.get(fullKey) === flight) this.inflight.delete(fullKey);
-    }
+  /** A background refresh (stale-while-revalidate, refresh-ahead), unless one is running. */
+  private refreshInBackground<T>(spec: FillSpec<T>): void {
+    if (this.fills.inFlight(spec.key)) return;
+    void this.fills.run({ ...spec, refresh: true }).then((result) => {
+      if (result.kind === 'error') this.reportError(result.error, 'refresh', spec.key);
+    });
   }
 
-  private refreshInBackground<T>(fullKey: string, load: () => Promise<T>): void {
-    if (this.inflight.has(fullKey)) return;
-    this.singleFlight(fullKey, load).catch((error: unknown) => this.reportError(error, 'refresh', fullKey));
-  }
-
-  /** Calls the origin for a miss: under the fill lock, within the limiter, with stale fallbacks. */
-  private async load<T>(
-    key: string,
-    fullKey: string,
-    loader: () => T | Promise<T>,
-    ttlMs: number,
-    freshness: ResolvedFreshness,
-    options: WrapOptions<T>,
-    staticTags: readonly string[] | undefined,
-    found: Lookup | undefined,
-    refreshing: boolean,
-  ): Promise<T> {
-    const generation = this.invalidations.generation;
-    const stale = found?.entry.kind === 'value' ? found.entry : undefined;
-    const lock = await this.acquireFill(key);
-    if (!lock.acquired) {
-      const filled = await this.waitForFill(async () => {
-        const seen = await this.read(fullKey, 'value', 0, false);
-        return seen && !seen.stale ? seen.entry : undefined;
-      });
-      if (filled?.kind === 'value') {
+  /** The answer of a `wrap` call from its fill, with its one outcome event. */
+  private settleWrap<T>(fullKey: string, result: FillResult<T>): T {
+    switch (result.kind) {
+      case 'loaded':
+        this.events.emit('miss', { key: fullKey });
+        return result.value;
+      case 'shared':
+      case 'mismatch':
         this.events.emit('hit', { key: fullKey });
-        return filled.value as T;
-      }
-    }
-    try {
-      // A refresh replaces an entry on purpose; a plain miss first checks nobody filled it meanwhile.
-      if (lock.acquired && lock.shared && !refreshing) {
-        const filled = await this.read(fullKey, 'value', 0, false);
-        if (filled && !filled.stale && filled.entry.kind === 'value') {
-          this.events.emit('hit', { key: fullKey });
-          return filled.entry.value as T;
-        }
-      }
-      if (freshness.limiter) {
-        const name = freshness.limiter.name ?? key;
-        const retryAfterMs = await this.consumeRate(name, freshness.limiter);
-        if (retryAfterMs > 0) {
-          if (stale) {
-            this.events.emit('stale', { key: fullKey, reason: 'rate-limited' });
-            return stale.value as T;
-          }
-          throw new RateLimitedError(name, retryAfterMs);
-        }
-      }
-      let value: T;
-      try {
-        value = await loader();
-      } catch (error) {
-        if (stale && Date.now() < stale.expiresAt + freshness.staleIfErrorMs) {
-          this.events.emit('stale', { key: fullKey, reason: 'error' });
-          return stale.value as T;
-        }
-        throw error;
-      }
-      if (value !== undefined && (value !== null || options.cacheNull === true) && (options.condition?.(value) ?? true)) {
-        const now = Date.now();
-        const tags = typeof options.tags === 'function' ? this.fullTags(options.tags(value)) : staticTags;
-        const entry: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + ttlMs };
-        await this.write(fullKey, entry, ttlMs / 1000, tags, generation, freshness.graceMs);
-      }
-      return value;
-    } finally {
-      await lock.release();
+        return result.value;
+      case 'stale':
+        this.events.emit('stale', { key: fullKey, reason: result.reason });
+        return result.value;
+      case 'limited':
+        this.events.emit('limited', { key: fullKey, retryAfterMs: result.retryAfterMs });
+        throw new RateLimitedError(result.limiter, result.retryAfterMs);
+      case 'error':
+        this.events.emit('miss', { key: fullKey });
+        throw result.error;
+      case 'served-stale':
+        // Only HTTP loaders serve stale themselves; a value loader never does.
+        throw new Error('unreachable: a wrap loader served stale');
     }
   }
 
@@ -745,6 +619,39 @@ export class Cache {
 }
 
 export type { CacheEvents };
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** What {@link Cache.warm} (and `warmRoutes`) resolve: how many tasks succeeded, and the others' errors. */
+export interface WarmResult<T> {
+  ok: number;
+  failed: Array<{ task: T; error: Error }>;
+}
+
+/**
+ * Runs `run` over `tasks`, `concurrency` at once; never rejects.
+ * @internal
+ */
+export async function runTasks<T>(tasks: readonly T[], concurrency: number | undefined, run: (task: T) => Promise<void>): Promise<WarmResult<T>> {
+  const limit = concurrency ?? 4;
+  if (!Number.isInteger(limit) || limit <= 0) throw new InvalidOptionError('concurrency', 'expected a positive integer');
+  const failed: Array<{ task: T; error: Error }> = [];
+  let ok = 0;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const task = tasks[next++] as T;
+      try {
+        await run(task);
+        ok++;
+      } catch (error) {
+        failed.push({ task, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return { ok, failed };
+}
 
 function graceOf(options: SetOptions): number {
   const grace = options.graceMs ?? 0;

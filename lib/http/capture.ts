@@ -17,13 +17,19 @@ export interface CapturedResponse extends CapturedHead {
 export interface CaptureHooks {
   /**
    * Runs once, before the first header or byte leaves this layer; headers may still be changed.
+   * Returning `'not-modified'` answers the client `304 Not Modified` instead (RFC 9110 §15.4.5:
+   * no content, the validators kept) while the full response is still captured for storage;
+   * that is how the cache answers a conditional request it had the origin answer in full.
    */
-  onHead?: (head: CapturedHead) => void;
+  onHead?: (head: CapturedHead) => void | 'not-modified';
   /** Runs after the response has been handed on, so storing never delays the client. */
   onEnd: (captured: CapturedResponse) => void;
 }
 
 type Chunk = string | Buffer | Uint8Array;
+
+/** Headers describing content, which a 304 does not carry (RFC 9110 §15.4.5). */
+const CONTENT_FIELDS: readonly string[] = ['content-length', 'content-type', 'content-encoding', 'content-range', 'transfer-encoding'];
 
 function toBuffer(chunk: Chunk, encoding: BufferEncoding | undefined): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, encoding ?? 'utf8');
@@ -63,11 +69,16 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
   let chunks: Buffer[] | undefined = [];
   let size = 0;
   let head: CapturedHead | undefined;
+  let notModified = false;
 
   const takeHead = (status: number, extra: OutgoingHttpHeaders | undefined): void => {
     if (head !== undefined) return;
     head = { status, headers: extra === undefined ? res.getHeaders() : { ...res.getHeaders(), ...extra } };
-    hooks.onHead?.(head);
+    if (hooks.onHead?.(head) === 'not-modified') {
+      notModified = true;
+      res.statusCode = 304;
+      for (const name of CONTENT_FIELDS) res.removeHeader(name);
+    }
   };
 
   const collect = (chunk: unknown, encoding: unknown): void => {
@@ -85,12 +96,18 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
 
   res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]): ServerResponse {
     takeHead(statusCode, writeHeadHeaders(rest));
+    if (notModified) {
+      // The handler's own head is replaced by the 304's: the headers it passed are on `res` now.
+      for (const [name, value] of Object.entries(writeHeadHeaders(rest))) if (!CONTENT_FIELDS.includes(name) && value !== undefined) res.setHeader(name, value);
+      return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, 304);
+    }
     return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
   } as ServerResponse['writeHead'];
 
   res.write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
     takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
+    if (notModified) return true;
     return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as ServerResponse['write'];
 
@@ -100,13 +117,17 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
     res.write = originalWrite;
     res.end = originalEnd;
     res.writeHead = originalWriteHead;
-    const result = (originalEnd as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
     const captured = head as CapturedHead;
-    hooks.onEnd({
-      status: captured.status,
-      headers: captured.headers,
-      body: chunks === undefined ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
-    });
-    return result;
+    try {
+      if (notModified) return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, ...[chunk, ...rest].filter((arg) => typeof arg === 'function'));
+      return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+    } finally {
+      // Even when the client is gone and ending throws, the fill gets its answer.
+      hooks.onEnd({
+        status: captured.status,
+        headers: captured.headers,
+        body: chunks === undefined ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
+      });
+    }
   } as ServerResponse['end'];
 }

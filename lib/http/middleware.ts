@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
-import type { Cache, FillLock, Lookup } from '../engine/cache';
 import { getDefaultCache } from '../default-cache';
+import type { Cache, Lookup } from '../engine/cache';
+import type { BypassReason, UncacheableReason } from '../engine/events';
+import type { EntryWrite, LoadContext, Loaded } from '../engine/fill';
 import { apiKey, boundKey } from '../keys';
-import { DEFAULT_RESILIENCE_OPTIONS } from '../engine/options';
-import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from './options';
-import type { ResponseEntry } from '../serializer';
+import type { ResponseEntry, ValueEntry } from '../serializer';
 import { type CapturedHead, type CapturedResponse, captureResponse } from './capture';
-import { FillCoalescer } from './coalesce';
 import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
+import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from './options';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
 import { guardWithStale } from './stale-guard';
 import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, varyDigest } from './vary';
@@ -58,11 +59,8 @@ function notModified(req: Request, entry: ResponseEntry): boolean {
   return entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers);
 }
 
-/** The fill lock of a fill that does not take one. */
-const UNLOCKED: FillLock = Object.freeze({ acquired: true, shared: false, release: async () => undefined });
-
 /** What `X-Cache` says of an answer from the store. */
-type CacheStatus = 'HIT' | 'STALE';
+type CacheStatus = 'HIT' | 'STALE' | 'MISS';
 
 type End = (this: Response, chunk?: unknown) => Response;
 
@@ -100,8 +98,6 @@ function tooManyRequests(res: Response, retryAfterMs: number): void {
   res.end('Too Many Requests');
 }
 
-
-
 /**
  * Sends `cacheControl` instead of the handler's header, on hits and on misses that will be
  * stored. A layer mounted outside the cache (a session middleware) can still add `Set-Cookie`
@@ -121,19 +117,54 @@ function overrideCacheControl(res: Response, cacheControl: string, original: str
   } as Response['setHeader'];
 }
 
-/** The TTL an answer gets, or 0 when its own `Cache-Control` forbids reuse. */
-function answerTtl(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeTtl: number): number {
-  if (!opts.ttlFromCacheControl) return routeTtl;
-  return cacheControlTtl(head.headers['cache-control']) ?? routeTtl;
+
+/** Request headers that make a request conditional (RFC 9110 §13.1). */
+const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
+
+/** Takes the conditional headers off a request, so the origin answers in full; returns them. */
+function takeConditionals(req: Request): IncomingHttpHeaders | undefined {
+  let taken: Record<string, string | string[]> | undefined;
+  for (const name of CONDITIONAL_HEADERS) {
+    const value = req.headers[name];
+    if (value === undefined) continue;
+    taken ??= {};
+    taken[name] = value;
+    delete req.headers[name];
+  }
+  return taken as IncomingHttpHeaders | undefined;
 }
 
-function mayStore(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeTtl: number): boolean {
-  return notStorableReason(head.status, head.headers, opts.statuses) === undefined && answerTtl(opts, head, routeTtl) > 0;
+/**
+ * An answer as the fill protocol passes it between requests: the entry, and which Vary variant
+ * it is (the response's Vary names and the digest of the leader's values for them), so a
+ * waiter takes it only when it would select the same variant.
+ */
+interface Answer {
+  entry: ResponseEntry;
+  vary: readonly string[];
+  variant: string;
+  /** Whether it may be replayed as a cache hit (else it is an origin error shared with waiters). */
+  storable: boolean;
+}
+
+function answerOf(entry: ResponseEntry, vary: readonly string[], req: Request, storable: boolean): Answer {
+  return { entry, vary, variant: vary.length === 0 ? '' : varyDigest(vary, req.headers), storable };
+}
+
+/** Where a request's entry lives, and what was found there. */
+interface Located {
+  /** The key of this request's variant when the URL's answers vary (and that is known), else the base key. */
+  key: string;
+  found: Lookup<ResponseEntry> | undefined;
+  vary: readonly string[];
 }
 
 /**
  * Express middleware that answers GET (and HEAD) requests from the cache and stores cacheable
- * answers, following RFC 9110/9111:
+ * answers, following RFC 9110/9111. It is a client of the cache's one fill protocol: it
+ * supplies the loader (run the handler without the client's conditional headers, capture the
+ * answer, say whether and under which Vary variant it may be stored) and writes the answers
+ * the protocol decides on (hit, stale, 304, 429).
  *
  * - Keys are `api:{endpoint}:{hash of path and normalised query}` (`ignoreQuery` names left out,
  *   long keys shortened with a hash), plus `varyBy` values when given. When an answer names
@@ -144,30 +175,35 @@ function mayStore(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeT
  *   `Cache-Control: no-store/private/no-cache` or `Vary: *`.
  * - A hit replays status, headers and the byte-identical body with `X-Cache: HIT` and `Age`, or
  *   answers `304` when `If-None-Match` / `If-Modified-Since` match the stored `ETag` /
- *   `Last-Modified`. Each entry carries the handler's `ETag`, else a SHA-1 of the body computed
- *   once at store time. HEAD is answered from the GET entry.
+ *   `Last-Modified`. On a miss the handler runs without the client's conditional headers, so
+ *   the full answer is stored, and the cache answers the condition itself.
+ * - Concurrent misses for one URL (and variant) run the handler once; the others get its
+ *   answer in memory when it is storable (or an error, which they share unstored), so
+ *   coalescing holds with the store down. A personal answer (`Set-Cookie`) is never shared.
  * - Requests with `Authorization` or `Cookie` bypass the cache (`X-Cache: BYPASS`) unless
  *   `varyBy` covers them or `shareAuthenticated` is set.
  * - A store failure is a miss: the handler answers and the cache emits `error`.
+ * - Each answer ends in exactly one outcome event: `hit`, `miss`, `stale`, `uncacheable`,
+ *   `bypass`, `limited` or `not-modified`.
  *
  * Invalid options throw `InvalidOptionError` here, at construction.
  *
  * @example
  * ```ts
  * app.get('/characters/:id', cacheResponse({ ttl: 'character', keyPrefix: 'character' }), handler);
- * app.get('/me', cacheResponse({ varyBy: (req) => req.user.id, ttl: 30 }), meHandler);
+ * app.get('/me', cacheResponse({ varyBy: (req) => String(req.headers['x-user-id']), ttl: 30 }), meHandler);
  * ```
  */
 export function cacheResponse(options: CacheResponseOptions = {}): RequestHandler {
   const opts = resolveCacheResponseOptions(options, (cache) => (cache ?? getDefaultCache()).profiles);
+  const { freshness } = opts;
   const keyMemo = new LRUCache<string, string>({
     max: KEY_MEMO_SIZE,
     maxSize: KEY_MEMO_CHARS,
     sizeCalculation: (key, memoKey) => key.length + memoKey.length,
   });
 
-  const urlKey = (req: Request): string => {
-    const endpoint = opts.keyPrefix ?? endpointOf(req);
+  const urlKey = (req: Request, endpoint: string): string => {
     const memoKey = `${endpoint}\n${req.originalUrl}`;
     let key = keyMemo.get(memoKey);
     if (key === undefined) {
@@ -179,8 +215,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     return key;
   };
 
-  const baseKeyFor = (req: Request): string => {
-    const key = urlKey(req);
+  const baseKeyFor = (req: Request, endpoint: string): string => {
+    const key = urlKey(req, endpoint);
     const { varyBy } = opts;
     if (varyBy === undefined) return key;
     const digest =
@@ -188,278 +224,280 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
     return `${key}:by:${digest}`;
   };
 
-  const fills = new FillCoalescer();
-
-  const bypasses = (req: Request): boolean => {
-    if (opts.shareAuthenticated) return false;
-    if (req.headers.authorization !== undefined && !opts.varyCoversAuthorization) return true;
-    return req.headers.cookie !== undefined && !opts.varyCoversCookie;
+  const bypassReason = (req: Request): BypassReason | undefined => {
+    if (!isCacheableMethod(req.method)) return 'method';
+    if (opts.shareAuthenticated) return undefined;
+    if (req.headers.authorization !== undefined && !opts.varyCoversAuthorization) return 'authorization';
+    if (req.headers.cookie !== undefined && !opts.varyCoversCookie) return 'cookie';
+    return undefined;
   };
 
   /** The stored answer for this request (following a Vary record), fresh or within `graceMs` past its TTL. */
-  const lookup = async (cache: Cache, baseKey: string, req: Request, graceMs: number, emit = true): Promise<Lookup<ResponseEntry> | undefined> => {
-    const found = await cache.lookup(baseKey, undefined, graceMs, emit);
-    if (found === undefined) return undefined;
-    if (found.entry.kind === 'response') return found as Lookup<ResponseEntry>;
+  const locate = async (cache: Cache, baseKey: string, req: Request, graceMs: number): Promise<Located> => {
+    const found = await cache.peek(baseKey, graceMs);
+    if (found === undefined) return { key: baseKey, found: undefined, vary: [] };
+    if (found.entry.kind === 'response') return { key: baseKey, found: found as Lookup<ResponseEntry>, vary: [] };
     // A value under a base key is the record of which request headers select the variant.
-    if (!isVarySpec(found.entry.value)) return undefined;
-    return (await cache.lookup(variantKey(baseKey, found.entry.value.vary, req), 'response', graceMs, emit)) as Lookup<ResponseEntry> | undefined;
-  };
-
-  /** A fresh entry for this request; quietly (no hit/miss events) for re-checks of a request already counted. */
-  const freshLookup = async (cache: Cache, baseKey: string, req: Request, emit = true): Promise<ResponseEntry | undefined> => {
-    const found = await lookup(cache, baseKey, req, 0, emit);
-    return found && !found.stale ? found.entry : undefined;
+    if (!isVarySpec(found.entry.value)) return { key: baseKey, found: undefined, vary: [] };
+    const { vary } = found.entry.value;
+    const key = variantKey(baseKey, vary, req);
+    const variant = await cache.peek(key, graceMs);
+    return { key, found: variant?.entry.kind === 'response' ? (variant as Lookup<ResponseEntry>) : undefined, vary };
   };
 
   /**
-   * Answers from a stored entry: 304 when the preconditions match, else the body. Returns false
-   * when the entry cannot serve this request (an encoding it does not accept, an unreadable
-   * stored body). Only gzip-stored bodies make it asynchronous, so a common hit stays synchronous.
+   * Answers from an entry: 304 when the preconditions match, else the body. Returns false when
+   * the entry cannot serve this request (an encoding it does not accept, an unreadable stored
+   * body). Only gzip-stored bodies make it asynchronous, so a common hit stays synchronous.
    */
-  const answer = (req: Request, res: Response, entry: ResponseEntry, status: CacheStatus): boolean | Promise<boolean> => {
+  const answer = (req: Request, res: Response, entry: ResponseEntry, status: CacheStatus): 'sent' | 'not-modified' | false | Promise<'sent' | false> => {
     if (!deliverable(entry, req)) return false;
     if (notModified(req, entry)) {
       replayNotModified(res, entry, opts.cacheControl, status);
-      return true;
+      return 'not-modified';
     }
     if (entry.bodyEncoding === undefined) {
       replay(req, res, entry, entry.body, opts.cacheControl, status);
-      return true;
+      return 'sent';
     }
     return gunzipStored(entry.body).then((body) => {
       if (body === undefined) return false;
       replay(req, res, entry, body, opts.cacheControl, status);
-      return true;
+      return 'sent';
     });
   };
 
-  /** A limited miss: the stale answer when there is one, else 429. */
-  const answerLimited = async (cache: Cache, baseKey: string, req: Request, res: Response, stale: ResponseEntry | undefined, retryAfterMs: number): Promise<void> => {
-    if (stale) {
-      cache.noteStale(baseKey, 'rate-limited');
-      if (await answer(req, res, stale, 'STALE')) return;
-    }
-    tooManyRequests(res, retryAfterMs);
-  };
-
-  const store = async (
-    cache: Cache,
-    baseKey: string,
-    req: Request,
-    res: Response,
-    captured: CapturedResponse,
-    routeTtl: number,
-    generation: number,
-  ): Promise<boolean> => {
-    const { body, status, headers } = captured;
-    if (body === undefined || !mayStore(opts, captured, routeTtl)) return false;
+  /** Why an answer may not be stored, or `undefined` when it may. */
+  const uncacheable = (captured: CapturedResponse, res: Response, routeTtl: number): UncacheableReason | undefined => {
+    const reason = notStorableReason(captured.status, captured.headers, opts.statuses);
+    if (reason !== undefined) return reason;
+    if (captured.body === undefined) return 'too-large';
+    if (answerTtl(opts, captured, routeTtl) <= 0) return 'max-age-zero';
     // Layers outside this one (a session, a security header middleware) may have added a cookie
     // or a no-store after the handler's head was taken; the final headers get a say too.
-    if (notStorableReason(status, res.getHeaders(), opts.statuses) !== undefined) return false;
-    let tags: readonly string[] | undefined;
-    try {
-      tags = opts.tags?.(req);
-    } catch {
-      return false; // a tag function that fails leaves the answer uncached rather than untagged
+    return notStorableReason(captured.status, res.getHeaders(), opts.statuses);
+  };
+
+  /** The entries that store an answer: the variant, and the Vary record beside it. */
+  const writesFor = async (baseKey: string, req: Request, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): Promise<EntryWrite[]> => {
+    const { graceMs } = freshness;
+    let stored = entry;
+    if (opts.compressStoredBodiesOver > 0 && entry.body.length >= opts.compressStoredBodiesOver && !isEncoded(entry.headers['content-encoding'])) {
+      stored = { ...entry, body: await gzip(entry.body), bodyEncoding: 'gzip' };
     }
-    const { graceMs } = opts.freshness;
-    const ttl = answerTtl(opts, captured, routeTtl);
-    const stored = replayableHeaders(headers);
-    stored.etag ??= bodyEtag(body);
-    const vary = responseVary(headers);
-    let key = baseKey;
-    // The Vary record is awaited with the variant: waiters released after this write must find
-    // the record too, or they would miss a variant that is already stored.
-    let specWritten: Promise<boolean> = Promise.resolve(true);
-    if (vary.length > 0) {
-      const spec: VarySpec = { vary };
-      specWritten = cache.set(baseKey, spec, { ttl, graceMs });
-      key = variantKey(baseKey, vary, req);
-    }
-    let storedBody = body;
-    let bodyEncoding: 'gzip' | undefined;
-    if (opts.compressStoredBodiesOver > 0 && body.length >= opts.compressStoredBodiesOver && !isEncoded(headers['content-encoding'])) {
-      storedBody = await gzip(body);
-      bodyEncoding = 'gzip';
-    }
-    // setResponse rejects only on invalid tags; store failures become `error` events. The
-    // generation taken at the miss keeps an answer overtaken by an invalidation out.
-    const response = bodyEncoding === undefined ? { status, headers: stored, body } : { status, headers: stored, body: storedBody, bodyEncoding };
-    const [, written] = await Promise.all([specWritten, cache.setResponse(key, response, { ttl, tags, generation, graceMs })]);
-    return written;
+    if (vary.length === 0) return [{ key: baseKey, entry: stored, ttlSeconds, tags, graceMs }];
+    const record: VarySpec = { vary: [...vary] };
+    const recordEntry: ValueEntry = { kind: 'value', value: record, createdAt: entry.createdAt, expiresAt: entry.expiresAt };
+    // The record is written with its variant: waiters released after this write find both.
+    return [
+      { key: baseKey, entry: recordEntry, ttlSeconds, tags, graceMs },
+      { key: variantKey(baseKey, vary, req), entry: stored, ttlSeconds, tags, graceMs },
+    ];
   };
 
   /**
-   * The miss path of a GET, as the leader of this key's fill in this process: take the
-   * cross-process fill lock (or wait for another instance's fill), check the origin limiter,
-   * guard against a 5xx with the stale answer, then run the handler and store its answer.
-   * Without `takeLock` it neither takes nor waits for the lock: a request whose Vary variant
-   * nobody is filling must not wait for the lock another variant's leader holds.
+   * The loader of a fill: runs the handler for this request, lets its answer through to the
+   * client, and resolves with what was captured once the answer has left.
    */
-  const fill = async (
-    cache: Cache,
+  const runHandler = (
     baseKey: string,
-    routeTtl: number,
     req: Request,
     res: Response,
     next: NextFunction,
-    stale: ResponseEntry | undefined,
-    refresh: boolean,
-    takeLock = true,
-  ): Promise<void> => {
-    const { freshness } = opts;
-    const { settle, filling } = fills.lead(baseKey);
-    let ended = false;
-    // A response that closes without ending (client gone, handler hung) must not keep waiters
-    // (or the map entry) forever; one that ended settles once its store write lands.
-    res.once('close', () => {
-      if (!ended) settle({ kind: 'uncacheable' });
+    routeTtl: number,
+    context: LoadContext<Answer>,
+    noted: { reason: UncacheableReason | undefined },
+  ): Promise<Loaded<Answer>> =>
+    new Promise((resolve) => {
+      const conditionals = takeConditionals(req);
+      let ended = false;
+      res.once('close', () => {
+        // A handler that never ends must not hold its waiters (they take over after waitMs) nor
+        // this fill forever; one that ends after its client left still stores its answer.
+        if (!ended) setTimeout(() => resolve({ kind: 'value', value: answerOf(emptyEntry(), [], req, false), share: false }), ABANDONED_FILL_MS).unref();
+      });
+      captureResponse(res, opts.maxBodyBytes, {
+        onHead: (head) => {
+          const storable = notStorableReason(head.status, head.headers, opts.statuses) === undefined && answerTtl(opts, head, routeTtl) > 0;
+          if (opts.cacheControl !== undefined && storable) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
+          // The client asked conditionally: answer its condition from the full answer.
+          if (conditionals !== undefined && head.status >= 200 && head.status < 300 && isNotModified(conditionals, replayableHeaders(head.headers))) return 'not-modified';
+          return undefined;
+        },
+        onEnd: (captured) => {
+          ended = true;
+          if (conditionals !== undefined) Object.assign(req.headers, conditionals);
+          const now = Date.now();
+          const ttlSeconds = answerTtl(opts, captured, routeTtl);
+          const headers = replayableHeaders(captured.headers);
+          const body = captured.body ?? Buffer.alloc(0);
+          if (captured.body !== undefined) headers.etag ??= bodyEtag(body);
+          const entry: ResponseEntry = { kind: 'response', status: captured.status, headers, body, createdAt: now, expiresAt: now + ttlSeconds * 1000 };
+          const vary = responseVary(captured.headers);
+          noted.reason = uncacheable(captured, res, routeTtl);
+          let tags: readonly string[] | undefined;
+          if (noted.reason === undefined && opts.tags !== undefined) {
+            try {
+              tags = opts.tags(req);
+            } catch {
+              noted.reason = 'tags-threw'; // a failing tag function leaves the answer uncached rather than untagged
+            }
+          }
+          const value = answerOf(entry, vary, req, noted.reason === undefined);
+          if (noted.reason !== undefined) {
+            // An origin error goes to the requests that waited for it (not stored); a personal
+            // answer (a cookie) or one the client may not share goes to nobody else.
+            const share = captured.status >= 500 && captured.headers['set-cookie'] === undefined && captured.body !== undefined;
+            resolve({ kind: 'value', value, share });
+            return;
+          }
+          writesFor(baseKey, req, entry, vary, ttlSeconds, tags).then(
+            (writes) => resolve({ kind: 'value', value, share: true, writes }),
+            () => resolve({ kind: 'value', value, share: true }),
+          );
+        },
+      });
+      // Stale-if-error: only an answer this request can take as it is (no gzip to undo mid-response).
+      const fallback = context.staleIfError()?.entry;
+      if (fallback && fallback.bodyEncoding === undefined && deliverable(fallback, req)) {
+        guardWithStale(res, (end) => {
+          resolve({ kind: 'stale' });
+          replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End);
+        });
+      }
+      res.setHeader('X-Cache', 'MISS');
+      next();
     });
-    const lock = takeLock ? await cache.acquireFill(baseKey) : UNLOCKED;
-    // A forced refresh (honorNoCache) must not accept the entry it was asked to replace.
-    if (!refresh && (!lock.acquired || lock.shared)) {
-      // Another instance is revalidating: within stale-while-revalidate, serve stale at once.
-      if (!lock.acquired && stale && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs) {
-        settle({ kind: 'uncacheable' });
-        cache.noteStale(baseKey, 'revalidate');
-        if (await answer(req, res, stale, 'STALE')) return;
-      }
-      // Another instance is filling (wait for it), or filled the key between this request's
-      // miss and its lock (look once more).
-      const find = (): Promise<ResponseEntry | undefined> => freshLookup(cache, baseKey, req, false);
-      const filled = lock.acquired ? await find() : await cache.waitForFill(find);
-      if (filled && (await answer(req, res, filled, 'HIT'))) {
-        await lock.release();
-        settle({ kind: 'stored' });
-        return;
-      }
-    }
-    filling();
-    if (freshness.limiter) {
-      const retryAfterMs = await cache.consumeRate(freshness.limiter.name ?? (opts.keyPrefix ?? endpointOf(req)), freshness.limiter);
-      if (retryAfterMs > 0) {
-        await lock.release();
-        settle({ kind: 'limited', retryAfterMs });
-        await answerLimited(cache, baseKey, req, res, stale, retryAfterMs);
-        return;
-      }
-    }
-    let servedStale = false;
-    const generation = cache.generation();
-    captureResponse(res, opts.maxBodyBytes, {
-      onHead: (head) => {
-        if (opts.cacheControl !== undefined && mayStore(opts, head, routeTtl)) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
+
+  /** Runs the fill for `key` and answers this request from its result. */
+  const fillAndAnswer = async (cache: Cache, endpoint: string, baseKey: string, located: Located, routeTtl: number, refresh: boolean, req: Request, res: Response, next: NextFunction, again = false): Promise<void> => {
+    const { key, found } = located;
+    const noted: { reason: UncacheableReason | undefined } = { reason: undefined };
+    const result = await cache.fill<Answer>({
+      key,
+      endpoint,
+      freshness,
+      refresh,
+      stale: found?.stale ? { value: answerOf(found.entry, located.vary, req, true), expiresAt: found.entry.expiresAt } : undefined,
+      find: async () => {
+        const seen = await locate(cache, baseKey, req, 0);
+        return seen.found && !seen.found.stale ? answerOf(seen.found.entry, seen.vary, req, true) : undefined;
       },
-      onEnd: (captured) => {
-        ended = true;
-        if (servedStale) {
-          void lock.release();
-          settle({ kind: 'stale' });
+      load: (context) => runHandler(baseKey, req, res, next, routeTtl, context, noted),
+      accepts: (shared) => deliverable(shared.entry, req) && (shared.vary.length === 0 || varyDigest(shared.vary, req.headers) === shared.variant),
+    });
+    switch (result.kind) {
+      case 'loaded':
+        if (noted.reason === undefined) cache.report('miss', { key, endpoint });
+        else cache.report('uncacheable', { key, endpoint, reason: noted.reason });
+        return;
+      case 'served-stale':
+        cache.report('stale', { key, endpoint, reason: 'error' });
+        return;
+      case 'shared': {
+        const { entry, storable } = result.value;
+        const sent = await answer(req, res, entry, storable ? 'HIT' : 'MISS');
+        if (sent !== false) {
+          if (!storable) cache.report('uncacheable', { key, endpoint, reason: 'status' });
+          else cache.report(sent === 'not-modified' ? 'not-modified' : 'hit', { key, endpoint });
           return;
         }
-        // Storing happens after the answer left. The lock and the waiters are released once the
-        // entry is in the store, so nobody arriving in between calls the handler again.
-        store(cache, baseKey, req, res, captured, routeTtl, generation)
-          .catch(() => false)
-          .then(async (stored) => {
-            await lock.release();
-            settle(stored ? { kind: 'stored' } : { kind: 'uncacheable' });
-          });
-      },
-    });
-    // Stale-if-error: only an answer this request can take as it is (no gzip to undo mid-response).
-    if (stale && Date.now() < stale.expiresAt + freshness.staleIfErrorMs && stale.bodyEncoding === undefined && deliverable(stale, req)) {
-      const fallback = stale;
-      guardWithStale(res, (end) => {
-        servedStale = true;
-        cache.noteStale(baseKey, 'error');
-        replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End);
-      });
+        break;
+      }
+      case 'mismatch':
+        // Another variant's answer: fill this request's variant, coalescing with its peers.
+        if (!again && result.value.vary.length > 0) {
+          const variant: Located = { key: variantKey(baseKey, result.value.vary, req), found: undefined, vary: result.value.vary };
+          await fillAndAnswer(cache, endpoint, baseKey, variant, routeTtl, refresh, req, res, next, true);
+          return;
+        }
+        break;
+      case 'stale': {
+        const sent = await answer(req, res, result.value.entry, 'STALE');
+        if (sent !== false) {
+          cache.report('stale', { key, endpoint, reason: result.reason });
+          return;
+        }
+        break;
+      }
+      case 'limited':
+        tooManyRequests(res, result.retryAfterMs);
+        cache.report('limited', { key, endpoint, retryAfterMs: result.retryAfterMs });
+        return;
+      case 'error':
+        break;
     }
+    // Nothing shareable could answer this request: its handler does, outside any fill.
     res.setHeader('X-Cache', 'MISS');
+    cache.report('miss', { key, endpoint });
     next();
   };
 
   return async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
-    if (!isCacheableMethod(req.method)) {
-      next();
-      return;
-    }
-    if (bypasses(req)) {
-      res.setHeader('X-Cache', 'BYPASS');
-      next();
-      return;
-    }
     let cache: Cache;
-    let baseKey: string;
     let routeTtl: number;
+    const endpoint = opts.keyPrefix ?? endpointOf(req);
     try {
       cache = opts.cache ?? getDefaultCache();
       routeTtl = cache.resolveTtl(opts.ttl);
-      baseKey = baseKeyFor(req);
     } catch {
-      // A misconfiguration discovered late (a profile removed by configureCache, a throwing
-      // varyBy) must not fail the request.
+      // A misconfiguration discovered late (a profile removed by configureCache) must not fail the request.
       next();
       return;
     }
-    const { freshness } = opts;
+    const bypass = bypassReason(req);
+    if (bypass !== undefined) {
+      if (bypass !== 'method') res.setHeader('X-Cache', 'BYPASS');
+      cache.report('bypass', { endpoint, reason: bypass });
+      next();
+      return;
+    }
+    let baseKey: string;
     try {
-      let stale: ResponseEntry | undefined;
+      baseKey = baseKeyFor(req, endpoint);
+    } catch {
+      res.setHeader('X-Cache', 'BYPASS');
+      cache.report('bypass', { endpoint, reason: 'vary-by-threw' });
+      next();
+      return;
+    }
+    try {
       const refresh = opts.honorNoCache && requestsRevalidation(req.headers['cache-control'], req.headers.pragma);
-      if (!refresh) {
-        const found = await lookup(cache, baseKey, req, freshness.graceMs);
-        if (found && !found.stale) {
-          const result = answer(req, res, found.entry, 'HIT');
-          if (result === true || (result !== false && (await result))) return;
-        } else if (found) {
-          stale = found.entry;
-        }
-      }
-      // Someone in this process is revalidating: within stale-while-revalidate, answer stale at once.
-      if (stale && fills.has(baseKey) && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs) {
-        cache.noteStale(baseKey, 'revalidate');
-        if (await answer(req, res, stale, 'STALE')) return;
-      }
-      // A forced refresh must not settle for the answer of a fill already under way.
-      const waiting = refresh ? undefined : fills.waitFor(baseKey, cache.lockWaitMs || DEFAULT_RESILIENCE_OPTIONS.lock.waitMs);
-      if (waiting) {
-        const outcome = await waiting;
-        if (outcome.kind === 'stored') {
-          // Read the entry back rather than take the leader's: it follows Vary for this request.
-          const filled = await freshLookup(cache, baseKey, req);
-          if (filled && (await answer(req, res, filled, 'HIT'))) return;
-          // What was stored is another variant (Vary) than this request's: fill this one too,
-          // or each later request for it would miss again.
-          if (req.method === 'GET') {
-            await fill(cache, baseKey, routeTtl, req, res, next, stale, false, false);
-            return;
-          }
-        } else if (outcome.kind === 'stale' && stale) {
-          cache.noteStale(baseKey, 'error');
-          if (await answer(req, res, stale, 'STALE')) return;
-        } else if (outcome.kind === 'limited') {
-          await answerLimited(cache, baseKey, req, res, stale, outcome.retryAfterMs);
+      const located: Located = refresh ? { key: baseKey, found: undefined, vary: [] } : await locate(cache, baseKey, req, freshness.graceMs);
+      const { found } = located;
+      if (found && !found.stale) {
+        const result = answer(req, res, found.entry, 'HIT');
+        const sent = result === false || result === 'sent' || result === 'not-modified' ? result : await result;
+        if (sent !== false) {
+          cache.report(sent === 'not-modified' ? 'not-modified' : 'hit', { key: located.key, endpoint });
           return;
         }
-        // The answer just seen was not storable (a cookie, an error) or is not for this request:
-        // call the handler directly, without queueing behind a fill that will not produce an entry.
-        res.setHeader('X-Cache', 'MISS');
-        next();
-        return;
       }
       if (req.method !== 'GET') {
         // A HEAD answer has no body to store; the GET that follows fills the entry.
         res.setHeader('X-Cache', 'MISS');
+        cache.report('miss', { key: located.key, endpoint });
         next();
         return;
       }
-      await fill(cache, baseKey, routeTtl, req, res, next, stale, refresh);
+      await fillAndAnswer(cache, endpoint, baseKey, found && !found.stale ? { ...located, found: undefined } : located, routeTtl, refresh, req, res, next);
     } catch (error) {
       // Nothing above should throw; if it does, the handler still answers.
       if (!res.headersSent) next();
       else next(error);
     }
   };
+}
+
+/** How long a fill whose client left and whose handler never ended is kept, in ms. */
+const ABANDONED_FILL_MS = 30_000;
+
+function emptyEntry(): ResponseEntry {
+  return { kind: 'response', status: 500, headers: {}, body: Buffer.alloc(0), createdAt: 0, expiresAt: 0 };
+}
+
+/** The TTL an answer gets, or 0 when its own `Cache-Control` forbids reuse. */
+function answerTtl(opts: ResolvedCacheResponseOptions, head: CapturedHead, routeTtl: number): number {
+  if (!opts.ttlFromCacheControl) return routeTtl;
+  return cacheControlTtl(head.headers['cache-control']) ?? routeTtl;
 }

@@ -9,7 +9,7 @@ export const OTHER_ENDPOINT = '(other)';
 
 /** Outcome counters of one endpoint (or of the whole cache). */
 export interface OutcomeCounts {
-  /** Answers from a fresh entry. */
+  /** Answers from a fresh entry (304s from a stored entry included). */
   hits: number;
   /** Origin answers that were stored (or storable). */
   misses: number;
@@ -21,7 +21,7 @@ export interface OutcomeCounts {
   bypassed: number;
   /** Requests refused by the origin limiter with nothing stale to serve. */
   limited: number;
-  /** 304 answers from a stored entry. */
+  /** 304 answers from a stored entry (also counted in `hits`). */
   notModified: number;
   /**
    * `hits / (hits + misses)`: over cacheable requests only, so a route that can never be cached
@@ -168,7 +168,13 @@ export class StatsCollector {
       source.on('miss', (e) => this.count(e, (c) => c.misses++)),
       source.on('stale', (e) => this.count(e, (c) => c.stale++)),
       source.on('limited', (e) => this.count(e, (c) => c.limited++)),
-      source.on('not-modified', (e) => this.count(e, (c) => c.notModified++)),
+      // A 304 is answered from a stored entry: a hit, also counted on its own.
+      source.on('not-modified', (e) =>
+        this.count(e, (c) => {
+          c.hits++;
+          c.notModified++;
+        }),
+      ),
       source.on('uncacheable', (e) =>
         this.count(e, (c) => {
           c.uncacheable++;

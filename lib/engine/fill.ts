@@ -1,0 +1,391 @@
+import { LocalRateLimiter } from '../stores/local-coordination';
+import { type Store, canLock, canRateLimit } from '../stores/store';
+import type { StaleReason } from './events';
+import type { InvalidationLog } from './invalidation-log';
+import type { ResolvedCacheOptions, ResolvedFreshness } from './options';
+import { DEFAULT_LOCK_OPTIONS } from './options';
+import type { Entry } from '../serializer';
+
+/** A stale entry found on the way in, kept by the store within the grace window. */
+export interface StaleCandidate<V> {
+  value: V;
+  /** When it stopped being fresh, epoch ms. */
+  expiresAt: number;
+}
+
+/** One entry to write once a load succeeds; keys and tags are full (namespaced). */
+export interface EntryWrite {
+  key: string;
+  entry: Entry;
+  ttlSeconds: number;
+  tags?: readonly string[] | undefined;
+  graceMs: number;
+}
+
+/** What a loader produced. */
+export type Loaded<V> =
+  | {
+      kind: 'value';
+      value: V;
+      /** The entries to store (empty or absent: not stored). Written under the generation guard. */
+      writes?: readonly EntryWrite[];
+      /**
+       * Whether callers waiting on this fill may take `value` as their own answer. A value that
+       * is stored is always shareable; an error answer (a 5xx) may be shared without being
+       * stored; an answer for one user (a `Set-Cookie`) never is.
+       */
+      share: boolean;
+    }
+  /** The loader served the stale candidate itself (stale-if-error at the HTTP layer). */
+  | { kind: 'stale' };
+
+/** What the fill protocol offers a loader while it runs. */
+export interface LoadContext<V> {
+  /** The stale candidate when stale-if-error allows serving it now, else `undefined`. */
+  staleIfError(): V | undefined;
+}
+
+/** How a front-end asks for a fill: what to look for, how to load, who may take what. */
+export interface FillSpec<V> {
+  /** The full key this fill is for: in-process flights and the cross-process lock are per key. */
+  key: string;
+  /** The name the default limiter and events use (the middleware's endpoint); else the key. */
+  endpoint?: string | undefined;
+  /** Tags known before loading: an invalidation of one of them forbids joining an older fill. */
+  tags?: readonly string[] | undefined;
+  /** A stale entry within grace, found on the way in. */
+  stale?: StaleCandidate<V> | undefined;
+  freshness: ResolvedFreshness;
+  /** A forced refresh: never joins, never accepts what another fill stored. */
+  refresh?: boolean;
+  /** Looks for a fresh value another instance stored (polled while waiting for its lock). */
+  find(): Promise<V | undefined>;
+  /** Calls the origin. */
+  load(context: LoadContext<V>): Promise<Loaded<V>>;
+  /** Whether another fill's value may answer this caller (for example the same Vary variant). */
+  accepts?(value: V): boolean;
+}
+
+/** How a fill ended for one caller. */
+export type FillResult<V> =
+  /** This caller called the origin; `stored` says whether the answer was written. */
+  | { kind: 'loaded'; value: V; stored: boolean; durationMs: number }
+  /** The answer of another fill (in this process, or stored by another instance). */
+  | { kind: 'shared'; value: V }
+  /** Another fill's answer that this caller may not take (`accepts` said no). */
+  | { kind: 'mismatch'; value: V }
+  /** Serve the stale candidate. */
+  | { kind: 'stale'; value: V; reason: StaleReason }
+  /** The loader served the stale candidate itself. */
+  | { kind: 'served-stale' }
+  /** The origin limiter refused the call and nothing stale could stand in. */
+  | { kind: 'limited'; retryAfterMs: number; limiter: string }
+  /** The loader threw (here or in the fill this caller joined). */
+  | { kind: 'error'; error: unknown };
+
+/** What waiters of a flight receive. */
+type Outcome<V> =
+  | { kind: 'value'; value: V }
+  | { kind: 'unshared' }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'stale'; reason: StaleReason }
+  | { kind: 'limited'; retryAfterMs: number; limiter: string }
+  /** The fill was taken over by a waiter after the leader overran its lock's TTL: wait on the new one. */
+  | { kind: 'handoff' };
+
+class Flight<V> {
+  readonly done: Promise<Outcome<V>>;
+  private resolve: (outcome: Outcome<V>) => void = () => undefined;
+  private settled = false;
+  private filling = false;
+  private readonly armers = new Set<() => void>();
+
+  constructor(readonly generation: number) {
+    this.done = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  settle(outcome: Outcome<V>): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(outcome);
+  }
+
+  /**
+   * The leader calls the origin now: waiters' time starts counting. Before, the leader may be
+   * waiting (itself bounded) on another instance's lock, and waiters timing out alongside it
+   * would all call the origin the moment a lock holder died.
+   */
+  startFilling(): void {
+    if (this.filling) return;
+    this.filling = true;
+    for (const arm of this.armers) arm();
+    this.armers.clear();
+  }
+
+  /** The outcome, or `undefined` when the leader overran `timeoutMs` after it started filling. */
+  wait(timeoutMs: number): Promise<Outcome<V> | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    let arm: () => void = () => undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      arm = () => {
+        timer = setTimeout(() => resolve(undefined), timeoutMs);
+      };
+    });
+    if (this.filling) arm();
+    else this.armers.add(arm);
+    return Promise.race([this.done, timeout]).finally(() => {
+      clearTimeout(timer);
+      this.armers.delete(arm);
+    });
+  }
+}
+
+/** What the fill protocol needs from the cache that owns it. @internal */
+export interface FillHost {
+  readonly store: Store;
+  readonly namespace: string;
+  readonly invalidations: InvalidationLog;
+  /** Writes under the generation guard; resolves whether the entry was stored. */
+  write(write: EntryWrite, generation: number): Promise<boolean>;
+  reportError(error: unknown, operation: string, key: string | undefined): void;
+}
+
+/** A held fill lock. */
+interface FillLock {
+  acquired: boolean;
+  /** Taken in the store, where other processes see it. */
+  shared: boolean;
+  release(): Promise<void>;
+}
+
+const FREE_LOCK: FillLock = Object.freeze({ acquired: true, shared: false, release: async () => undefined });
+const HELD_ELSEWHERE: FillLock = Object.freeze({ acquired: false, shared: true, release: async () => undefined });
+
+/**
+ * The one fill protocol every front-end goes through (`Cache.wrap`, the decorators,
+ * `getCachedQuery` and `cacheResponse`): single flight in the process, the cross-process fill
+ * lock, waiting for another instance's fill, the re-check after taking the lock, the origin
+ * limiter, the stale-while-revalidate and stale-if-error decisions, the generation-guarded
+ * write and the `fill` timing.
+ *
+ * Coalescing never depends on the store: callers joining a fill in this process receive the
+ * leader's value in memory (when it is shareable and `accepts` takes it), so it holds with the
+ * store down, slow or refusing writes.
+ * @internal
+ */
+export class FillProtocol {
+  private readonly flights = new Map<string, Flight<unknown>>();
+  private readonly localRates = new LocalRateLimiter();
+  private readonly waitMs: number;
+  private readonly pollMs: number;
+  private readonly leaderTimeoutMs: number;
+
+  constructor(
+    private readonly host: FillHost,
+    private readonly lock: ResolvedCacheOptions['lock'],
+    private readonly onFill: (key: string, endpoint: string | undefined, durationMs: number, stored: boolean) => void,
+  ) {
+    // Without a cross-process lock, in-process waiters are still bounded by the default wait.
+    const settings = lock === false ? DEFAULT_LOCK_OPTIONS : lock;
+    this.waitMs = settings.waitMs;
+    this.pollMs = settings.pollMs;
+    // A leader calling the origin for longer than its lock lives is presumed dead, here as in
+    // other processes (whose lock on it expires then): one waiter takes the fill over.
+    this.leaderTimeoutMs = settings.ttlMs;
+  }
+
+  /** Whether a fill for `key` is running in this process. */
+  inFlight(key: string): boolean {
+    return this.flights.has(key);
+  }
+
+  /** `stale` when it may be served now because a refresh is under way (stale-while-revalidate). */
+  revalidating<V>(stale: StaleCandidate<V> | undefined, freshness: ResolvedFreshness): StaleCandidate<V> | undefined {
+    return stale !== undefined && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs ? stale : undefined;
+  }
+
+  /** Runs the protocol for one caller. Never rejects: a loader's error is a result. */
+  async run<V>(spec: FillSpec<V>): Promise<FillResult<V>> {
+    for (;;) {
+      const flight = this.flights.get(spec.key) as Flight<V> | undefined;
+      if (flight === undefined || spec.refresh === true || this.host.invalidations.invalidatedSince(flight.generation, spec.key, spec.tags)) {
+        return this.lead(spec);
+      }
+      // Someone in this process is revalidating: within stale-while-revalidate, answer stale at once.
+      const revalidating = this.revalidating(spec.stale, spec.freshness);
+      if (revalidating) return { kind: 'stale', value: revalidating.value, reason: 'revalidate' };
+      const outcome = await flight.wait(this.leaderTimeoutMs);
+      if (outcome === undefined) {
+        // The leader overran: one waiter takes the fill over and the others wait on it.
+        if (this.flights.get(spec.key) === flight) {
+          flight.settle({ kind: 'handoff' });
+          return this.lead(spec);
+        }
+        continue;
+      }
+      switch (outcome.kind) {
+        case 'handoff':
+          continue;
+        case 'value':
+          return spec.accepts === undefined || spec.accepts(outcome.value) ? { kind: 'shared', value: outcome.value } : { kind: 'mismatch', value: outcome.value };
+        case 'error':
+          return this.staleIfError(spec) ?? { kind: 'error', error: outcome.error };
+        case 'limited':
+          return spec.stale ? { kind: 'stale', value: spec.stale.value, reason: 'rate-limited' } : outcome;
+        case 'stale':
+          if (spec.stale) return { kind: 'stale', value: spec.stale.value, reason: outcome.reason };
+          return this.lead(spec, false);
+        case 'unshared':
+          // Never another caller's personal answer: this one calls the origin itself.
+          return this.lead(spec, false);
+      }
+    }
+  }
+
+  /** The leader's path. `coalesce: false` loads for this caller alone (no flight, no lock). */
+  private async lead<V>(spec: FillSpec<V>, coalesce = true): Promise<FillResult<V>> {
+    const generation = this.host.invalidations.generation;
+    // Registered synchronously, before any await, so concurrent callers join this flight.
+    const flight = new Flight<V>(generation);
+    if (coalesce) this.flights.set(spec.key, flight as Flight<unknown>);
+    let lock = FREE_LOCK;
+    try {
+      if (coalesce) lock = await this.acquire(spec.key);
+      if (!lock.acquired || (lock.shared && spec.refresh !== true)) {
+        // Another instance is revalidating: within stale-while-revalidate, serve stale at once.
+        const revalidating = lock.acquired ? undefined : this.revalidating(spec.stale, spec.freshness);
+        if (revalidating) {
+          flight.settle({ kind: 'stale', reason: 'revalidate' });
+          return { kind: 'stale', value: revalidating.value, reason: 'revalidate' };
+        }
+        // Another instance is filling (wait for it), or filled the key between this caller's
+        // miss and its lock (look once more: the double-check).
+        const found = lock.acquired ? await this.quietly(spec) : await this.poll(spec);
+        if (found !== undefined) {
+          flight.settle({ kind: 'value', value: found });
+          return { kind: 'shared', value: found };
+        }
+      }
+      flight.startFilling();
+      const limited = await this.limit(spec);
+      if (limited !== undefined) {
+        flight.settle(limited);
+        return spec.stale ? { kind: 'stale', value: spec.stale.value, reason: 'rate-limited' } : limited;
+      }
+      return await this.load(spec, flight, generation);
+    } finally {
+      await lock.release();
+      if (this.flights.get(spec.key) === flight) this.flights.delete(spec.key);
+      // Waiters must never hang, whatever happened above.
+      flight.settle({ kind: 'unshared' });
+    }
+  }
+
+  private async load<V>(spec: FillSpec<V>, flight: Flight<V>, generation: number): Promise<FillResult<V>> {
+    const started = performance.now();
+    let loaded: Loaded<V>;
+    try {
+      loaded = await spec.load({ staleIfError: () => this.staleIfError(spec)?.value });
+    } catch (error) {
+      this.onFill(spec.key, spec.endpoint, performance.now() - started, false);
+      const stale = this.staleIfError(spec);
+      flight.settle(stale ? { kind: 'stale', reason: 'error' } : { kind: 'error', error });
+      return stale ?? { kind: 'error', error };
+    }
+    if (loaded.kind === 'stale') {
+      this.onFill(spec.key, spec.endpoint, performance.now() - started, false);
+      flight.settle({ kind: 'stale', reason: 'error' });
+      return { kind: 'served-stale' };
+    }
+    const writes = loaded.writes ?? [];
+    // Waiters are released once the entries are in the store, so nobody arriving in between
+    // calls the origin again; a failed write still hands them the value.
+    const stored = writes.length > 0 && (await Promise.all(writes.map((write) => this.host.write(write, generation)))).every(Boolean);
+    const durationMs = performance.now() - started;
+    this.onFill(spec.key, spec.endpoint, durationMs, stored);
+    flight.settle(loaded.share ? { kind: 'value', value: loaded.value } : { kind: 'unshared' });
+    return { kind: 'loaded', value: loaded.value, stored, durationMs };
+  }
+
+  private staleIfError<V>(spec: FillSpec<V>): { kind: 'stale'; value: V; reason: 'error' } | undefined {
+    const { stale } = spec;
+    if (stale === undefined || Date.now() >= stale.expiresAt + spec.freshness.staleIfErrorMs) return undefined;
+    return { kind: 'stale', value: stale.value, reason: 'error' };
+  }
+
+  private async quietly<V>(spec: FillSpec<V>): Promise<V | undefined> {
+    try {
+      return await spec.find();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Polls (every `pollMs`, for up to `waitMs`) for the entry another instance is filling. */
+  private async poll<V>(spec: FillSpec<V>): Promise<V | undefined> {
+    const deadline = Date.now() + this.waitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      const found = await this.quietly(spec);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * Takes the cross-process fill lock. Without lock support in the store (or `lock: false`, or
+   * when the store fails) the caller fills anyway: filling without a lock beats not filling.
+   */
+  private async acquire(key: string): Promise<FillLock> {
+    const { store } = this.host;
+    if (this.lock === false || !canLock(store)) return FREE_LOCK;
+    const lockKey = `${this.host.namespace}__lock__:${key.slice(this.host.namespace.length)}`;
+    let token: string | undefined;
+    try {
+      token = await store.acquireLock(lockKey, this.lock.ttlMs);
+    } catch (error) {
+      this.host.reportError(error, 'acquireLock', lockKey);
+      return FREE_LOCK;
+    }
+    if (token === undefined) return HELD_ELSEWHERE;
+    return {
+      acquired: true,
+      shared: true,
+      release: async () => {
+        try {
+          await store.releaseLock(lockKey, token);
+        } catch (error) {
+          // The lock expires by itself; a failed release only delays the next fill.
+          this.host.reportError(error, 'releaseLock', lockKey);
+        }
+      },
+    };
+  }
+
+  /**
+   * Counts one origin call against the spec's limiter: shared through the store when it can
+   * (Redis), else kept in this process. A store failure allows the call. Calls sharing a name
+   * share the limit; the name defaults to the endpoint (middleware) or the key (`wrap`).
+   */
+  private async limit<V>(spec: FillSpec<V>): Promise<{ kind: 'limited'; retryAfterMs: number; limiter: string } | undefined> {
+    const { limiter } = spec.freshness;
+    if (limiter === undefined) return undefined;
+    const name = limiter.name ?? spec.endpoint ?? spec.key.slice(this.host.namespace.length);
+    const key = `${this.host.namespace}__rate__:${name}`;
+    const { store } = this.host;
+    let retryAfterMs: number;
+    if (!canRateLimit(store)) {
+      retryAfterMs = this.localRates.consume(key, limiter, Date.now());
+    } else {
+      try {
+        retryAfterMs = await store.consumeRate(key, limiter);
+      } catch (error) {
+        this.host.reportError(error, 'consumeRate', key);
+        retryAfterMs = 0;
+      }
+    }
+    return retryAfterMs > 0 ? { kind: 'limited', retryAfterMs, limiter: name } : undefined;
+  }
+}
