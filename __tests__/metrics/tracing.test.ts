@@ -1,5 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
-import { MemoryStore, canDeletePattern, canDeleteTags, canLock, canRateLimit, createCache } from '../../lib';
+import express from 'express';
+import request from 'supertest';
+import { MemoryStore, cacheResponse, canDeletePattern, canDeleteTags, canLock, canRateLimit, createCache } from '../../lib';
 import type { Store } from '../../lib';
 import { InstrumentedStore, type StoreOperation, storeLayers } from '../../lib/metrics/instrumented-store';
 import { CHANNELS, type StoreTraceContext, traceFill, traceLookup } from '../../lib/metrics/tracing';
@@ -96,6 +98,36 @@ describe('InstrumentedStore', () => {
     const ops = trace.seen.filter((s) => s.phase === 'start').map((s) => `${String(s.ctx.store)}:${String(s.ctx.operation)}:${String(s.ctx.key)}`);
     expect(ops).toEqual(['memory:set:x', 'memory:get:x']);
     await cache.close();
+  });
+});
+
+describe('lookup and fill traces from the engine', () => {
+  it('a cacheResponse miss traces its lookup and its fill (with the endpoint); a hit only its lookup', async () => {
+    const cache = createCache({ namespace: 'tr' });
+    const app = express();
+    app.get('/users', cacheResponse({ cache, keyPrefix: 'users', ttl: 60 }), (_req, res) => void res.json({ ok: true }));
+    const lookups = record(CHANNELS.lookup);
+    const fills = record(CHANNELS.fill);
+    try {
+      await request(app).get('/users').expect('X-Cache', 'MISS');
+      for (let i = 0; i < 100 && cache.stats().sets < 1; i++) await new Promise((r) => setTimeout(r, 5));
+      const fillsAfterMiss = fills.seen.filter((s) => s.phase === 'start').length;
+      await request(app).get('/users').expect('X-Cache', 'HIT');
+      expect(fillsAfterMiss).toBe(1);
+      expect(fills.seen.filter((s) => s.phase === 'start')).toHaveLength(1);
+      expect(fills.seen[0]?.ctx).toMatchObject({ key: expect.stringMatching(/^tr:api:users:/), endpoint: 'users' });
+      expect(fills.seen.some((s) => s.phase === 'asyncEnd')).toBe(true);
+      const lookupStarts = lookups.seen.filter((s) => s.phase === 'start');
+      expect(lookupStarts.length).toBeGreaterThanOrEqual(2);
+      expect(lookupStarts.every((s) => String(s.ctx.key).startsWith('tr:api:users:'))).toBe(true);
+      const found = lookups.seen.filter((s) => s.phase === 'asyncEnd').map((s) => s.ctx.result !== undefined);
+      expect(found[0]).toBe(false); // the miss
+      expect(found[found.length - 1]).toBe(true); // the hit
+    } finally {
+      lookups.stop();
+      fills.stop();
+      await cache.close();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
 import { escapeGlob, globToRegExp, normaliseNamespace, scopeKeyPatterns } from '../keys';
+import { traceLookup } from '../metrics/tracing';
 import { REPORTED } from '../resilience/reported';
 import { type Entry, decodeEntry, encodeEntry } from '../serializer';
 import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags } from '../stores/store';
@@ -499,8 +500,13 @@ export class Cache {
     return this.guard('deleteTags', undefined, () => this.tagStore('invalidate tags').deleteTags(fullTags));
   }
 
+  /** Reads and decodes an entry, traced on `express-cache-kit:lookup` when anyone listens. */
+  private read(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
+    return traceLookup(fullKey, undefined, () => this.readStore(fullKey, graceMs));
+  }
+
   /** Reads and decodes an entry; store failures and corrupt bytes are misses (and `error` events). */
-  private async read(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
+  private async readStore(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await this.store.get(fullKey);
