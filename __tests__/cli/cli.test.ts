@@ -11,6 +11,8 @@ import { testRedisUrl } from '../helpers/redis';
 import { freePort } from '../helpers/redis-server';
 
 const ROOT = path.resolve(__dirname, '../..');
+// Each CLI run is a fresh Node process compiling TypeScript: seconds apiece on a busy machine.
+jest.setTimeout(120_000);
 
 interface Run {
   code: number;
@@ -83,8 +85,18 @@ describe('express-cache-kit CLI on a real Redis', () => {
     expect(some.stdout).toContain('character:char_1');
     expect(some.stdout).toContain('character:char_2');
     expect(some.stdout).not.toContain('content:c1');
-    const limited = await cli('keys', ...target, '--limit', '2');
-    expect(limited.stdout).toContain('(first 2 keys');
+    // Pages: every key exactly once over the pages, each page cursor-linked to the next.
+    const pages: string[][] = [];
+    let cursor: string | null = '0';
+    while (cursor !== null && pages.length < 20) {
+      const page = JSON.parse((await cli('keys', ...target, '--limit', '1', '--cursor', cursor, '--json')).stdout) as { keys: Array<{ key: string }>; cursor: string | null };
+      pages.push(page.keys.map((k) => k.key));
+      cursor = page.cursor;
+    }
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.flat().sort()).toEqual(keys.map((k) => k.key).sort());
+    const first = await cli('keys', ...target, '--limit', '1');
+    expect(first.stdout).toMatch(/\(more keys: add --cursor \d+ for the next page\)/);
   });
 
   it('inspect <key> decodes a value and a response', async () => {

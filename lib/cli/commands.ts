@@ -31,7 +31,8 @@ Options:
   --redis <url>               the Redis holding the cache (required except for watch)
   --namespace <ns>            the cache's namespace (createCache({ namespace }))
   --json                      machine-readable output
-  --limit <n>                 keys: most keys to print (default 100)
+  --limit <n>                 keys: keys per page (default 100)
+  --cursor <n>                keys: the page to show, as printed by the previous one
   --interval <s>              watch: seconds between polls (default 2)
   --count <n>                 watch: stop after n polls (default: until interrupted)
   --header <name: value>      watch: a request header (repeatable), e.g. for authorization
@@ -46,6 +47,7 @@ type Values = {
   namespace?: string;
   json?: boolean;
   limit?: string;
+  cursor?: string;
   pattern?: string;
   tag?: string[];
   scope?: string;
@@ -125,6 +127,7 @@ export async function runCli(argv: readonly string[], io: CliOutput): Promise<nu
         namespace: { type: 'string' },
         json: { type: 'boolean' },
         limit: { type: 'string' },
+        cursor: { type: 'string' },
         pattern: { type: 'string' },
         tag: { type: 'string', multiple: true },
         scope: { type: 'string' },
@@ -246,26 +249,28 @@ async function stats(client: Redis, namespace: string, values: Values, io: CliOu
 
 async function keys(client: Redis, namespace: string, pattern: string, values: Values, io: CliOutput): Promise<number> {
   const limit = positive('limit', values.limit, 100);
+  const start = values.cursor ?? '0';
+  if (!/^\d+$/.test(start)) throw new UsageError(`--cursor expects the number a previous page printed, got "${start}"`);
   const listed: ListedEntry[] = [];
-  let more = false;
-  for await (const batch of scanRedis(client, namespace, pattern)) {
+  let cursor = '0';
+  // Pages follow SCAN: a page ends after the batch that reaches --limit (so it may hold a few
+  // more), and the cursor printed resumes exactly after it.
+  for await (const batch of scanRedis(client, namespace, pattern, Math.min(500, limit), (next) => (cursor = next), start)) {
     listed.push(...batch);
-    if (listed.length > limit) {
-      more = true;
-      break;
-    }
+    if (listed.length >= limit) break;
   }
-  const shown = listed.slice(0, limit).sort((a, b) => a.key.localeCompare(b.key));
+  const shown = listed.sort((a, b) => a.key.localeCompare(b.key));
+  const next = cursor === '0' ? null : cursor;
   if (values.json) {
-    io.out(`${toJson({ keys: shown, truncated: more })}\n`);
+    io.out(`${toJson({ keys: shown, cursor: next })}\n`);
     return EXIT.ok;
   }
-  if (shown.length === 0) {
+  if (shown.length === 0 && next === null) {
     io.out(`no keys match ${pattern}\n`);
     return EXIT.ok;
   }
   io.out(table(['key', 'bytes', 'ttl'], shown.map((e) => [e.key, formatBytes(e.bytes), formatMs(e.ttlMs)])));
-  if (more) io.out(`(first ${limit} keys; narrow the pattern or raise --limit)\n`);
+  if (next !== null) io.out(`(more keys: add --cursor ${next} for the next page)\n`);
   return EXIT.ok;
 }
 

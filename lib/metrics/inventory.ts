@@ -30,18 +30,29 @@ const RESERVED = /^(__lock__|__rate__|__tag__):/;
 /**
  * Walks the keys of `namespace` matching `pattern` (a Redis glob, namespace-free) with `SCAN`
  * on every master, never `KEYS`, and yields batches of entries with their size and TTL (one
- * pipelined `PTTL` + `STRLEN` per batch). Skips locks, limiters and tag indexes.
+ * pipelined `PTTL` + `STRLEN` per batch). Skips locks, limiters and tag indexes. On a
+ * standalone server `onCursor` hears the SCAN cursor after each batch, and `startCursor`
+ * resumes a walk from one ('0' when the walk is complete).
  * @internal
  */
-export async function* scanRedis(client: Client, namespace: string, pattern = '*', batch = 500): AsyncGenerator<ListedEntry[]> {
+export async function* scanRedis(
+  client: Client,
+  namespace: string,
+  pattern = '*',
+  batch = 500,
+  onCursor?: (cursor: string) => void,
+  startCursor = '0',
+): AsyncGenerator<ListedEntry[]> {
   const prefix = (isCluster(client) ? client.options.keyPrefix : client.options.keyPrefix) ?? '';
   const match = `${escapeGlob(prefix)}${escapeGlob(namespace)}${pattern}`;
   const nodes: Redis[] = isCluster(client) ? client.nodes('master') : [client];
   for (const node of nodes) {
-    let cursor = '0';
+    let cursor = nodes.length === 1 ? startCursor : '0';
     do {
       const [next, rawKeys] = await node.scan(cursor, 'MATCH', match, 'COUNT', batch);
       cursor = next;
+      // Where a later walk of a standalone server can resume (the CLI's pages).
+      onCursor?.(cursor);
       const keys = rawKeys.filter((raw) => !RESERVED.test(raw.slice(prefix.length + namespace.length)) && !raw.slice(prefix.length).startsWith('__tag__:'));
       if (keys.length === 0) continue;
       const pipeline = node.pipeline();
