@@ -29,7 +29,7 @@ const RESERVED = /^(__lock__|__rate__|__tag__):/;
 
 /**
  * Walks the keys of `namespace` matching `pattern` (a Redis glob, namespace-free) with `SCAN`
- * on every master, never `KEYS`, and yields batches of entries with their size and TTL (one
+ * on every master (never the blocking KEYS command), and yields batches of entries with their size and TTL (one
  * pipelined `PTTL` + `STRLEN` per batch). Skips locks, limiters and tag indexes. On a
  * standalone server `onCursor` hears the SCAN cursor after each batch, and `startCursor`
  * resumes a walk from one ('0' when the walk is complete).
