@@ -1,5 +1,6 @@
 import { apiKey, escapeGlob, queryKey } from '../lib';
-import { boundKey, globToRegExp, normaliseNamespace, normaliseQuery, queryNameMatcher } from '../lib/keys';
+import { boundKey, countQueryParams, globToRegExp, normaliseNamespace, normaliseQuery, queryNameMatcher } from '../lib/keys';
+import { requestKey } from '../lib/http/request-key';
 
 describe('keys', () => {
   test('api keys have the form api:{endpoint}:{sha1}', () => {
@@ -84,5 +85,53 @@ describe('keys', () => {
     expect(bounded).toHaveLength(100);
     expect(bounded.startsWith('api:eee')).toBe(true);
     expect(boundKey(`${long}y`, 100)).not.toBe(bounded);
+  });
+
+  test('scheme and host are in the key; without a host, one key for every host', () => {
+    const at = (protocol: string, host?: string) => apiKey('s', '/s', 'a=1', undefined, { protocol, host });
+    expect(at('http', 'a.example')).not.toBe(at('http', 'evil.example'));
+    expect(at('http', 'a.example')).not.toBe(at('https', 'a.example'));
+    expect(at('http', 'a.example')).toBe(apiKey('s', '/s', 'a=1', undefined, { protocol: 'http', host: 'a.example' }));
+    expect(at('http')).not.toBe(at('http', ''));
+    // Length-prefixed parts: moving characters between host, path and query never meets another key.
+    expect(apiKey('s', '/a', 'b=1', undefined, { protocol: 'http', host: 'h' })).not.toBe(apiKey('s', 'a', 'b=1', undefined, { protocol: 'http', host: 'h/' }));
+    expect(apiKey('s', '/p', 'a=1b=2')).not.toBe(apiKey('s', '/p', 'a=1&b=2'));
+    expect(apiKey('s', '/p', '1:a=1')).not.toBe(apiKey('s', '/p', 'a=11'));
+  });
+
+  test('malformed escapes everywhere: decoded without throwing, each kept apart, valid ones decoded', () => {
+    const hostile = Array.from({ length: 1_450 }, (_, i) => `%zz${i}=%zz`).join('&');
+    const parsed = normaliseQuery(hostile);
+    expect(parsed).toHaveLength(1_450);
+    expect(parsed[0]?.[0].startsWith('\u0000raw:%zz')).toBe(true);
+    expect(apiKey('s', '/s', hostile)).not.toBe(apiKey('s', '/s', hostile.replace('%zz7=', '%zz8=')));
+    // Exactly what decodeURIComponent accepts is decoded; the rest stays raw.
+    for (const text of ['%C3%BC', '%F0%9F%99%82', '\u00ff%41', '%e6%97%a5', '%00x']) {
+      const decoded = decodeURIComponent(text);
+      expect(normaliseQuery(`q=${text}`)[0]?.[1][0]).toBe(decoded.startsWith('\u0000') ? `\u0000${decoded}` : decoded);
+    }
+    for (const text of ['%FF', '%C0%80', '%ED%A0%80', '%E0%A4%A', '%', '%4', '\u00c3%A9']) {
+      expect(normaliseQuery(`q=${text}`)[0]?.[1][0]).toBe(`\u0000raw:${text}`);
+    }
+  });
+
+  test('countQueryParams counts non-empty parts without splitting', () => {
+    expect(countQueryParams('')).toBe(0);
+    expect(countQueryParams('a')).toBe(1);
+    expect(countQueryParams('a=1&b&&c=&')).toBe(3);
+    expect(countQueryParams('&&&')).toBe(0);
+  });
+
+  test('requestKey: bounds are checked before keying, and say which one was crossed', () => {
+    const opts = { ignoreQuery: undefined, maxKeyLength: 512, maxQueryLength: 20, maxQueryParams: 3, keyByHost: true };
+    const input = { endpoint: 'e', protocol: 'http', host: 'h', path: '/p' };
+    expect(requestKey({ ...input, rawQuery: 'a=1&b=2&c=3' }, opts)).toEqual({ key: apiKey('e', '/p', 'a=1&b=2&c=3', undefined, { protocol: 'http', host: 'h' }) });
+    expect(requestKey({ ...input, rawQuery: 'a=1&b=2&c=3&d' }, opts)).toEqual({ bypass: 'too-many-params' });
+    expect(requestKey({ ...input, rawQuery: 'a=1&b=2&c=3&&&&' }, opts)).toHaveProperty('key');
+    expect(requestKey({ ...input, rawQuery: 'q='.padEnd(21, 'x') }, opts)).toEqual({ bypass: 'query-too-long' });
+    expect(requestKey({ ...input, rawQuery: 'q='.padEnd(20, 'x') }, opts)).toHaveProperty('key');
+    const shared = { ...opts, keyByHost: false };
+    expect(requestKey({ ...input, rawQuery: '' }, shared)).toEqual(requestKey({ ...input, host: 'other', rawQuery: '' }, shared));
+    expect(requestKey({ ...input, rawQuery: '' }, opts)).not.toEqual(requestKey({ ...input, host: 'other', rawQuery: '' }, opts));
   });
 });

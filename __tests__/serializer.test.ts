@@ -1,6 +1,26 @@
-import { CorruptEntryError, decodeEntry, encodeEntry } from '../lib/serializer';
+import { crc32 } from 'node:zlib';
+import { CorruptEntryError, type ResponseEntry, decodeEntry, encodeEntry } from '../lib/serializer';
 
 const times = { createdAt: 1_000, expiresAt: 2_000 };
+
+/** A version-2 frame around any metadata text, with correct lengths and checksum. */
+function frame(kind: number, meta: string, body = Buffer.alloc(0), version = 2): Buffer {
+  const metaBytes = Buffer.from(meta);
+  const out = Buffer.concat([Buffer.from([0xec, version, kind]), Buffer.alloc(12), metaBytes, body]);
+  out.writeUInt32BE(metaBytes.length, 3);
+  out.writeUInt32BE(body.length, 7);
+  out.writeUInt32BE(crc32(out.subarray(15), crc32(out.subarray(0, 11))), 11);
+  return out;
+}
+
+const response = (overrides: Partial<ResponseEntry> = {}): ResponseEntry => ({
+  kind: 'response',
+  status: 200,
+  headers: { 'content-type': 'text/plain' },
+  body: Buffer.from('hello world'),
+  ...times,
+  ...overrides,
+});
 
 describe('serializer', () => {
   test('values keep their types: Date, Buffer, BigInt, Map, Set, nested', () => {
@@ -39,9 +59,45 @@ describe('serializer', () => {
     ['empty', Buffer.alloc(0)],
     ['foreign JSON', Buffer.from('{"a":1}')],
     ['truncated', encodeEntry({ kind: 'value', value: 'x', ...times }).subarray(0, 9)],
-    ['bad metadata', Buffer.from([0xec, 1, 1, 0, 0, 0, 3, 0x7b, 0x7b, 0x7b])],
-    ['unknown kind', Buffer.from([0xec, 1, 9, 0, 0, 0, 2, 0x7b, 0x7d])],
+    ['bad metadata', frame(1, '{{{')],
+    ['unknown kind', frame(9, '{"c":1,"e":2}')],
+    ['version 1', Buffer.from([0xec, 1, 1, 0, 0, 0, 13, ...Buffer.from('{"c":1,"e":2}')])],
   ])('corrupt bytes (%s) throw CorruptEntryError', (_name, bytes) => {
     expect(() => decodeEntry(bytes)).toThrow(CorruptEntryError);
+  });
+
+  test('a body cut short, grown or with one flipped bit is refused: lengths and CRC-32', () => {
+    const bytes = encodeEntry(response());
+    expect(decodeEntry(bytes).kind).toBe('response');
+    expect(() => decodeEntry(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
+    expect(() => decodeEntry(Buffer.concat([bytes, Buffer.from('x')]))).toThrow(/trailing bytes/);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 1;
+    expect(() => decodeEntry(flipped)).toThrow(/checksum/);
+    const metaFlipped = Buffer.from(bytes);
+    metaFlipped[20] = (metaFlipped[20] as number) ^ 0x20;
+    expect(() => decodeEntry(metaFlipped)).toThrow(/checksum/);
+  });
+
+  test.each([
+    ['status 99999', response({ status: 99_999 })],
+    ['status 99', response({ status: 99 })],
+    ['status 200.5', response({ status: 200.5 })],
+    ['a header value with LF', response({ headers: { 'x-a': 'ok', 'x-bad': 'a\nb' } })],
+    ['a header value with CR', response({ headers: { 'x-bad': 'a\rSet-Cookie: x=1' } })],
+    ['a header value with NUL', response({ headers: { 'x-bad': 'a\u0000b' } })],
+    ['a header value beyond latin-1', response({ headers: { 'x-bad': 'caf\u00e9 \u263a' } })],
+    ['a list value with LF', response({ headers: { link: ['<a>', 'b\nc'] } })],
+    ['a header name with a space', response({ headers: { 'x bad': '1' } })],
+    ['a header name with a colon', response({ headers: { 'x:bad': '1' } })],
+    ['an empty header name', response({ headers: { '': '1' } })],
+  ])('a response entry with %s is refused (RFC 9110 §5, §15)', (_name, entry) => {
+    expect(() => decodeEntry(encodeEntry(entry))).toThrow(CorruptEntryError);
+  });
+
+  test('header values keep tabs, spaces and obs-text; status 100 and 599 are fine', () => {
+    const headers = { 'x-a': 'a\tb c', 'x-latin': 'caf\u00e9', link: ['<a>', '<b>'] };
+    expect(decodeEntry(encodeEntry(response({ status: 100, headers })))).toMatchObject({ status: 100, headers });
+    expect(decodeEntry(encodeEntry(response({ status: 599 })))).toMatchObject({ status: 599 });
   });
 });

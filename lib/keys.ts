@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import objectHash from 'object-hash';
+import { isUtf8 } from 'node:buffer';
 
 const GLOB_SPECIALS = /[*?[\]\\]/g;
 
@@ -100,16 +100,80 @@ export function queryKey(type: string, id: string | number): string {
 // that itself starts with NUL gets one more, which keeps the two kinds from ever meeting.
 const UNDECODABLE = '\u0000raw:';
 
+function isHex(code: number): boolean {
+  const lower = code | 0x20;
+  return (code >= 0x30 && code <= 0x39) || (lower >= 0x61 && lower <= 0x66);
+}
+
+/** Whether every `%` in `text` starts a `%XX` escape (decodeURIComponent throws on any other). */
+function wellFormedEscapes(text: string, first: number): boolean {
+  // charCodeAt past the end is NaN, which isHex refuses: a trailing `%` or `%4` is malformed.
+  for (let at = first; at !== -1; at = text.indexOf('%', at + 3)) {
+    if (!isHex(text.charCodeAt(at + 1)) || !isHex(text.charCodeAt(at + 2))) return false;
+  }
+  return true;
+}
+
+function hexValue(code: number): number {
+  // '0'-'9' -> 0-9, 'A'-'F' / 'a'-'f' -> 10-15; callers only pass characters isHex accepted.
+  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
+}
+
+/**
+ * decodeURIComponent without exceptions. A thrown URIError costs about 15 µs, and a hostile query
+ * can hold a thousand malformed components, so this decodes the escapes into bytes itself and
+ * asks `buffer.isUtf8` whether they form text, in one linear pass. Characters outside escapes are
+ * carried as their UTF-8 bytes, which gives the same answer decodeURIComponent gives for them.
+ * (A lone surrogate would become U+FFFD here; an HTTP request line cannot carry one.)
+ */
 function decodeComponent(raw: string): string {
   const spaced = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw;
-  if (!spaced.includes('%')) return spaced;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(spaced);
-  } catch {
-    return UNDECODABLE + raw;
+  const percent = spaced.indexOf('%');
+  if (percent === -1) return spaced;
+  if (!wellFormedEscapes(spaced, percent)) return UNDECODABLE + raw;
+  const source = Buffer.from(spaced, 'utf8');
+  const out = Buffer.allocUnsafe(source.length);
+  let length = 0;
+  for (let i = 0; i < source.length; i++) {
+    const byte = source[i] as number;
+    if (byte === 0x25) {
+      out[length++] = (hexValue(source[i + 1] as number) << 4) | hexValue(source[i + 2] as number);
+      i += 2;
+    } else {
+      out[length++] = byte;
+    }
   }
+  const bytes = out.subarray(0, length);
+  if (!isUtf8(bytes)) return UNDECODABLE + raw;
+  const decoded = bytes.toString('utf8');
   return decoded.startsWith('\u0000') ? `\u0000${decoded}` : decoded;
+}
+
+/** One query parameter, decoded, with its position (sorting by name keeps the positions' order). */
+interface Param {
+  name: string;
+  value: string;
+}
+
+function byName(a: Param, b: Param): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * The parameters of a raw query, decoded and sorted by name. `Array.prototype.sort` is stable,
+ * so the values of a repeated name keep their order.
+ */
+function sortedParams(rawQuery: string, ignore: ((name: string) => boolean) | undefined): Param[] {
+  const params: Param[] = [];
+  if (rawQuery === '') return params;
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = decodeComponent(eq === -1 ? part : part.slice(0, eq));
+    if (ignore?.(name)) continue;
+    params.push({ name, value: eq === -1 ? '' : decodeComponent(part.slice(eq + 1)) });
+  }
+  return params.sort(byName);
 }
 
 /**
@@ -121,19 +185,41 @@ function decodeComponent(raw: string): string {
  * @internal
  */
 export function normaliseQuery(rawQuery: string, ignore?: (name: string) => boolean): Array<[string, string[]]> {
-  if (rawQuery === '') return [];
-  const grouped = new Map<string, string[]>();
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const name = decodeComponent(eq === -1 ? part : part.slice(0, eq));
-    const value = eq === -1 ? '' : decodeComponent(part.slice(eq + 1));
-    if (ignore?.(name)) continue;
-    const values = grouped.get(name);
-    if (values) values.push(value);
-    else grouped.set(name, [value]);
+  const out: Array<[string, string[]]> = [];
+  for (const { name, value } of sortedParams(rawQuery, ignore)) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last[0] === name) last[1].push(value);
+    else out.push([name, [value]]);
   }
-  return [...grouped.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return out;
+}
+
+/**
+ * The normalised query as one string, injective: each name and value is written as its length,
+ * `:` and itself, so no choice of characters can make two queries read alike, and nothing needs
+ * escaping. Same equivalence as {@link normaliseQuery}; linear apart from sorting the names.
+ */
+function canonicalQuery(rawQuery: string, ignore: ((name: string) => boolean) | undefined): string {
+  let out = '';
+  for (const { name, value } of sortedParams(rawQuery, ignore)) out += `${name.length}:${name}${value.length}:${value}`;
+  return out;
+}
+
+/**
+ * The number of parameters in a raw query string (non-empty `&`-separated parts), counted without
+ * splitting or decoding, so a bound can be checked before any work proportional to the parameters.
+ * @internal
+ */
+export function countQueryParams(rawQuery: string): number {
+  let count = 0;
+  let start = 0;
+  for (;;) {
+    const amp = rawQuery.indexOf('&', start);
+    const end = amp === -1 ? rawQuery.length : amp;
+    if (end > start) count++;
+    if (amp === -1) return count;
+    start = amp + 1;
+  }
 }
 
 /**
@@ -153,17 +239,36 @@ export function queryNameMatcher(patterns: ReadonlyArray<string | RegExp>): (nam
 }
 
 /**
- * Builds an API response key `api:{endpoint}:{hash}`, where the hash is an `object-hash` of the
- * path and the normalised query. `ignore` leaves matching query names out.
+ * The scheme and host a response key is computed for. RFC 9111 §2 keys a cache on the target
+ * URI, so `cacheResponse` passes what Express computes (`req.protocol`, `req.hostname`, which
+ * honour `trust proxy`); `host: undefined` (the `keyByHost: false` option) shares one entry
+ * across hosts.
+ */
+export interface KeyTarget {
+  /** `http` or `https`, as `req.protocol` reports it. */
+  protocol?: string | undefined;
+  /** The host name without port, as `req.hostname` reports it; leave out to share entries across hosts. */
+  host?: string | undefined;
+}
+
+/**
+ * Builds an API response key `api:{endpoint}:{hash}`: the hash is the SHA-1 of one canonical,
+ * length-prefixed (so injective) string of the scheme, host, path and normalised query. `ignore` leaves
+ * matching query names out. Pass `target` as the request had it to find what `cacheResponse`
+ * stored (it keys on `req.protocol` and `req.hostname`).
  *
  * @example
  * ```ts
  * apiKey('status', '/status', 'b=2&a=1') === apiKey('status', '/status', 'a=1&b=2'); // true
+ * await cache.delete(apiKey('status', '/status', '', undefined, { protocol: 'https', host: 'api.example.com' }));
  * ```
  */
-export function apiKey(endpoint: string, path: string, rawQuery: string, ignore?: (name: string) => boolean): string {
-  const hash = objectHash({ path, query: normaliseQuery(rawQuery, ignore) }, { algorithm: 'sha1', encoding: 'hex' });
-  return `${API_KEY_PREFIX}${endpoint}:${hash}`;
+export function apiKey(endpoint: string, path: string, rawQuery: string, ignore?: (name: string) => boolean, target: KeyTarget = {}): string {
+  const protocol = target.protocol ?? '';
+  // `host` absent (shared across hosts) is written `-`, a present one `+{length}:{host}`.
+  const host = target.host === undefined ? '-' : `+${target.host.length}:${target.host}`;
+  const canonical = `${protocol.length}:${protocol}${host}${path.length}:${path}?${canonicalQuery(rawQuery, ignore)}`;
+  return `${API_KEY_PREFIX}${endpoint}:${createHash('sha1').update(canonical).digest('hex')}`;
 }
 
 /**

@@ -1,15 +1,23 @@
+import { crc32 } from 'node:zlib';
+
 /**
  * The stored envelope. A store only sees the bytes produced here; everything that gives those
  * bytes meaning (timestamps, status, headers, JS types) lives in this module.
  *
- * Layout: `0xEC`, format version, kind, uint32 BE length of a JSON metadata block, the metadata,
+ * Layout (version 2): `0xEC`, format version, kind, uint32 BE length of a JSON metadata block,
+ * uint32 BE length of the body, uint32 BE CRC-32 of every other byte of the entry, the metadata,
  * then (for responses) the raw body bytes. Keeping the body out of JSON is what makes hits cheap:
- * decoding a response is one small `JSON.parse` and a zero-copy `subarray`.
+ * decoding a response is one small `JSON.parse`, one CRC-32 (`zlib.crc32`, native) and a
+ * zero-copy `subarray`. The lengths catch a truncated value, the checksum a damaged one, and the
+ * decoder checks that status and headers could be sent as they are (RFC 9110 §5, §15), so a bad
+ * entry is a miss (deleted by the engine) rather than a wrong or broken answer.
  */
 
 const MAGIC = 0xec;
-const VERSION = 1;
-const HEADER_BYTES = 7;
+// Version 1 (no lengths, no checksum) is not read: entries written by older releases are misses.
+const VERSION = 2;
+const HEADER_BYTES = 15;
+const CRC_AT = 11;
 const KIND_VALUE = 1;
 const KIND_RESPONSE = 2;
 
@@ -97,14 +105,37 @@ function reviver(_key: string, value: unknown): unknown {
 
 function frame(kind: number, meta: string, body?: Buffer): Buffer {
   const metaLength = Buffer.byteLength(meta);
-  const out = Buffer.allocUnsafe(HEADER_BYTES + metaLength + (body ? body.length : 0));
+  const bodyLength = body ? body.length : 0;
+  const out = Buffer.allocUnsafe(HEADER_BYTES + metaLength + bodyLength);
   out[0] = MAGIC;
   out[1] = VERSION;
   out[2] = kind;
   out.writeUInt32BE(metaLength, 3);
+  out.writeUInt32BE(bodyLength, 7);
   out.write(meta, HEADER_BYTES, 'utf8');
   if (body) body.copy(out, HEADER_BYTES + metaLength);
+  out.writeUInt32BE(checksum(out), CRC_AT);
   return out;
+}
+
+/** CRC-32 of an entry's bytes, skipping the checksum field itself. */
+function checksum(bytes: Buffer): number {
+  return crc32(bytes.subarray(HEADER_BYTES), crc32(bytes.subarray(0, CRC_AT)));
+}
+
+// RFC 9110 §5.1: a field name is a token. §5.5: a field value is visible characters, obs-text,
+// spaces and tabs; CR, LF and NUL never. Node's setHeader refuses exactly the same characters.
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const INVALID_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+function validHeaders(headers: unknown): headers is StoredHeaders {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return false;
+  for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
+    if (!FIELD_NAME.test(name)) return false;
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    for (const item of values) if (typeof item !== 'string' || INVALID_FIELD_VALUE.test(item)) return false;
+  }
+  return true;
 }
 
 /**
@@ -139,31 +170,37 @@ export function decodeEntry(bytes: Buffer): Entry {
   if (bytes.length < HEADER_BYTES || bytes[0] !== MAGIC) throw new CorruptEntryError('bad magic');
   if (bytes[1] !== VERSION) throw new CorruptEntryError(`unknown version ${String(bytes[1])}`);
   const metaLength = bytes.readUInt32BE(3);
+  const bodyLength = bytes.readUInt32BE(7);
   const bodyStart = HEADER_BYTES + metaLength;
-  if (bodyStart > bytes.length) throw new CorruptEntryError('truncated');
+  if (bodyStart + bodyLength > bytes.length) throw new CorruptEntryError('truncated');
+  if (bodyStart + bodyLength < bytes.length) throw new CorruptEntryError('trailing bytes');
+  if (checksum(bytes) !== bytes.readUInt32BE(CRC_AT)) throw new CorruptEntryError('checksum mismatch');
   let meta: Meta;
   try {
     meta = JSON.parse(bytes.toString('utf8', HEADER_BYTES, bodyStart), bytes[2] === KIND_VALUE ? reviver : undefined) as Meta;
   } catch (err) {
     throw new CorruptEntryError(`unreadable metadata (${(err as Error).message})`);
   }
-  if (typeof meta !== 'object' || meta === null || typeof meta.c !== 'number' || typeof meta.e !== 'number') {
+  if (typeof meta !== 'object' || meta === null || !Number.isFinite(meta.c) || !Number.isFinite(meta.e)) {
     throw new CorruptEntryError('missing timestamps');
   }
   if (bytes[2] === KIND_VALUE) {
-    if (bodyStart !== bytes.length) throw new CorruptEntryError('trailing bytes');
+    if (bodyLength !== 0) throw new CorruptEntryError('a value with a body');
     return { kind: 'value', createdAt: meta.c, expiresAt: meta.e, value: meta.v };
   }
   if (bytes[2] === KIND_RESPONSE) {
-    if (typeof meta.s !== 'number' || typeof meta.h !== 'object' || meta.h === null) {
-      throw new CorruptEntryError('missing status or headers');
+    const status = meta.s;
+    // RFC 9110 §15: a status code is three digits, 100-599 in practice; Node refuses the rest.
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+      throw new CorruptEntryError(`bad status ${String(status)}`);
     }
+    if (!validHeaders(meta.h)) throw new CorruptEntryError('bad headers');
     if (meta.z !== undefined && meta.z !== 'gzip') throw new CorruptEntryError(`unknown body coding ${String(meta.z)}`);
     const entry: ResponseEntry = {
       kind: 'response',
       createdAt: meta.c,
       expiresAt: meta.e,
-      status: meta.s,
+      status,
       headers: meta.h,
       body: bytes.subarray(bodyStart),
     };

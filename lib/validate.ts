@@ -75,12 +75,25 @@ export function resolveTags(option: string, tags: unknown): readonly string[] | 
   return tags as readonly string[];
 }
 
-/** A scope name (`character`, `content`, ...) and an optional id within it. @internal */
+/**
+ * A scope name (`character`, `content`, ...) and an optional id within it. An id may not contain
+ * `:`: a scope's keys are `{scope}:{id}` and its sub-keys `{scope}:{id}:…`, so the entries of an
+ * id `a:b` would be sub-keys of `a` and invalidating `a` would remove them. Rejecting the id says
+ * so at once; escaping it would only help keys this package builds, not the ones apps write.
+ * @internal
+ */
 export function resolveScope(scope: unknown, id: unknown): { scope: string; id: string | undefined } {
   if (typeof scope !== 'string' || scope === '') throw new InvalidOptionError('scope', `expected a non-empty string, got ${String(scope)}`);
   if (id === undefined) return { scope, id: undefined };
   if ((typeof id !== 'string' || id === '') && (typeof id !== 'number' || !Number.isFinite(id))) {
     throw new InvalidOptionError('id', `expected a non-empty string or a finite number, got ${String(id)}`);
   }
-  return { scope, id: String(id) };
+  const text = String(id);
+  if (text.includes(':')) {
+    throw new InvalidOptionError(
+      'id',
+      `"${text}" contains ":", which separates a ${scope} id from its sub-keys (${scope}:{id}:…): invalidating "${text.slice(0, text.indexOf(':'))}" would remove its entries too; use ids without ":" (e.g. encodeURIComponent(id))`,
+    );
+  }
+  return { scope, id: text };
 }

@@ -260,21 +260,28 @@ describe.each(COMBOS)('hostile traffic on $name', ({ store, version }) => {
 });
 
 describe('unkeyed request headers (documented risk)', () => {
-  test('a header the body depends on but Vary does not name is not in the key', async () => {
+  test('scheme and host are keyed, but a header the handler reads directly and Vary does not name is not', async () => {
     const cache = createCache();
     const app = EXPRESS_VERSIONS[0]!.express();
     app.set('trust proxy', true);
     app.get('/unkeyed', cacheResponse({ cache }), (req, res) => {
-      res.send(`<script src="//${req.hostname}/app.js"></script>`);
+      res.send(`<script src="//${String(req.headers['x-original-host'] ?? req.hostname)}/app.js"></script>`);
     });
     const running = await listen(app);
     try {
-      const stored = whenSet(cache);
+      let stored = whenSet(cache);
       await request(running.port, '/unkeyed', { headers: { 'x-forwarded-host': 'evil.example' } });
       await stored;
-      const victim = await request(running.port, '/unkeyed');
+      // req.hostname (X-Forwarded-Host under trust proxy) is in the key: no poisoning through it.
+      const clean = await request(running.port, '/unkeyed');
+      expect(clean.headers['x-cache']).toBe('MISS');
+      expect(clean.body.toString()).not.toContain('evil.example');
+      stored = whenSet(cache);
+      await request(running.port, '/unkeyed?x', { headers: { 'x-original-host': 'evil.example' } });
+      await stored;
+      const victim = await request(running.port, '/unkeyed?x');
       // This is why handlers must declare Vary (or use varyBy) for every header they read:
-      // docs/http.md says so, and the hostile suite's /home route shows the declared version is safe.
+      // README ("Headers your body depends on") says so, and /home above shows the declared version is safe.
       expect(victim.headers['x-cache']).toBe('HIT');
       expect(victim.body.toString()).toContain('evil.example');
     } finally {

@@ -16,10 +16,16 @@ describe.each(EXPRESS_VERSIONS)('one outcome per answer on $name', ({ express })
     let cache: Cache;
     let server: Running;
     let seen: string[];
+    let started: number;
+    let gate: Promise<void>;
+    let open: () => void;
 
     beforeEach(async () => {
       cache = createCache({ store: kind.make(), namespace: `outcomes-${Math.random().toString(36).slice(2)}` });
       seen = [];
+      started = 0;
+      gate = Promise.resolve();
+      open = () => undefined;
       for (const name of OUTCOMES) cache.on(name, () => seen.push(name));
       const app = express();
       app.get('/plain', cacheResponse({ cache, ttl: 60 }), (_req: Request, res: Response) => res.send('plain'));
@@ -27,7 +33,8 @@ describe.each(EXPRESS_VERSIONS)('one outcome per answer on $name', ({ express })
         res.set('Vary', 'Accept-Language').send(String(req.headers['accept-language']));
       });
       app.get('/stale', cacheResponse({ cache, ttl: 0.2, staleWhileRevalidate: 60 }), async (_req: Request, res: Response) => {
-        await sleep(100);
+        started++;
+        await gate;
         res.send('fresh');
       });
       app.get('/limited', cacheResponse({ cache, ttl: 60, limiter: { maxPerWindow: 1, windowMs: 60_000 } }), (req: Request, res: Response) => {
@@ -45,7 +52,7 @@ describe.each(EXPRESS_VERSIONS)('one outcome per answer on $name', ({ express })
     async function one(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; outcome: string | undefined }> {
       const before = seen.length;
       const answer = await request(server.port, path, { headers, method });
-      for (let i = 0; i < 200 && seen.length === before; i++) await sleep(5);
+      for (let i = 0; i < 2_000 && seen.length === before; i++) await sleep(5);
       await sleep(30); // a second outcome for the same answer would be a bug: give it time to show
       expect(seen.length - before).toBe(1);
       return { status: answer.status, outcome: seen[seen.length - 1] };
@@ -70,12 +77,16 @@ describe.each(EXPRESS_VERSIONS)('one outcome per answer on $name', ({ express })
       await sleep(300);
       // The first request after expiry revalidates (a miss); one arriving meanwhile is served stale.
       const before = seen.length;
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
       const revalidating = request(server.port, '/stale');
-      await sleep(30);
+      while (started < 2) await sleep(5); // the revalidating handler is running
       const stale = await request(server.port, '/stale');
+      open();
       expect(stale.headers['x-cache']).toBe('STALE');
       expect((await revalidating).headers['x-cache']).toBe('MISS');
-      for (let i = 0; i < 200 && seen.length < before + 2; i++) await sleep(5);
+      for (let i = 0; i < 2_000 && seen.length < before + 2; i++) await sleep(5);
       await sleep(30);
       expect(seen.slice(before).sort()).toEqual(['miss', 'stale']);
     });

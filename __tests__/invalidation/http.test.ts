@@ -34,7 +34,8 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   }
 }
 
-const characterKey = (id: string): string => apiKey('character', `/characters/${id}`, '');
+// The middleware keys on scheme and host too; supertest talks to 127.0.0.1 over http.
+const characterKey = (id: string): string => apiKey('character', `/characters/${id}`, '', undefined, { protocol: 'http', host: '127.0.0.1' });
 
 describe.each([
   ['Express 5', express5],

@@ -165,7 +165,7 @@ describe.each(EXPRESS_VERSIONS)('resilient cacheResponse on $name', ({ create })
       await settle(cache, 1);
       await sleep(80);
       // Another instance revalidating this URL holds its fill lock.
-      expect(await (cache.store as FullStore).acquireLock(`__lock__:${apiKey('shared', '/shared', '')}`, 60_000)).toBeDefined();
+      expect(await (cache.store as FullStore).acquireLock(`__lock__:${apiKey('shared', '/shared', '', undefined, { protocol: 'http', host: '127.0.0.1' })}`, 60_000)).toBeDefined();
       const answer = await request(app).get('/shared');
       expect(answer.headers['x-cache']).toBe('STALE');
       expect(answer.text).toBe('v1');

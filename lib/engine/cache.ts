@@ -361,6 +361,7 @@ export class Cache {
     this.events.emit(event, (key === undefined || this.namespace === '' ? payload : { ...payload, key: this.namespace + key }) as CacheEvents[E]);
   }
 
+
   /**
    * Removes every entry whose key (without namespace) matches the Redis glob `pattern`;
    * resolves with the count. Escape ids with `escapeGlob`. Rejects when the store fails.

@@ -3,7 +3,12 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 /** The status and headers of a response at the moment the handler's bytes reached this layer. */
 export interface CapturedHead {
   status: number;
-  /** Lower-case names, as `res.getHeaders()` reports them. */
+  /**
+   * Lower-case names, as `res.getHeaders()` reports them: the headers the handler set after
+   * capture began. A header that was already on the response then (set by a middleware mounted
+   * before the cache: `X-Request-Id`, `X-RateLimit-Remaining`, CORS) and still has the same value
+   * is left out, so it is never stored nor replayed over the next request's own value.
+   */
   headers: OutgoingHttpHeaders;
 }
 
@@ -37,6 +42,28 @@ function toBuffer(chunk: Chunk, encoding: BufferEncoding | undefined): Buffer {
   return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+type HeaderValue = OutgoingHttpHeaders[string];
+
+function sameValue(a: HeaderValue, b: HeaderValue): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => String(item) === String(b[i]));
+  }
+  return String(a) === String(b);
+}
+
+/** `headers` without the ones `before` already had with the same value. */
+function ownHeaders(headers: OutgoingHttpHeaders, before: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const own: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const earlier = before[name];
+    if (earlier !== undefined && sameValue(earlier, value)) continue;
+    own[name] = value;
+  }
+  return own;
+}
+
 /** Headers passed to `writeHead` as an object or a flat `[name, value, ...]` array, lower-cased. */
 function writeHeadHeaders(args: unknown[]): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
@@ -61,6 +88,10 @@ function writeHeadHeaders(args: unknown[]): OutgoingHttpHeaders {
  * bytes and headers in agreement whatever the mount order: a `compression` mounted before the
  * cache sets `Content-Encoding` only after that moment, over bytes this layer saw uncompressed;
  * one mounted after it has already set `Content-Encoding` and hands this layer compressed bytes.
+ *
+ * Headers already on `res` when this is called belong to the layers that ran before the cache;
+ * they are snapshotted here and left out of the captured head unless the handler changed them
+ * (headers passed to `writeHead` are always the handler's).
  */
 export function captureResponse(res: ServerResponse, maxBytes: number, hooks: CaptureHooks): void {
   const originalWrite = res.write;
@@ -70,10 +101,14 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
   let size = 0;
   let head: CapturedHead | undefined;
   let notModified = false;
+  // getHeaders() returns a fresh object, but array values are shared: copy them too.
+  const before: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(res.getHeaders())) before[name] = Array.isArray(value) ? [...value] : value;
 
   const takeHead = (status: number, extra: OutgoingHttpHeaders | undefined): void => {
     if (head !== undefined) return;
-    head = { status, headers: extra === undefined ? res.getHeaders() : { ...res.getHeaders(), ...extra } };
+    const own = ownHeaders(res.getHeaders(), before);
+    head = { status, headers: extra === undefined ? own : { ...own, ...extra } };
     if (hooks.onHead?.(head) === 'not-modified') {
       notModified = true;
       res.statusCode = 304;

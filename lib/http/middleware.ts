@@ -3,25 +3,19 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { LRUCache } from 'lru-cache';
 import { getDefaultCache } from '../default-cache';
 import type { Cache, Lookup } from '../engine/cache';
 import type { BypassReason, UncacheableReason } from '../engine/events';
 import type { EntryWrite, LoadContext, Loaded } from '../engine/fill';
-import { apiKey, boundKey } from '../keys';
 import type { ResponseEntry, ValueEntry } from '../serializer';
 import { type CapturedHead, type CapturedResponse, captureResponse } from './capture';
 import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
 import { type CacheResponseOptions, type ResolvedCacheResponseOptions, resolveCacheResponseOptions } from './options';
+import { setStoredHeaders } from './replay-headers';
+import { requestKeyer } from './request-key';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
 import { guardWithStale } from './stale-guard';
 import { type VarySpec, acceptsCoding, isEncoded, isVarySpec, responseVary, varyDigest } from './vary';
-
-// Hashing path+query with object-hash costs tens of microseconds, more than the rest of a hit;
-// a request URL maps to one key, so remember recent ones. Bounded by characters as well as by
-// count, because hostile URLs can be as long as the server's header limit.
-const KEY_MEMO_SIZE = 2_000;
-const KEY_MEMO_CHARS = 2_000_000;
 
 // Async zlib: a 1 MiB body must not stall every other request on the event loop.
 const gzip = promisify(zlib.gzip);
@@ -64,22 +58,24 @@ type CacheStatus = 'HIT' | 'STALE' | 'MISS';
 
 type End = (this: Response, chunk?: unknown) => Response;
 
-function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus): void {
+/** Sends a 304 from a stored entry; false (nothing sent or left set) when its headers are refused. */
+function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus): boolean {
+  if (!setStoredHeaders(res, entry.headers, NOT_MODIFIED_FIELDS)) return false;
   res.statusCode = 304;
-  for (const name of NOT_MODIFIED_FIELDS) {
-    const value = entry.headers[name];
-    if (value !== undefined) res.setHeader(name, value);
-  }
   res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   res.end();
+  return true;
 }
 
-/** Sends a stored answer. `end` is the response's own `end` when a wrapper must be bypassed. */
-function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): void {
+/**
+ * Sends a stored answer. `end` is the response's own `end` when a wrapper must be bypassed.
+ * False (nothing sent, no stored header left on `res`) when a stored header is refused.
+ */
+function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
+  if (!setStoredHeaders(res, entry.headers)) return false;
   res.statusCode = entry.status;
-  for (const [name, value] of Object.entries(entry.headers)) res.setHeader(name, value);
   res.setHeader('X-Cache', status);
   res.setHeader('Age', String(ageSeconds(entry.createdAt, Date.now())));
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
@@ -87,6 +83,7 @@ function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer,
   const send = end ?? (res.end as End);
   if (req.method === 'HEAD') send.call(res);
   else send.call(res, body);
+  return true;
 }
 
 /** A rate-limited miss with nothing stale to stand in: 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3). */
@@ -197,26 +194,10 @@ interface Located {
 export function cacheResponse(options: CacheResponseOptions = {}): RequestHandler {
   const opts = resolveCacheResponseOptions(options, (cache) => (cache ?? getDefaultCache()).profiles);
   const { freshness } = opts;
-  const keyMemo = new LRUCache<string, string>({
-    max: KEY_MEMO_SIZE,
-    maxSize: KEY_MEMO_CHARS,
-    sizeCalculation: (key, memoKey) => key.length + memoKey.length,
-  });
+  const keyOf = requestKeyer(opts);
 
-  const urlKey = (req: Request, endpoint: string): string => {
-    const memoKey = `${endpoint}\n${req.originalUrl}`;
-    let key = keyMemo.get(memoKey);
-    if (key === undefined) {
-      const queryAt = req.originalUrl.indexOf('?');
-      const path = queryAt === -1 ? req.originalUrl : req.originalUrl.slice(0, queryAt);
-      key = boundKey(apiKey(endpoint, path, queryAt === -1 ? '' : req.originalUrl.slice(queryAt + 1), opts.ignoreQuery), opts.maxKeyLength);
-      keyMemo.set(memoKey, key);
-    }
-    return key;
-  };
-
-  const baseKeyFor = (req: Request, endpoint: string): string => {
-    const key = urlKey(req, endpoint);
+  /** The key of this request's URL (and `varyBy` values). */
+  const baseKeyFor = (req: Request, key: string): string => {
     const { varyBy } = opts;
     if (varyBy === undefined) return key;
     const digest =
@@ -252,19 +233,9 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
    */
   const answer = (req: Request, res: Response, entry: ResponseEntry, status: CacheStatus): 'sent' | 'not-modified' | false | Promise<'sent' | false> => {
     if (!deliverable(entry, req)) return false;
-    if (notModified(req, entry)) {
-      replayNotModified(res, entry, opts.cacheControl, status);
-      return 'not-modified';
-    }
-    if (entry.bodyEncoding === undefined) {
-      replay(req, res, entry, entry.body, opts.cacheControl, status);
-      return 'sent';
-    }
-    return gunzipStored(entry.body).then((body) => {
-      if (body === undefined) return false;
-      replay(req, res, entry, body, opts.cacheControl, status);
-      return 'sent';
-    });
+    if (notModified(req, entry)) return replayNotModified(res, entry, opts.cacheControl, status) && 'not-modified';
+    if (entry.bodyEncoding === undefined) return replay(req, res, entry, entry.body, opts.cacheControl, status) && 'sent';
+    return gunzipStored(entry.body).then((body) => body !== undefined && replay(req, res, entry, body, opts.cacheControl, status) && 'sent');
   };
 
   /** Why an answer may not be stored, or `undefined` when it may. */
@@ -362,7 +333,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       if (fallback && fallback.bodyEncoding === undefined && deliverable(fallback, req)) {
         guardWithStale(res, (end) => {
           resolve({ kind: 'stale' });
-          replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End);
+          // The origin's 5xx is already discarded: a stale entry that cannot be replayed ends bare.
+          if (!replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End)) {
+            res.statusCode = 500;
+            (end as End).call(res);
+          }
         });
       }
       res.setHeader('X-Cache', 'MISS');
@@ -452,9 +427,16 @@ export function cacheResponse(options: CacheResponseOptions = {}): RequestHandle
       next();
       return;
     }
+    const keyed = keyOf(req, endpoint);
+    if ('bypass' in keyed) {
+      res.setHeader('X-Cache', 'BYPASS');
+      cache.report('bypass', { endpoint, reason: keyed.bypass });
+      next();
+      return;
+    }
     let baseKey: string;
     try {
-      baseKey = baseKeyFor(req, endpoint);
+      baseKey = baseKeyFor(req, keyed.key);
     } catch {
       res.setHeader('X-Cache', 'BYPASS');
       cache.report('bypass', { endpoint, reason: 'vary-by-threw' });

@@ -90,6 +90,30 @@ export interface CacheResponseOptions extends FreshnessOptions {
    */
   maxKeyLength?: number;
   /**
+   * Requests whose query string (everything after `?`) is longer than this many characters are
+   * not cached: `X-Cache: BYPASS` and a `bypass` event with reason `query-too-long`. The check
+   * is made before the query is parsed, so a hostile 16 KB query costs nothing to refuse. There
+   * is no "off" value (0 is rejected); pass a large number to lift it.
+   * @default 4096
+   */
+  maxQueryLength?: number;
+  /**
+   * Requests with more query parameters than this (non-empty `&`-separated parts, ignored names
+   * included) are not cached: `X-Cache: BYPASS` and a `bypass` event with reason
+   * `too-many-params`. Checked after `maxQueryLength`, before anything is decoded. 0 is rejected.
+   * @default 128
+   */
+  maxQueryParams?: number;
+  /**
+   * Put the request's host (`req.hostname`, which follows `X-Forwarded-Host` under
+   * `trust proxy`) in the key, next to the scheme (`req.protocol`), as RFC 9111 §2 keys a cache
+   * on the target URI. `false` shares one entry across every host the app answers for; only
+   * safe when no answer depends on the host (no absolute links built from `req.hostname`).
+   * The scheme is always in the key.
+   * @default true
+   */
+  keyByHost?: boolean;
+  /**
    * Take the TTL from the response's `Cache-Control`: `s-maxage`, else `max-age`
    * (RFC 9111 §5.2.2.10, §5.2.2.1); `max-age=0` answers are not stored. Answers without either
    * use `ttl`.
@@ -135,6 +159,9 @@ export interface ResolvedCacheResponseOptions {
   /** Predicate over query names, or undefined when nothing is ignored. */
   ignoreQuery: ((name: string) => boolean) | undefined;
   maxKeyLength: number;
+  maxQueryLength: number;
+  maxQueryParams: number;
+  keyByHost: boolean;
   ttlFromCacheControl: boolean;
   cacheControl: string | undefined;
   honorNoCache: boolean;
@@ -149,6 +176,9 @@ export const DEFAULT_CACHE_RESPONSE_OPTIONS = Object.freeze({
   maxBodyBytes: 1024 * 1024,
   ignoreQuery: Object.freeze([]) as readonly QueryNamePattern[],
   maxKeyLength: 512,
+  maxQueryLength: 4096,
+  maxQueryParams: 128,
+  keyByHost: true,
   ttlFromCacheControl: false,
   honorNoCache: false,
   compressStoredBodiesOver: 0,
@@ -212,6 +242,9 @@ export function resolveCacheResponseOptions(
     varyCoversCookie: typeof varyBy === 'function' || (varyBy?.includes('cookie') ?? false),
     ignoreQuery: resolveIgnoreQuery(options.ignoreQuery),
     maxKeyLength,
+    maxQueryLength: positiveInteger('maxQueryLength', options.maxQueryLength, DEFAULT_CACHE_RESPONSE_OPTIONS.maxQueryLength),
+    maxQueryParams: positiveInteger('maxQueryParams', options.maxQueryParams, DEFAULT_CACHE_RESPONSE_OPTIONS.maxQueryParams),
+    keyByHost: optionalBoolean('keyByHost', options.keyByHost, DEFAULT_CACHE_RESPONSE_OPTIONS.keyByHost),
     ttlFromCacheControl: optionalBoolean('ttlFromCacheControl', options.ttlFromCacheControl, DEFAULT_CACHE_RESPONSE_OPTIONS.ttlFromCacheControl),
     cacheControl,
     honorNoCache: optionalBoolean('honorNoCache', options.honorNoCache, DEFAULT_CACHE_RESPONSE_OPTIONS.honorNoCache),
