@@ -117,6 +117,15 @@ describe('one outcome event per cacheResponse answer', () => {
     expect(statsOf(cache).endpoints.b).toMatchObject({ bypassed: 1, bypassReasons: { [reason]: 1 } });
   });
 
+  it.each([
+    ['query-too-long', { maxQueryLength: 10 }, '/q?text=aaaaaaaaaaaaaaaaaaaa'],
+    ['too-many-params', { maxQueryParams: 2 }, '/q?a=1&b=2&c=3'],
+  ] as Array<[string, CacheResponseOptions, string]>)('bypass: %s', async (reason, options, url) => {
+    route('/q', { keyPrefix: 'q', ...options }, (_req, res) => void res.json({}));
+    expect(await one(request(app).get(url))).toEqual({ event: 'bypass', payload: expect.objectContaining({ endpoint: 'q', reason }) });
+    expect(statsOf(cache).endpoints.q).toMatchObject({ bypassed: 1, bypassReasons: { [reason]: 1 } });
+  });
+
   it('bypass: method', async () => {
     app.post('/p', cacheResponse({ cache, ttl: 60, keyPrefix: 'p' }), (_req, res) => void res.json({}));
     expect(await one(request(app).post('/p'))).toEqual({ event: 'bypass', payload: expect.objectContaining({ endpoint: 'p', reason: 'method' }) });
