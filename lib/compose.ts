@@ -3,6 +3,7 @@ import { Cache } from './engine/cache';
 import { TypedEmitter } from './engine/events';
 import { type CacheOptions, resolveCacheOptions } from './engine/options';
 import { InvalidOptionError } from './errors';
+import { InstrumentedStore } from './metrics/instrumented-store';
 import { normaliseNamespace } from './keys';
 import { ResilientStore } from './resilience/resilient-store';
 import { decodeEntry } from './serializer';
@@ -26,7 +27,9 @@ function expiresAt(bytes: Buffer): number | undefined {
  * journal, plus the invalidation bus) and hands the engine the composed store; nothing inside
  * the `Cache` builds stores. Without a store it uses a new {@link MemoryStore}.
  *
- * The breaker wraps the store only: while it is open, L1 keeps answering what it holds.
+ * The breaker wraps the store only: while it is open, L1 keeps answering what it holds. Each
+ * store is wrapped in an {@link InstrumentedStore} (tracing channel `express-cache-kit:store`,
+ * Prometheus timings), inside the breaker, so a call an open breaker skips is not timed.
  *
  * @example
  * ```ts
@@ -37,7 +40,9 @@ function expiresAt(bytes: Buffer): number | undefined {
 export function createCache(options: CacheOptions = {}): Cache {
   const resolved = resolveCacheOptions(options);
   const events = new TypedEmitter();
-  const primary: Store = resolved.store ?? new MemoryStore();
+  const raw = resolved.store ?? new MemoryStore();
+  const primary: Store = new InstrumentedStore(raw);
+  const fallback = resolved.fallback && new InstrumentedStore(resolved.fallback);
   let store: Store = primary;
   let resilient: ResilientStore | undefined;
   let tier: TieredStore | undefined;
@@ -48,7 +53,7 @@ export function createCache(options: CacheOptions = {}): Cache {
     // The wrapper has exactly the capabilities of its primary; the engine finds them with the
     // can* guards. It reports every failure it absorbs through these hooks, once.
     const settings = { ...resolved.breaker, fallbackMode: resolved.fallbackMode, probeKey: `${normaliseNamespace(resolved.namespace)}__probe__` };
-    resilient = new ResilientStore(primary, resolved.fallback, settings, {
+    resilient = new ResilientStore(primary, fallback, settings, {
       error: (error, operation, key) => report(error, operation, key),
       degraded: (error) => events.emit('degraded', { store: primary.name, error }),
       recovered: (downtimeMs) => {
@@ -60,12 +65,12 @@ export function createCache(options: CacheOptions = {}): Cache {
   }
   let bus: RedisBus | undefined;
   if (resolved.l1 !== undefined) {
-    if (resolved.bus !== undefined && resolved.bus !== false && !(primary instanceof RedisStore)) {
+    if (resolved.bus !== undefined && resolved.bus !== false && !(raw instanceof RedisStore)) {
       throw new InvalidOptionError('bus', 'the invalidation bus needs a RedisStore as "store"; pass bus: false for an L1 without one');
     }
-    if (resolved.bus !== false && primary instanceof RedisStore) {
+    if (resolved.bus !== false && raw instanceof RedisStore) {
       const channel = resolved.bus?.channel ?? `__bus__:${normaliseNamespace(resolved.namespace)}`;
-      bus = new RedisBus(primary.client, channel, resolved.bus?.subscriber);
+      bus = new RedisBus(raw.client, channel, resolved.bus?.subscriber);
     }
     const l2 = resilient;
     tier = new TieredStore(store, resolved.l1, { expiresAt, degraded: () => l2?.degraded ?? false }, bus);

@@ -77,3 +77,11 @@ export type { FullStore, LockCapable, PatternCapable, RateLimitCapable, RateLimi
 export type { GuardCapable, MarkedValue, SoftCapable } from './stores/store';
 export { TTL_PROFILES } from './ttl';
 export type { DurationString, DurationUnit, Ttl, TtlProfileName, TtlProfiles, TtlProfilesInput } from './ttl';
+// Observability (issue 15); Prometheus and the dashboard are the subpaths
+// `express-cache-kit/prometheus` and `express-cache-kit/dashboard`.
+export { InstrumentedStore } from './metrics/instrumented-store';
+export type { StoreOperation } from './metrics/instrumented-store';
+export { DEFAULT_MAX_ENDPOINTS, OTHER_ENDPOINT, StatsCollector } from './metrics/stats';
+export type { EndpointStats, OutcomeCounts, StatsSnapshot } from './metrics/stats';
+export { CHANNELS } from './metrics/tracing';
+export type { FillTraceContext, LookupTraceContext, StoreTraceContext } from './metrics/tracing';

@@ -1,3 +1,4 @@
+import type { MetricsOverhead } from '../scenarios/metrics';
 import { type Candidate, LABELS } from './candidates';
 import type { Summary } from './stats';
 
@@ -41,6 +42,8 @@ export interface BenchResults {
     probeMaxMs: Summary;
     tags: { ms: Summary; fillMs: Summary } | { skipped: string };
   };
+  /** Hit throughput with every observability listener on vs none (bench/scenarios/metrics.ts). */
+  metrics?: MetricsOverhead;
 }
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
@@ -133,6 +136,13 @@ export function renderMarkdown(results: BenchResults): string {
     );
     if ('skipped' in invalidation.tags) out.push(`- tags: skipped (${invalidation.tags.skipped}).`);
     else out.push(`- invalidateTags(['bench-all']): ${spread(invalidation.tags.ms, int)} ms (filling took ${spread(invalidation.tags.fillMs, int)} ms).`);
+  }
+  if (results.metrics) {
+    const m = results.metrics;
+    out.push('', '### Metrics overhead on a hit (MemoryStore; Prometheus + dashboard + tracing subscribers vs none)', '');
+    out.push(`- without: ${spread(m.plainRps, int)} req/s, ${spread(m.plainCpuUsPerRequest, (n) => fixed(n, 1))} CPU µs/request`);
+    out.push(`- with: ${spread(m.metricsRps, int)} req/s, ${spread(m.metricsCpuUsPerRequest, (n) => fixed(n, 1))} CPU µs/request`);
+    out.push(`- ratio with/without: best rounds ${fixed(m.bestRpsRatio, 3)}× req/s and ${fixed(m.bestCpuRatio, 3)}× CPU; median of rounds ${fixed(m.medianRpsRatio, 3)}× (target ≥ 0.97)`);
   }
   return out.join('\n');
 }

@@ -1,5 +1,7 @@
 import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
 import { escapeGlob, globToRegExp, normaliseNamespace, scopeKeyPatterns } from '../keys';
+import { type StatsSnapshot, StatsCollector } from '../metrics/stats';
+import { traceLookup } from '../metrics/tracing';
 import { type Entry, decodeEntry, encodeEntry } from '../serializer';
 import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags, canGuardWrites, canSoftInvalidate } from '../stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
@@ -104,30 +106,16 @@ export interface WarmTask {
   tags?: readonly string[];
 }
 
-/** Counters returned by {@link Cache.stats}. */
-export interface CacheStats {
-  hits: number;
-  misses: number;
-  sets: number;
-  deletes: number;
-  errors: number;
+/**
+ * What {@link Cache.stats} returns: the totals, outcome reasons and per-endpoint counts of the
+ * cache's {@link StatsCollector}, plus `writeErrors`.
+ */
+export interface CacheStats extends StatsSnapshot {
   /**
    * Failed writes of entries (`set` errors): a store that reads but refuses writes (Redis out
    * of memory) shows here, and counts toward the breaker.
    */
   writeErrors: number;
-  /** Answers served from a stale entry (counted neither as hits nor as misses). */
-  stale: number;
-  /** Answers the origin gave that could not be stored (a cookie, `private`, a 5xx, ...). */
-  uncacheable: number;
-  /** Requests that skipped the cache (`Authorization`, `Cookie`, a hostile query, ...). */
-  bypassed: number;
-  /** Origin calls refused by a limiter with nothing stale to stand in. */
-  limited: number;
-  /** Of `hits`, those answered `304 Not Modified`. */
-  notModified: number;
-  /** `hits / (hits + misses)`, or 0 before any read: over cacheable requests only. */
-  hitRate: number;
 }
 
 /**
@@ -159,7 +147,15 @@ export class Cache {
   private readonly fills: FillProtocol;
   private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly invalidations = new InvalidationLog();
-  private readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, writeErrors: 0, stale: 0, uncacheable: 0, bypassed: 0, limited: 0, notModified: 0 };
+  /**
+   * The statistics listener behind {@link Cache.stats} (the dashboard and Prometheus read it
+   * too, so counting happens once).
+   * @internal
+   */
+  readonly statsCollector: StatsCollector;
+  private writeErrors = 0;
+  /** The `error` listeners the cache attaches itself: more than these means someone listens. */
+  private internalErrorListeners = 0;
   private warnedUnheardError = false;
   private closed = false;
 
@@ -182,22 +178,12 @@ export class Cache {
     this.profiles = options.profiles;
     this.defaultTtlSeconds = options.defaultTtlSeconds;
     // Statistics are one more listener, not counters sprinkled through the code.
-    this.events.on('hit', () => void this.counters.hits++);
-    this.events.on('miss', () => void this.counters.misses++);
-    this.events.on('set', () => void this.counters.sets++);
-    this.events.on('delete', ({ count }) => void (this.counters.deletes += count));
+    this.statsCollector = new StatsCollector({ namespace: this.namespace });
+    this.statsCollector.attach(this.events);
     this.events.on('error', ({ operation }) => {
-      this.counters.errors++;
-      if (operation === 'set') this.counters.writeErrors++;
+      if (operation === 'set') this.writeErrors++;
     });
-    this.events.on('stale', () => void this.counters.stale++);
-    this.events.on('uncacheable', () => void this.counters.uncacheable++);
-    this.events.on('bypass', () => void this.counters.bypassed++);
-    this.events.on('limited', () => void this.counters.limited++);
-    this.events.on('not-modified', () => {
-      this.counters.hits++;
-      this.counters.notModified++;
-    });
+    this.internalErrorListeners = this.events.listenerCount('error');
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -561,8 +547,7 @@ export class Cache {
 
   /** Counters since the cache was created. */
   stats(): CacheStats {
-    const { hits, misses } = this.counters;
-    return { ...this.counters, hitRate: hits + misses === 0 ? 0 : hits / (hits + misses) };
+    return { ...this.statsCollector.snapshot(), writeErrors: this.writeErrors };
   }
 
   /** Closes the store. Later reads are misses; later invalidations reject. */
@@ -678,8 +663,13 @@ export class Cache {
     return this.deleteTagsOf(fullTags);
   }
 
+  /** Reads and decodes an entry, traced on `express-cache-kit:lookup` when anyone listens. */
+  private read(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
+    return traceLookup(fullKey, undefined, () => this.readStore(fullKey, graceMs));
+  }
+
   /** Reads and decodes an entry; store failures and corrupt bytes are misses (and `error` events). */
-  private async read(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
+  private async readStore(fullKey: string, graceMs: number): Promise<Lookup | undefined> {
     let bytes: Buffer | undefined;
     let softAt: number | undefined;
     const store = this.store;
@@ -810,8 +800,8 @@ export class Cache {
    */
   reportError(error: unknown, operation: string, key: string | undefined): void {
     const err = error instanceof Error ? error : new Error(String(error));
-    if (this.events.listenerCount('error') <= 1 && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
-      // Only the stats listener is attached: say it once, so a dead store is not invisible.
+    if (this.events.listenerCount('error') <= this.internalErrorListeners && !this.warnedUnheardError && !(err instanceof StoreClosedError)) {
+      // Only the cache's own listeners are attached: say it once, so a dead store is not invisible.
       this.warnedUnheardError = true;
       process.emitWarning(`cache ${operation} failed (${err.message}); listen to the cache's "error" event to see every failure`, {
         code: 'CACHE_STORE_ERROR',

@@ -1,3 +1,4 @@
+import { traceFill } from '../metrics/tracing';
 import { LocalRateLimiter } from '../stores/local-coordination';
 import { type Store, canLock, canRateLimit } from '../stores/store';
 import type { StaleReason } from './events';
@@ -295,7 +296,7 @@ export class FillProtocol {
     const started = performance.now();
     let loaded: Loaded<V>;
     try {
-      loaded = await spec.load({ staleIfError: () => this.staleIfError(spec)?.value });
+      loaded = await traceFill(spec.key, spec.endpoint, () => spec.load({ staleIfError: () => this.staleIfError(spec)?.value }));
     } catch (error) {
       this.onFill(spec.key, spec.endpoint, performance.now() - started, false);
       const stale = this.staleIfError(spec);

@@ -59,6 +59,25 @@ export class MemoryStore implements Store, GuardCapable, SoftCapable {
     return this.lru.calculatedSize;
   }
 
+  /**
+   * Up to `limit` live entries as key, size in bytes and remaining TTL in ms (most recently used
+   * first), for the dashboard and other inspection views. Reads nothing into the LRU order.
+   *
+   * @example
+   * ```ts
+   * for (const { key, bytes } of store.listEntries(100)) console.log(key, bytes);
+   * ```
+   */
+  listEntries(limit: number): Array<{ key: string; bytes: number; ttlMs: number }> {
+    this.open();
+    const listed: Array<{ key: string; bytes: number; ttlMs: number }> = [];
+    for (const [key, value] of this.lru.entries()) {
+      if (listed.length >= limit) break;
+      listed.push({ key, bytes: value.length, ttlMs: this.lru.getRemainingTTL(key) });
+    }
+    return listed;
+  }
+
   private open(): void {
     if (this.closed) throw new StoreClosedError('MemoryStore');
   }
