@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
+import ts from 'typescript';
 import { type Cache, cacheResponse, configureCache, invalidateAfter, invalidateCharacterCache } from '../../lib';
 import { EXPRESS_VERSIONS } from '../helpers/apps';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
@@ -10,17 +11,21 @@ afterAll(closeStoreClients);
 
 const MARKER = '<!-- tested: __tests__/invalidation/readme.test.ts runs this block as it is -->';
 
-/** The README's invalidation loop, exactly as printed, minus its import lines (given as parameters). */
+/**
+ * The README's invalidation loop, exactly as printed, minus its import lines (given as
+ * parameters), with its TypeScript types stripped (`invalidateAfter<{ id: string }>`).
+ */
 function readmeLoop(): string {
   const readme = readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
   const at = readme.indexOf(MARKER);
   if (at === -1) throw new Error('the README lost its tested invalidation block');
   const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
   if (!block?.[1]) throw new Error('no ts block after the marker');
-  return block[1]
+  const code = block[1]
     .split('\n')
     .filter((line) => !line.startsWith('import '))
     .join('\n');
+  return ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None } }).outputText;
 }
 
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
