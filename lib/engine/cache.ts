@@ -591,16 +591,17 @@ export class Cache {
   /**
    * Stamps what an invalidation covers in the store, before it removes anything, so a load
    * started earlier in another process cannot write back afterwards (see `GuardCapable`). A
-   * failed stamp is reported and does not stop the invalidation: its deletes decide whether it
-   * rejects.
+   * failed stamp does not stop the invalidation: its deletes decide whether it rejects (and
+   * report the failure).
    */
   private async stamp(names: readonly string[], at: number): Promise<void> {
     const store = this.store;
     if (!canGuardWrites(store)) return;
     try {
       await store.stampInvalidations(names, at, INVALIDATION_STAMP_TTL_MS);
-    } catch (error) {
-      this.reportError(error, 'stampInvalidations', names[0]);
+    } catch {
+      // Not reported on its own: the invalidation's commands go to the same store right after,
+      // and their failure is reported (once) and rejects the call.
     }
   }
 

@@ -209,6 +209,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     return `${key}:by:${digest}`;
   };
 
+  /** With `debug`, says on the answer why the cache did not serve or store it. */
+  const explain = (res: Response, reason: BypassReason | UncacheableReason): void => {
+    if (opts.debug && !res.headersSent) res.setHeader('X-Cache-Reason', reason);
+  };
+
   const bypassReason = (req: Request): BypassReason | undefined => {
     if (!isCacheableMethod(req.method)) return 'method';
     if (opts.shareAuthenticated) return undefined;
@@ -294,7 +299,9 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       });
       captureResponse(res, opts.maxBodyBytes, {
         onHead: (head) => {
-          const storable = notStorableReason(head.status, head.headers, opts.statuses) === undefined && answerTtl(opts, head, routeTtl) > 0;
+          const notStorable = notStorableReason(head.status, head.headers, opts.statuses) ?? (answerTtl(opts, head, routeTtl) > 0 ? undefined : 'max-age-zero');
+          const storable = notStorable === undefined;
+          if (notStorable !== undefined) explain(res, notStorable);
           if (opts.cacheControl !== undefined && storable) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
           // The client asked conditionally: answer its condition from the full answer.
           if (conditionals !== undefined && head.status >= 200 && head.status < 300 && isNotModified(conditionals, replayableHeaders(head.headers))) return 'not-modified';
@@ -377,6 +384,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
         return;
       case 'shared': {
         const { entry, storable } = result.value;
+        if (!storable) explain(res, 'status');
         const sent = await answer(req, res, entry, storable ? 'HIT' : 'MISS');
         if (sent !== false) {
           if (!storable) cache.report('uncacheable', { key, endpoint, reason: 'status' });
@@ -429,6 +437,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     const bypass = bypassReason(req);
     if (bypass !== undefined) {
       if (bypass !== 'method') res.setHeader('X-Cache', 'BYPASS');
+      explain(res, bypass);
       cache.report('bypass', { endpoint, reason: bypass });
       next();
       return;
@@ -436,6 +445,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     const keyed = keyOf(req, endpoint);
     if ('bypass' in keyed) {
       res.setHeader('X-Cache', 'BYPASS');
+      explain(res, keyed.bypass);
       cache.report('bypass', { endpoint, reason: keyed.bypass });
       next();
       return;
@@ -445,6 +455,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       baseKey = baseKeyFor(req, keyed.key);
     } catch {
       res.setHeader('X-Cache', 'BYPASS');
+      explain(res, 'vary-by-threw');
       cache.report('bypass', { endpoint, reason: 'vary-by-threw' });
       next();
       return;

@@ -184,6 +184,19 @@ export interface CacheResponseOptions extends FreshnessOptions {
    * @default 0 (off)
    */
   compressStoredBodiesOver?: number;
+  /**
+   * Adds `X-Cache-Reason` to answers that were not served from or stored in the cache, naming
+   * why (`set-cookie`, `private`, `status`, `authorization`, `query-too-long`, ... see the
+   * README's "Why was this not cached?"). For development: reasons are not for clients.
+   * @default false, or true when the environment variable `EXPRESS_CACHE_KIT_DEBUG` is `1` or `true`
+   */
+  debug?: boolean;
+}
+
+/** The `debug` default: the `EXPRESS_CACHE_KIT_DEBUG` environment variable. */
+function debugFromEnvironment(): boolean {
+  const value = process.env.EXPRESS_CACHE_KIT_DEBUG;
+  return value === '1' || value === 'true';
 }
 
 /** @internal */
@@ -212,6 +225,7 @@ export interface ResolvedCacheResponseOptions {
   cacheControl: string | undefined;
   honorNoCache: boolean;
   compressStoredBodiesOver: number;
+  debug: boolean;
   freshness: ResolvedFreshness;
 }
 
@@ -270,6 +284,7 @@ const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
   cacheControl: true,
   honorNoCache: true,
   compressStoredBodiesOver: true,
+  debug: true,
   staleWhileRevalidate: true,
   staleIfError: true,
   limiter: true,
@@ -337,6 +352,7 @@ export function resolveCacheResponseOptions(
     cacheControl,
     honorNoCache: optionalBoolean('honorNoCache', options.honorNoCache, DEFAULT_CACHE_RESPONSE_OPTIONS.honorNoCache),
     compressStoredBodiesOver: compressOver,
+    debug: optionalBoolean('debug', options.debug, debugFromEnvironment()),
     freshness: resolveFreshness(options),
   };
 }

@@ -131,11 +131,13 @@ export class ResilientStore implements Store {
         this.failed(error, 'write', 'stampInvalidations', names[0], false);
       }
     };
+    // Like `set`, a write the open breaker skips (no fallback) resolves as done: `false` would
+    // tell the engine an invalidation overtook the load.
     const onFallback = (key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined): Promise<boolean> =>
       this.onFallback('set', key, async (store) => {
         await store.set(key, value, ttlMs, tags);
         return true;
-      }, false);
+      }, true);
     this.setUnlessInvalidated = async (key, value, ttlMs, tags, names, sinceMs) => {
       this.ensureOpen();
       if (this.breaker.isOpen) return onFallback(key, value, ttlMs, tags);

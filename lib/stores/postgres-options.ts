@@ -61,8 +61,12 @@ export interface PostgresStoreOptions {
    * connection failures (a restarted server) on the pool, and an unheard one ends the process.
    */
   pool?: PgPool;
-  /** A `postgres://` URL; the store creates and owns a `pg.Pool` (with `poolOptions`). */
-  connectionString?: string;
+  /**
+   * A `postgres://` URL; the store creates and owns a `pg.Pool` (with `poolOptions`). `undefined`
+   * counts as not given, so `{ connectionString: process.env.DATABASE_URL }` type-checks (and
+   * throws naming the option when the variable is unset).
+   */
+  connectionString?: string | undefined;
   /** Extra `pg.Pool` options for the pool created from `connectionString` (e.g. `max`). */
   poolOptions?: Record<string, unknown>;
   /**
