@@ -704,8 +704,9 @@ export class Cache {
     }
     // Soft-invalidated: the entry counts as expired at the mark, so every stale window (the
     // caller's revalidate and error windows, and its grace) is measured from the invalidation.
-    // An entry written after the mark (the refresh) is not touched by it.
-    if (entry !== undefined && softAt !== undefined && entry.createdAt < softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: softAt };
+    // An entry written after the mark (the refresh) is not touched by it; one written in the same
+    // millisecond counts as marked, the safe side (at worst one more refresh).
+    if (entry !== undefined && softAt !== undefined && entry.createdAt <= softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: softAt };
     const now = Date.now();
     if (entry.expiresAt + graceMs <= now) return undefined;
     return { entry, stale: entry.expiresAt <= now };
