@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { InvalidOptionError, MemoryStore, RedisStore, cacheResponse, createCache } from '../../lib';
+import { InvalidOptionError, MemoryStore, RedisStore, SqliteStore, cacheResponse, createCache } from '../../lib';
 import { EXPRESS_VERSIONS } from '../helpers/apps';
 import { startRedisServer } from '../helpers/redis-server';
 import { restartFromSnapshot, saveSnapshot } from './persisted-restart';
@@ -73,6 +73,35 @@ describe.each(EXPRESS_VERSIONS)('$name: fallbackMode mirror', ({ create }) => {
       await cache.close();
       await redis.stop();
       await restarted?.stop();
+    }
+  });
+});
+
+describe.each(EXPRESS_VERSIONS)('$name: a SqliteStore mirror behind Redis', ({ create }) => {
+  test('through a Redis kill, hits keep coming from SQLite instead of the origin', async () => {
+    const redis = await startRedisServer();
+    const store = new RedisStore({ url: redis.url, operationTimeoutMs: 300 });
+    expect(await store.ready()).toBe(true);
+    const fallback = new SqliteStore({ path: ':memory:', pruneIntervalMs: 0 });
+    const cache = createCache({ store, fallback, fallbackMode: 'mirror', breaker: { failureThreshold: 2 } });
+    cache.on('error', () => undefined);
+    let origin = 0;
+    const app = create();
+    app.get('/top', cacheResponse({ cache, ttl: 60 }), (_req, res) => {
+      res.json({ origin: ++origin });
+    });
+    try {
+      expect((await request(app).get('/top')).headers['x-cache']).toBe('MISS');
+      await eventually(() => cache.stats().sets >= 1);
+      expect((await request(app).get('/top')).headers['x-cache']).toBe('HIT');
+      await redis.stop();
+      const during = await Promise.all(Array.from({ length: 10 }, () => request(app).get('/top')));
+      expect(during.map((res) => `${res.status} ${String(res.headers['x-cache'])}`)).toEqual(Array.from({ length: 10 }, () => '200 HIT'));
+      expect(during.every((res) => res.body.origin === 1)).toBe(true);
+      expect(origin).toBe(1);
+    } finally {
+      await cache.close();
+      await redis.stop();
     }
   });
 });
