@@ -216,7 +216,8 @@ describe('L1 over Redis', () => {
   test('Redis down: L1 keeps answering what it holds (hits, degraded visible); on recovery L1 is dropped', async () => {
     const own = await startRedisServer();
     try {
-      const store = new RedisStore({ url: own.url, operationTimeoutMs: 200 });
+      // A generous timeout: recovery needs one probe to answer in time, on a loaded machine too.
+      const store = new RedisStore({ url: own.url, operationTimeoutMs: 1_000 });
       await store.ready();
       const cache = createCache({ store, namespace: 'outage', l1: {}, breaker: { failureThreshold: 2, coolDownMs: 200 } });
       const tier = tierOf(cache);
@@ -252,5 +253,5 @@ describe('L1 over Redis', () => {
     } finally {
       await own.stop();
     }
-  });
+  }, 90_000);
 });

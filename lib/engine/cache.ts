@@ -704,9 +704,9 @@ export class Cache {
     }
     // Soft-invalidated: the entry counts as expired at the mark, so every stale window (the
     // caller's revalidate and error windows, and its grace) is measured from the invalidation.
-    // An entry written after the mark (the refresh) is not touched by it; one written in the same
-    // millisecond counts as marked, the safe side (at worst one more refresh).
-    if (entry !== undefined && softAt !== undefined && entry.createdAt <= softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: softAt };
+    // An entry written after the mark (the refresh) is not touched by it: writes are dated no
+    // earlier than the latest invalidation (see write()), which is always later than its mark.
+    if (entry !== undefined && softAt !== undefined && entry.createdAt < softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: softAt };
     const now = Date.now();
     if (entry.expiresAt + graceMs <= now) return undefined;
     return { entry, stale: entry.expiresAt <= now };
@@ -724,6 +724,9 @@ export class Cache {
     // its commands after this write, so it removes what we store.
     if (generation !== undefined && this.invalidations.invalidatedSince(generation, fullKey, fullTags)) return 'invalidated';
     const issuedAt = this.invalidations.generation;
+    // Dated no earlier than the latest invalidation here: what reaches the store now was loaded
+    // after it (an older load was refused just above), so no soft mark of it may apply.
+    if (entry.createdAt < issuedAt) entry = { ...entry, createdAt: issuedAt };
     const store = this.store;
     const ttlMs = ttlSeconds * 1000 + graceMs;
     const variantOf = VARIANT_KEY.exec(fullKey);

@@ -23,7 +23,11 @@ export const INVALIDATION_LOG_CAPACITY = 4_096;
  * Being times, they compare with the stamps other processes leave in the store, which is how
  * the same generation guards a write against invalidations made elsewhere.
  */
-const TICK = 0.001;
+// A whole millisecond: stamps and soft marks go through Lua, whose numbers print with 14
+// significant digits, so a fraction of a millisecond would be lost on the way back. A burst of
+// invalidations can run the generation ahead of the clock by its length in ms: writes are then
+// refused a little longer, the safe side.
+const TICK = 1;
 
 /**
  * The in-process record of recent invalidations that prevents stale write-backs: a loader takes
