@@ -706,8 +706,10 @@ export class Cache {
     // caller's revalidate and error windows, and its grace) is measured from the invalidation.
     // An entry written after the mark (the refresh) is not touched by it: writes are dated no
     // earlier than the latest invalidation (see write()), which is always later than its mark.
-    if (entry !== undefined && softAt !== undefined && entry.createdAt < softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: softAt };
     const now = Date.now();
+    // A mark's time can be up to a few ms ahead of the clock (generations tick by whole ms):
+    // once marked, an entry is stale at once.
+    if (entry !== undefined && softAt !== undefined && entry.createdAt < softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: Math.min(softAt, now) };
     if (entry.expiresAt + graceMs <= now) return undefined;
     return { entry, stale: entry.expiresAt <= now };
   }
