@@ -728,7 +728,8 @@ export class Cache {
     const issuedAt = this.invalidations.generation;
     // Dated no earlier than the latest invalidation here: what reaches the store now was loaded
     // after it (an older load was refused just above), so no soft mark of it may apply.
-    if (entry.createdAt < issuedAt) entry = { ...entry, createdAt: issuedAt };
+    // The lifetime is kept: the entry moves by those few milliseconds as a whole.
+    if (entry.createdAt < issuedAt) entry = { ...entry, createdAt: issuedAt, expiresAt: entry.expiresAt + (issuedAt - entry.createdAt) };
     const store = this.store;
     const ttlMs = ttlSeconds * 1000 + graceMs;
     const variantOf = VARIANT_KEY.exec(fullKey);
