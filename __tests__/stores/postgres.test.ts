@@ -55,7 +55,7 @@ describe('PostgresStore', () => {
     expect(() => new PostgresStore({ connectionString: 'mysql://x' })).toThrow(/connectionString/);
     expect(() => new PostgresStore({ pool: sharedPool(), table: 'cache; DROP TABLE x' })).toThrow(/table/);
     expect(() => new PostgresStore({ pool: sharedPool(), maxEntries: -1 })).toThrow(/maxEntries/);
-    expect(() => new PostgresStore({ pool: sharedPool(), maxEntry: 10 } as never)).toThrow(/did you mean "maxEntries"/);
+    expect(() => new PostgresStore({ pool: sharedPool(), maxEntrie: 10 } as never)).toThrow(/did you mean 'maxEntries'/);
   });
 
   test('the schema: the documented columns, indexes on expiry and last access, and the DDL is exported', async () => {

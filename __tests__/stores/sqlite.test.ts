@@ -40,7 +40,7 @@ describe('SqliteStore', () => {
   });
 
   test('options: unknown names are rejected with a suggestion; bad values name the option', () => {
-    expect(() => new SqliteStore({ paht: 'x.db' } as never)).toThrow(/did you mean "path"/);
+    expect(() => new SqliteStore({ paths: 'x.db' } as never)).toThrow(/did you mean 'path'/);
     expect(() => new SqliteStore({ path: '' })).toThrow(InvalidOptionError);
     expect(() => new SqliteStore({ path: ':memory:', table: '1bad' })).toThrow(/table/);
     expect(() => new SqliteStore({ path: ':memory:', pruneIntervalMs: -5 })).toThrow(/pruneIntervalMs/);

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors';
-import { nonNegativeInteger, optionalBoolean, plainObject, positiveInteger } from '../validate';
-import { knownOptions, tableName } from './sql-options';
+import { nonNegativeInteger, optionalBoolean, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
+import { tableName } from './sql-options';
 
 /**
  * The part of a `pg` query result the store reads (a `pg.QueryResult` fits).
@@ -158,7 +158,7 @@ export interface ResolvedPostgresStoreOptions {
 /** @internal */
 export function resolvePostgresStoreOptions(options: PostgresStoreOptions): ResolvedPostgresStoreOptions {
   plainObject('PostgresStore options', options);
-  knownOptions('PostgresStore', options, KNOWN);
+  rejectUnknownOptions('PostgresStore', options, KNOWN);
   const { pool, connectionString } = options;
   if ((pool === undefined) === (connectionString === undefined)) {
     throw new InvalidOptionError('pool', 'pass exactly one of "pool" (a pg.Pool) or "connectionString"');

@@ -17,31 +17,3 @@ export function tableName(option: string, value: unknown, fallback: string): str
   }
   return value;
 }
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] as number;
-      row[j] = Math.min(current + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length] as number;
-}
-
-/**
- * Rejects option names the owner does not know, suggesting the closest known one, so a typo
- * such as `maxEntry` fails at construction instead of silently doing nothing.
- * @internal
- */
-export function knownOptions(owner: string, given: object, known: readonly string[]): void {
-  for (const name of Object.keys(given)) {
-    if (known.includes(name)) continue;
-    const closest = [...known].sort((a, b) => distance(name, a) - distance(name, b))[0];
-    const hint = closest !== undefined && distance(name, closest) <= 3 ? ` (did you mean "${closest}"?)` : '';
-    throw new InvalidOptionError(name, `unknown ${owner} option${hint}`);
-  }
-}

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors';
-import { nonNegativeInteger, optionalBoolean, plainObject, positiveInteger } from '../validate';
-import { knownOptions, tableName } from './sql-options';
+import { nonNegativeInteger, optionalBoolean, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
+import { tableName } from './sql-options';
 
 /**
  * Options of {@link SqliteStore}.
@@ -84,7 +84,7 @@ export type ResolvedSqliteStoreOptions = { -readonly [K in keyof typeof DEFAULT_
 /** @internal */
 export function resolveSqliteStoreOptions(options: SqliteStoreOptions): ResolvedSqliteStoreOptions {
   plainObject('SqliteStore options', options);
-  knownOptions('SqliteStore', options, Object.keys(DEFAULT_SQLITE_STORE_OPTIONS));
+  rejectUnknownOptions('SqliteStore', options, Object.keys(DEFAULT_SQLITE_STORE_OPTIONS));
   const d = DEFAULT_SQLITE_STORE_OPTIONS;
   if (options.path !== undefined && (typeof options.path !== 'string' || options.path === '')) {
     throw new InvalidOptionError('path', `expected a file path or ':memory:', got ${String(options.path)}`);
