@@ -1,9 +1,9 @@
 import { InvalidOptionError, RateLimitedError, StoreClosedError, UnsupportedOperationError } from '../errors';
 import { escapeGlob, globToRegExp, normaliseNamespace, scopeKeyPatterns } from '../keys';
 import { type StatsSnapshot, StatsCollector } from '../metrics/stats';
-import { traceLookup } from '../metrics/tracing';
+import { lookupsTraced, traceLookup } from '../metrics/tracing';
 import { type Entry, decodeEntry, encodeEntry } from '../serializer';
-import { type PatternCapable, type Store, type TagCapable, canDeletePattern, canDeleteTags, canGuardWrites, canSoftInvalidate } from '../stores/store';
+import { type MarkedValue, type PatternCapable, READ_LATER, type Store, type TagCapable, canDeletePattern, canDeleteTags, canGuardWrites, canReadNow, canSoftInvalidate } from '../stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { resolveScope, resolveTags } from '../validate';
 import type { TypedEmitter } from './events';
@@ -382,6 +382,26 @@ export class Cache {
   }
 
   /**
+   * {@link Cache.peek} in the same tick, when the store can answer without waiting (an
+   * in-process store, an L1 copy): a hit then costs no promise. {@link READ_LATER} when it
+   * cannot (or a tracer listens to lookups); the caller then awaits `peek`.
+   * @internal
+   */
+  peekNow(key: string, graceMs = 0): Lookup | undefined | typeof READ_LATER {
+    const store = this.store;
+    if (!canReadNow(store) || lookupsTraced()) return READ_LATER;
+    const fullKey = this.namespace + key;
+    let marked: MarkedValue | undefined | typeof READ_LATER;
+    try {
+      marked = store.readNow(fullKey);
+    } catch {
+      return READ_LATER;
+    }
+    if (marked === READ_LATER || marked === undefined) return marked;
+    return this.lookupOf(fullKey, marked.value, marked.softAt, graceMs);
+  }
+
+  /**
    * Runs the fill protocol (single flight, fill lock, wait, re-check, limiter, stale decisions,
    * generation-guarded write) for a front-end. Keys and tags in `spec` and its writes are
    * without namespace.
@@ -687,7 +707,11 @@ export class Cache {
       this.reportError(error, 'get', fullKey);
       return undefined;
     }
-    if (bytes === undefined) return undefined;
+    return bytes === undefined ? undefined : this.lookupOf(fullKey, bytes, softAt, graceMs);
+  }
+
+  /** What stored bytes mean now: fresh, stale within `graceMs`, or nothing (expired, corrupt). */
+  private lookupOf(fullKey: string, bytes: Buffer, softAt: number | undefined, graceMs: number): Lookup | undefined {
     let entry = this.decoded.get(bytes);
     if (entry === undefined) {
       try {
@@ -709,7 +733,7 @@ export class Cache {
     const now = Date.now();
     // A mark's time can be up to a few ms ahead of the clock (generations tick by whole ms):
     // once marked, an entry is stale at once.
-    if (entry !== undefined && softAt !== undefined && entry.createdAt < softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: Math.min(softAt, now) };
+    if (softAt !== undefined && entry.createdAt < softAt && softAt < entry.expiresAt) entry = { ...entry, expiresAt: Math.min(softAt, now) };
     if (entry.expiresAt + graceMs <= now) return undefined;
     return { entry, stale: entry.expiresAt <= now };
   }

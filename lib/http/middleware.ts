@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import type { NextFunction, Request, Response } from 'express';
 import { getDefaultCache } from '../default-cache';
 import type { Cache, Lookup } from '../engine/cache';
+import { READ_LATER } from '../stores/store';
 import type { BypassReason, UncacheableReason } from '../engine/events';
 import type { EntryWrite, LoadContext, Loaded } from '../engine/fill';
 import type { ResponseEntry, ValueEntry } from '../serializer';
@@ -160,6 +161,17 @@ interface Located {
   vary: readonly string[];
 }
 
+/** The request header names a Vary record under a base key lists; undefined when `found` is no record. */
+function varyRecordOf(found: Lookup | undefined): readonly string[] | undefined {
+  if (found === undefined || found.entry.kind !== 'value' || !isVarySpec(found.entry.value)) return undefined;
+  return found.entry.value.vary;
+}
+
+/** A lookup under `key` as the middleware uses it: only a stored response answers. */
+function located(key: string, found: Lookup | undefined, vary: readonly string[]): Located {
+  return { key, found: found?.entry.kind === 'response' ? (found as Lookup<ResponseEntry>) : undefined, vary };
+}
+
 /**
  * Express middleware that answers GET (and HEAD) requests from the cache and stores cacheable
  * answers, following RFC 9110/9111. It is a client of the cache's one fill protocol: it
@@ -225,14 +237,21 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   /** The stored answer for this request (following a Vary record), fresh or within `graceMs` past its TTL. */
   const locate = async (cache: Cache, baseKey: string, req: Request, graceMs: number): Promise<Located> => {
     const found = await cache.peek(baseKey, graceMs);
-    if (found === undefined) return { key: baseKey, found: undefined, vary: [] };
-    if (found.entry.kind === 'response') return { key: baseKey, found: found as Lookup<ResponseEntry>, vary: [] };
-    // A value under a base key is the record of which request headers select the variant.
-    if (!isVarySpec(found.entry.value)) return { key: baseKey, found: undefined, vary: [] };
-    const { vary } = found.entry.value;
+    const vary = varyRecordOf(found);
+    if (vary === undefined) return located(baseKey, found, []);
     const key = variantKey(baseKey, vary, req);
-    const variant = await cache.peek(key, graceMs);
-    return { key, found: variant?.entry.kind === 'response' ? (variant as Lookup<ResponseEntry>) : undefined, vary };
+    return located(key, await cache.peek(key, graceMs), vary);
+  };
+
+  /** {@link locate} in the same tick, or `READ_LATER` when the store has to be awaited. */
+  const locateNow = (cache: Cache, baseKey: string, req: Request, graceMs: number): Located | typeof READ_LATER => {
+    const found = cache.peekNow(baseKey, graceMs);
+    if (found === READ_LATER) return READ_LATER;
+    const vary = varyRecordOf(found);
+    if (vary === undefined) return located(baseKey, found, []);
+    const key = variantKey(baseKey, vary, req);
+    const variant = cache.peekNow(key, graceMs);
+    return variant === READ_LATER ? READ_LATER : located(key, variant, vary);
   };
 
   /**
@@ -422,7 +441,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     next();
   };
 
-  return asRouteMiddleware(async function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
+  return asRouteMiddleware(function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
     let cache: Cache;
     let routeTtl: number;
     const endpoint = opts.keyPrefix ?? endpointOf(req);
@@ -462,30 +481,58 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     }
     try {
       const refresh = opts.honorNoCache && requestsRevalidation(req.headers['cache-control'], req.headers.pragma);
-      const located: Located = refresh ? { key: baseKey, found: undefined, vary: [] } : await locate(cache, baseKey, req, freshness.graceMs);
-      const { found } = located;
-      if (found && !found.stale) {
-        const result = answer(req, res, found.entry, 'HIT');
-        const sent = result === false || result === 'sent' || result === 'not-modified' ? result : await result;
-        if (sent !== false) {
-          cache.report(sent === 'not-modified' ? 'not-modified' : 'hit', { key: located.key, endpoint });
-          return;
-        }
-      }
-      if (req.method !== 'GET') {
-        // A HEAD answer has no body to store; the GET that follows fills the entry.
-        res.setHeader('X-Cache', 'MISS');
-        cache.report('miss', { key: located.key, endpoint });
-        next();
-        return;
-      }
-      await fillAndAnswer(cache, endpoint, baseKey, found && !found.stale ? { ...located, found: undefined } : located, routeTtl, refresh, req, res, next);
+      if (refresh) return serve(cache, endpoint, baseKey, { key: baseKey, found: undefined, vary: [] }, routeTtl, refresh, req, res, next);
+      // An in-process store answers in this tick: a hit then sends without a single promise.
+      const now = locateNow(cache, baseKey, req, freshness.graceMs);
+      if (now !== READ_LATER) return serve(cache, endpoint, baseKey, now, routeTtl, refresh, req, res, next);
+      return locate(cache, baseKey, req, freshness.graceMs)
+        .then((later) => serve(cache, endpoint, baseKey, later, routeTtl, refresh, req, res, next))
+        .catch((error: unknown) => recover(error, res, next));
     } catch (error) {
-      // Nothing above should throw; if it does, the handler still answers.
-      if (!res.headersSent) next();
-      else next(error);
+      recover(error, res, next);
+      return undefined;
     }
   });
+
+  /** Answers from what was located: a fresh hit at once, anything else through the fill. */
+  function serve(cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number, refresh: boolean, req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
+    const { found } = where;
+    if (found && !found.stale) {
+      const result = answer(req, res, found.entry, 'HIT');
+      if (result === 'sent' || result === 'not-modified') {
+        cache.report(result === 'not-modified' ? 'not-modified' : 'hit', { key: where.key, endpoint });
+        return undefined;
+      }
+      if (result !== false) {
+        return result.then((sent) => {
+          if (sent !== false) cache.report('hit', { key: where.key, endpoint });
+          else return miss(cache, endpoint, baseKey, { ...where, found: undefined }, routeTtl, refresh, req, res, next);
+          return undefined;
+        }).catch((error: unknown) => recover(error, res, next));
+      }
+    }
+    return miss(cache, endpoint, baseKey, found && !found.stale ? { ...where, found: undefined } : where, routeTtl, refresh, req, res, next).catch((error: unknown) =>
+      recover(error, res, next),
+    );
+  }
+
+  /** A request no fresh entry answered: the handler's, through the fill (a GET) or on its own (a HEAD). */
+  async function miss(cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number, refresh: boolean, req: Request, res: Response, next: NextFunction): Promise<void> {
+    if (req.method !== 'GET') {
+      // A HEAD answer has no body to store; the GET that follows fills the entry.
+      res.setHeader('X-Cache', 'MISS');
+      cache.report('miss', { key: where.key, endpoint });
+      next();
+      return;
+    }
+    await fillAndAnswer(cache, endpoint, baseKey, where, routeTtl, refresh, req, res, next);
+  }
+}
+
+/** Nothing in the middleware should throw; if something does, the handler still answers. */
+function recover(error: unknown, res: Response, next: NextFunction): void {
+  if (!res.headersSent) next();
+  else next(error);
 }
 
 /** How long a fill whose client left and whose handler never ended is kept, in ms. */

@@ -1,13 +1,11 @@
 import type { Request } from 'express';
-import { LRUCache } from 'lru-cache';
 import type { BypassReason } from '../engine/events';
 import { apiKey, boundKey, countQueryParams } from '../keys';
 
 // A request URL maps to one key, so recent ones are remembered: a memo hit skips parsing and
-// hashing. Bounded by characters as well as by count, because hostile URLs can be as long as the
-// server's header limit.
-const KEY_MEMO_SIZE = 2_000;
-const KEY_MEMO_CHARS = 2_000_000;
+// hashing. Per generation of the memo (it keeps two), bounded by characters as well as by count.
+const KEY_MEMO_SIZE = 1_000;
+const KEY_MEMO_CHARS = 1_000_000;
 
 /** What a response key is computed from: the target URI as Express reports it, split. */
 export interface RequestKeyInput {
@@ -66,25 +64,76 @@ export function requestKey(input: RequestKeyInput, opts: RequestKeyOptions): Req
  * ```
  */
 export function requestKeyer(opts: RequestKeyOptions): (req: Request, endpoint: string) => RequestKeyResult {
-  const memo = new LRUCache<string, string>({
-    max: KEY_MEMO_SIZE,
-    maxSize: KEY_MEMO_CHARS,
-    sizeCalculation: (key, memoKey) => key.length + memoKey.length,
-  });
+  const memo = new KeyMemo(KEY_MEMO_SIZE, KEY_MEMO_CHARS);
   return (req, endpoint) => {
     const url = req.originalUrl;
     const queryAt = url.indexOf('?');
-    const rawQuery = queryAt === -1 ? '' : url.slice(queryAt + 1);
     // Bounds before the memo: an oversized query must not even cost a memo lookup on its length.
-    if (rawQuery.length > opts.maxQueryLength) return { bypass: 'query-too-long' };
-    const protocol = req.protocol;
-    const host = opts.keyByHost ? (req.hostname ?? '') : '';
+    if (queryAt !== -1 && url.length - queryAt - 1 > opts.maxQueryLength) return { bypass: 'query-too-long' };
+    const { protocol, host } = targetOf(req, opts.keyByHost);
     // Newlines cannot occur in a request target, a host or a scheme, so they separate the parts.
     const memoKey = `${endpoint}\n${protocol}\n${host}\n${url}`;
     const known = memo.get(memoKey);
     if (known !== undefined) return { key: known };
+    const rawQuery = queryAt === -1 ? '' : url.slice(queryAt + 1);
     const result = requestKey({ endpoint, protocol, host, path: queryAt === -1 ? url : url.slice(0, queryAt), rawQuery }, opts);
     if ('key' in result) memo.set(memoKey, result.key);
     return result;
   };
+}
+
+/**
+ * The scheme and host name a request is keyed on, as `req.protocol` and `req.hostname` report
+ * them. Without `trust proxy` (Express' default) neither looks at `X-Forwarded-*`, so they are
+ * read here off the socket and the `Host` header, which is what those getters do then, without
+ * their settings lookups and trust function calls on every request.
+ */
+function targetOf(req: Request, byHost: boolean): { protocol: string; host: string } {
+  const settings = (req.app as { settings?: Record<string, unknown> } | undefined)?.settings;
+  if (settings?.['trust proxy'] !== false) return { protocol: req.protocol, host: byHost ? (req.hostname ?? '') : '' };
+  const protocol = (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
+  if (!byHost) return { protocol, host: '' };
+  const header = req.headers.host;
+  if (header === undefined || header === '') return { protocol, host: '' };
+  // An IPv6 literal keeps its colons: the port starts after the closing bracket.
+  const portAt = header.indexOf(':', header.charCodeAt(0) === 0x5b ? header.indexOf(']') + 1 : 0);
+  return { protocol, host: portAt === -1 ? header : header.slice(0, portAt) };
+}
+
+/**
+ * A bounded memo of recent keys in two generations of plain Maps: lookups and inserts are one
+ * Map operation each, and when the young generation is full the old one is dropped whole. On
+ * a miss path (every URL new) that is cheaper than an LRU's list upkeep and per-entry
+ * eviction, and a URL asked for again is promoted, so hot URLs stay. Bounded by entries and by
+ * characters per generation (hostile URLs can be as long as the server's header limit).
+ */
+class KeyMemo {
+  private young = new Map<string, string>();
+  private old = new Map<string, string>();
+  private youngChars = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxChars: number,
+  ) {}
+
+  get(memoKey: string): string | undefined {
+    const known = this.young.get(memoKey);
+    if (known !== undefined) return known;
+    const older = this.old.get(memoKey);
+    if (older !== undefined) this.set(memoKey, older);
+    return older;
+  }
+
+  set(memoKey: string, key: string): void {
+    const chars = memoKey.length + key.length;
+    if (chars > this.maxChars) return;
+    if (this.young.size >= this.maxEntries || this.youngChars + chars > this.maxChars) {
+      this.old = this.young;
+      this.young = new Map();
+      this.youngChars = 0;
+    }
+    this.young.set(memoKey, key);
+    this.youngChars += chars;
+  }
 }

@@ -11,7 +11,10 @@ import {
   canLock,
   canPrune,
   canRateLimit,
+  canReadNow,
   canSoftInvalidate,
+  READ_LATER,
+  type SyncReadCapable,
 } from '../stores/store';
 import { storeChannel } from './tracing';
 
@@ -69,6 +72,7 @@ export class InstrumentedStore implements Store {
       this.softDeleteTags = (tags, atMs) => this.run('softDeleteTags', undefined, () => inner.softDeleteTags(tags, atMs));
       this.softDeleteTagPattern = (pattern, atMs) => this.run('softDeleteTagPattern', pattern, () => inner.softDeleteTagPattern(pattern, atMs));
     }
+    if (canReadNow(inner)) this.readNow = (key) => this.readNowOf(inner, key);
     if (canPrune(inner)) {
       this.prune = () => this.run('prune', undefined, () => inner.prune());
       this.inspect = (options) => this.run('inspect', undefined, () => inner.inspect(options));
@@ -82,6 +86,7 @@ export class InstrumentedStore implements Store {
   softDeletePattern?: SoftCapable['softDeletePattern'];
   softDeleteTags?: SoftCapable['softDeleteTags'];
   softDeleteTagPattern?: SoftCapable['softDeleteTagPattern'];
+  readNow?: SyncReadCapable['readNow'];
   prune?: PruneCapable['prune'];
   inspect?: PruneCapable['inspect'];
 
@@ -119,6 +124,19 @@ export class InstrumentedStore implements Store {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  /**
+   * A same-tick read, timed for observers like any `get`. While a tracer listens the read is
+   * left to the traced asynchronous path ({@link READ_LATER}), so every get still shows as a span.
+   */
+  private readNowOf(inner: SyncReadCapable, key: string): ReturnType<SyncReadCapable['readNow']> {
+    if (storeChannel.hasSubscribers) return READ_LATER;
+    if (this.observers.size === 0) return inner.readNow(key);
+    const started = performance.now();
+    const found = inner.readNow(key);
+    if (found !== READ_LATER) this.notify({ store: this.name, operation: 'get', durationMs: performance.now() - started });
+    return found;
   }
 
   private run<T>(operation: string, key: string | undefined, call: () => Promise<T>): Promise<T> {

@@ -82,6 +82,11 @@ export function traceLookup<T>(key: string, endpoint: string | undefined, run: (
   return lookupChannel.tracePromise(run, { key, endpoint });
 }
 
+/** Whether anyone subscribes to `express-cache-kit:lookup` (then lookups take the traced path). @internal */
+export function lookupsTraced(): boolean {
+  return lookupChannel.hasSubscribers;
+}
+
 /**
  * Runs `run` as a traced origin call for `key` when anyone subscribes to
  * `express-cache-kit:fill`; otherwise just runs it.

@@ -14,7 +14,10 @@ import {
   canGuardWrites,
   canLock,
   canRateLimit,
+  canReadNow,
   canSoftInvalidate,
+  READ_LATER,
+  type SyncReadCapable,
 } from '../stores/store';
 import { type BreakerSettings, CircuitBreaker, type FailureKind } from './breaker';
 import { INVALIDATION_OPERATIONS, type Invalidation, InvalidationJournal, applyInvalidation } from './journal';
@@ -85,6 +88,7 @@ export class ResilientStore implements Store {
   softDeletePattern?: SoftCapable['softDeletePattern'];
   softDeleteTags?: SoftCapable['softDeleteTags'];
   softDeleteTagPattern?: SoftCapable['softDeleteTagPattern'];
+  readNow?: SyncReadCapable['readNow'];
 
   constructor(
     readonly primary: Store,
@@ -113,6 +117,23 @@ export class ResilientStore implements Store {
     }
     if (canGuardWrites(primary)) this.forwardGuard(primary);
     if (canSoftInvalidate(primary)) this.forwardSoft(primary);
+    if (canReadNow(primary)) this.readNow = (key) => this.readNowOf(primary, key);
+  }
+
+  /**
+   * A same-tick read of a healthy primary. Everything else (an open breaker, a failure, a closed
+   * wrapper) is left to the asynchronous read, which owns fallback routing and reporting.
+   */
+  private readNowOf(primary: SyncReadCapable, key: string): ReturnType<SyncReadCapable['readNow']> {
+    if (this.closed || this.breaker.isOpen) return READ_LATER;
+    let found: ReturnType<SyncReadCapable['readNow']>;
+    try {
+      found = primary.readNow(key);
+    } catch {
+      return READ_LATER;
+    }
+    if (found !== READ_LATER) this.breaker.success('read');
+    return found;
   }
 
   /**

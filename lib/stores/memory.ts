@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { StoreClosedError } from '../errors';
 import { globToRegExp } from '../keys';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './memory-options';
-import type { GuardCapable, MarkedValue, RateLimits, SoftCapable, Store } from './store';
+import { type GuardCapable, type MarkedValue, READ_LATER, type RateLimits, type SoftCapable, type Store, type SyncReadCapable } from './store';
 import { LocalLocks, LocalRateLimiter } from './local-coordination';
 
 /** How many invalidation stamps a MemoryStore remembers (the oldest are forgotten first). */
@@ -25,7 +25,7 @@ export const MEMORY_STAMP_LIMIT = 100_000;
  * const cache = createCache({ store: new MemoryStore({ maxEntries: 50_000, maxBytes: 128 * 1024 * 1024 }) });
  * ```
  */
-export class MemoryStore implements Store, GuardCapable, SoftCapable {
+export class MemoryStore implements Store, GuardCapable, SoftCapable, SyncReadCapable {
   readonly name = 'memory';
   private readonly lru: LRUCache<string, Buffer>;
   private readonly keysByTag = new Map<string, Set<string>>();
@@ -131,6 +131,13 @@ export class MemoryStore implements Store, GuardCapable, SoftCapable {
 
   async getWithMark(key: string): Promise<MarkedValue | undefined> {
     this.open();
+    const value = this.lru.get(key);
+    return value === undefined ? undefined : { value, softAt: this.softMarks.get(key) };
+  }
+
+  /** {@link getWithMark} in the same tick (a closed store answers through the rejecting path). @internal */
+  readNow(key: string): MarkedValue | undefined | typeof READ_LATER {
+    if (this.closed) return READ_LATER;
     const value = this.lru.get(key);
     return value === undefined ? undefined : { value, softAt: this.softMarks.get(key) };
   }

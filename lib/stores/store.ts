@@ -216,6 +216,21 @@ export interface SoftCapable {
   softDeleteTagPattern(pattern: string, atMs: number): Promise<number>;
 }
 
+/** What {@link SyncReadCapable.readNow} answers when only the asynchronous read can tell. @internal */
+export const READ_LATER: unique symbol = Symbol('express-cache-kit.readLater');
+
+/**
+ * Capability: reads answered in the same tick, for stores that hold entries in this process
+ * (MemoryStore, an L1 tier's copies). A hit then costs no promise at all, which is most of what
+ * an in-process hit costs beyond the HTTP stack. `readNow` returns what `getWithMark` would
+ * resolve with, or {@link READ_LATER} when it cannot say without waiting (an L1 miss, an open
+ * breaker, a closed store); the engine then reads asynchronously as before.
+ * @internal
+ */
+export interface SyncReadCapable {
+  readNow(key: string): MarkedValue | undefined | typeof READ_LATER;
+}
+
 /** A store with every capability the built-in stores have. */
 export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable & GuardCapable & SoftCapable;
 
@@ -264,6 +279,11 @@ export function canGuardWrites(store: Store): store is Store & GuardCapable {
 /** Whether `store` implements {@link SoftCapable}. */
 export function canSoftInvalidate(store: Store): store is Store & SoftCapable {
   return hasMethods(store, ['getWithMark', 'softDelete', 'softDeletePattern', 'softDeleteTags', 'softDeleteTagPattern']);
+}
+
+/** Whether `store` implements {@link SyncReadCapable}. @internal */
+export function canReadNow(store: Store): store is Store & SyncReadCapable {
+  return typeof (store as Partial<SyncReadCapable>).readNow === 'function';
 }
 
 /** Whether `value` looks like a {@link Store} (the core methods). @internal */

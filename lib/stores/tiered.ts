@@ -4,8 +4,8 @@ import type { RedisBus } from '../bus/redis-bus';
 import { InvalidOptionError, StoreClosedError } from '../errors';
 import { globToRegExp } from '../keys';
 import { nonNegativeInteger, plainObject, positiveInteger } from '../validate';
-import type { LockCapable, PatternCapable, RateLimitCapable, Store, TagCapable } from './store';
-import { canDeletePattern, canDeleteTags, canLock, canRateLimit } from './store';
+import type { LockCapable, MarkedValue, PatternCapable, RateLimitCapable, Store, SyncReadCapable, TagCapable } from './store';
+import { READ_LATER, canDeletePattern, canDeleteTags, canLock, canRateLimit } from './store';
 
 /**
  * Options of the in-process tier in front of the store (`createCache({ l1 })`).
@@ -116,7 +116,7 @@ interface Copy {
  * const cache = createCache({ store: new RedisStore({ url }), namespace: 'myapp', l1: { maxEntries: 50_000, maxBytes: 64 * 1024 * 1024 } });
  * ```
  */
-export class TieredStore implements Store {
+export class TieredStore implements Store, SyncReadCapable {
   readonly name: string;
   private readonly lru: LRUCache<string, Copy>;
   private readonly capMs: number;
@@ -205,6 +205,13 @@ export class TieredStore implements Store {
   /** Whether `key` has a copy in L1 (without touching its recency). */
   holds(key: string): boolean {
     return this.lru.has(key);
+  }
+
+  /** An L1 copy in the same tick; anything else is the asynchronous read's to answer. @internal */
+  readNow(key: string): MarkedValue | undefined | typeof READ_LATER {
+    if (this.closed || this.mode === 'down') return READ_LATER;
+    const copy = this.lru.get(key);
+    return copy === undefined ? READ_LATER : { value: copy.value, softAt: undefined };
   }
 
   async get(key: string): Promise<Buffer | undefined> {
