@@ -261,7 +261,7 @@ async function profile(requests: number, phase: Phase): Promise<void> {
     const node = byId.get(id) as ProfileNode;
     let sum = node.hitCount ?? 0;
     const label = name(node);
-    const ours = label.includes(' lib/') && !onStack.has(label);
+    const ours = (label.includes(' lib/') || label.includes(' dist/')) && !onStack.has(label);
     if (ours) onStack.add(label);
     for (const childId of node.children ?? []) sum += walk(childId, onStack);
     if (ours) {

@@ -200,6 +200,15 @@ export function normaliseQuery(rawQuery: string, ignore?: (name: string) => bool
  * escaping. Same equivalence as {@link normaliseQuery}; linear apart from sorting the names.
  */
 function canonicalQuery(rawQuery: string, ignore: ((name: string) => boolean) | undefined): string {
+  if (rawQuery === '') return '';
+  if (!rawQuery.includes('&')) {
+    // One parameter (`?id=42`, the commonest query): nothing to split or sort.
+    const eq = rawQuery.indexOf('=');
+    const name = decodeComponent(eq === -1 ? rawQuery : rawQuery.slice(0, eq));
+    if (ignore?.(name)) return '';
+    const value = eq === -1 ? '' : decodeComponent(rawQuery.slice(eq + 1));
+    return `${name.length}:${name}${value.length}:${value}`;
+  }
   let out = '';
   for (const { name, value } of sortedParams(rawQuery, ignore)) out += `${name.length}:${name}${value.length}:${value}`;
   return out;

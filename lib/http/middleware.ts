@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { NextFunction, Request, Response } from 'express';
@@ -274,16 +274,23 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     if (answerTtl(opts, captured, routeTtl) <= 0) return 'max-age-zero';
     // Layers outside this one (a session, a security header middleware) may have added a cookie
     // or a no-store after the handler's head was taken; the final headers get a say too.
-    return notStorableReason(captured.status, res.getHeaders(), opts.statuses);
+    // Only the fields the rule reads, rather than a copy of every header on each miss.
+    const final = { 'set-cookie': res.getHeader('set-cookie'), 'cache-control': res.getHeader('cache-control'), vary: res.getHeader('vary') } as OutgoingHttpHeaders;
+    return notStorableReason(captured.status, final, opts.statuses);
   };
 
   /** The entries that store an answer: the variant, and the Vary record beside it. */
-  const writesFor = async (baseKey: string, req: Request, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): Promise<EntryWrite[]> => {
-    const { graceMs } = freshness;
-    let stored = entry;
+  const writesFor = (baseKey: string, req: Request, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): EntryWrite[] | Promise<EntryWrite[]> => {
     if (opts.compressStoredBodiesOver > 0 && entry.body.length >= opts.compressStoredBodiesOver && !isEncoded(entry.headers['content-encoding'])) {
-      stored = { ...entry, body: await gzip(entry.body), bodyEncoding: 'gzip' };
+      return gzip(entry.body).then((body) => writesOf(baseKey, req, { ...entry, body, bodyEncoding: 'gzip' }, entry, vary, ttlSeconds, tags));
     }
+    // Synchronous unless compressing: an ordinary miss takes no promise here.
+    return writesOf(baseKey, req, entry, entry, vary, ttlSeconds, tags);
+  };
+
+  /** The entries storing `stored` (the answer `entry`, possibly compressed): the variant, and the Vary record beside it. */
+  const writesOf = (baseKey: string, req: Request, stored: ResponseEntry, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): EntryWrite[] => {
+    const { graceMs } = freshness;
     if (vary.length === 0) return [{ key: baseKey, entry: stored, ttlSeconds, tags, graceMs }];
     const record: VarySpec = { vary: [...vary] };
     const recordEntry: ValueEntry = { kind: 'value', value: record, createdAt: entry.createdAt, expiresAt: entry.expiresAt };
@@ -354,10 +361,14 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
             resolve({ kind: 'value', value, share });
             return;
           }
-          writesFor(baseKey, req, entry, vary, ttlSeconds, tags).then(
-            (writes) => resolve({ kind: 'value', value, share: true, writes }),
-            () => resolve({ kind: 'value', value, share: true }),
-          );
+          const writes = writesFor(baseKey, req, entry, vary, ttlSeconds, tags);
+          if (Array.isArray(writes)) resolve({ kind: 'value', value, share: true, writes });
+          else {
+            writes.then(
+              (compressed) => resolve({ kind: 'value', value, share: true, writes: compressed }),
+              () => resolve({ kind: 'value', value, share: true }),
+            );
+          }
         },
       });
       // Stale-if-error: only an answer this request can take as it is (no gzip to undo mid-response).
