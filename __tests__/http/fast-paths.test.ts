@@ -1,0 +1,118 @@
+import type { NextFunction, Request, Response } from 'express';
+import { MemoryStore, apiKey, cacheResponse, createCache } from '../../lib';
+import { InstrumentedStore } from '../../lib/metrics/instrumented-store';
+import { READ_LATER } from '../../lib/stores/store';
+import { EXPRESS_VERSIONS, destroyAgent, listen, request, whenSet } from './helpers';
+
+// Issue 10, item 9: the hit path's same-tick answer and the request key's own reading of the
+// scheme and host must give exactly what the slower, general paths give.
+
+afterAll(() => destroyAgent());
+
+describe.each(EXPRESS_VERSIONS)('fast paths on $name', ({ express }) => {
+  test.each([
+    ['no proxy trusted (the default)', false, {}],
+    ['no proxy trusted, forged X-Forwarded-*', false, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' }],
+    ['a Host with a port', false, { host: 'api.example:8080' }],
+    ['an IPv6 Host with a port', false, { host: '[::1]:3000' }],
+    ['an IPv6 Host without a port', false, { host: '[::1]' }],
+    ['every proxy trusted, X-Forwarded-*', true, { 'x-forwarded-host': 'edge.example', 'x-forwarded-proto': 'https' }],
+  ] as const)('the key is computed from req.protocol and req.hostname: %s', async (_name, trust, headers) => {
+    const cache = createCache({ store: new MemoryStore() });
+    const app = express();
+    app.set('trust proxy', trust);
+    let expected: string | undefined;
+    app.get('/item', cacheResponse({ cache, ttl: 60, keyPrefix: 'item' }), (req: Request, res: Response) => {
+      expected = apiKey('item', '/item', 'id=1', undefined, { protocol: req.protocol, host: req.hostname ?? '' });
+      res.json({ ok: true });
+    });
+    const running = await listen(app);
+    try {
+      const stored = whenSet(cache);
+      expect((await request(running.port, '/item?id=1', { headers })).headers['x-cache']).toBe('MISS');
+      expect((await stored)[0]?.key).toBe(expected);
+      expect((await request(running.port, '/item?id=1', { headers })).headers['x-cache']).toBe('HIT');
+    } finally {
+      await running.close();
+      await cache.close();
+    }
+  });
+
+  test('a memory hit is answered within the middleware call, with no promise returned', async () => {
+    const cache = createCache({ store: new MemoryStore() });
+    const middleware = cacheResponse({ cache, ttl: 60, keyPrefix: 'item' });
+    const returned: unknown[] = [];
+    const app = express();
+    app.get(
+      '/item',
+      (req: Request, res: Response, next: NextFunction) => {
+        const result: unknown = (middleware as unknown as (q: Request, s: Response, n: NextFunction) => unknown)(req, res, next);
+        returned.push(result);
+        return result;
+      },
+      (_req: Request, res: Response) => void res.json({ ok: true }),
+    );
+    const running = await listen(app);
+    try {
+      const stored = whenSet(cache);
+      await request(running.port, '/item');
+      await stored;
+      const hit = await request(running.port, '/item');
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(returned[0]).toBeInstanceOf(Promise);
+      expect(returned[1]).toBeUndefined();
+    } finally {
+      await running.close();
+      await cache.close();
+    }
+  });
+});
+
+describe('same-tick reads', () => {
+  test('MemoryStore.readNow answers what getWithMark resolves, and READ_LATER once closed', async () => {
+    const store = new MemoryStore();
+    await store.set('a', Buffer.from('x'), 60_000);
+    await store.softDelete('a', 123);
+    expect(store.readNow('a')).toEqual(await store.getWithMark('a'));
+    expect(store.readNow('missing')).toBeUndefined();
+    await store.close();
+    expect(store.readNow('a')).toBe(READ_LATER);
+  });
+
+  test('a traced store leaves the read to the traced asynchronous path', async () => {
+    const diagnostics = await import('node:diagnostics_channel');
+    const store = new InstrumentedStore(new MemoryStore());
+    await store.set('a', Buffer.from('x'), 60_000);
+    expect(store.readNow?.('a')).toEqual({ value: Buffer.from('x'), softAt: undefined });
+    const channel = diagnostics.tracingChannel('express-cache-kit:store');
+    const handlers = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+    channel.subscribe(handlers);
+    try {
+      expect(store.readNow?.('a')).toBe(READ_LATER);
+    } finally {
+      channel.unsubscribe(handlers);
+      await store.close();
+    }
+  });
+
+  test('an open breaker sends reads to the asynchronous path, which answers from the fallback', async () => {
+    const failing = Object.assign(new MemoryStore(), {
+      get: async () => Promise.reject(new Error('down')),
+      getWithMark: async () => Promise.reject(new Error('down')),
+      readNow: () => {
+        throw new Error('down');
+      },
+    });
+    const fallback = new MemoryStore();
+    const seed = createCache({ store: fallback });
+    await seed.set('k', 42, { ttl: 60 });
+    const cache = createCache({ store: failing, fallback, breaker: { failureThreshold: 1 } });
+    cache.on('error', () => undefined);
+    // A throwing same-tick read is not an answer: the asynchronous read decides.
+    expect(cache.peekNow('k')).toBe(READ_LATER);
+    expect(await cache.get('k')).toBe(42);
+    // Now the breaker is open (threshold 1): nothing is read in the same tick.
+    expect(cache.peekNow('k')).toBe(READ_LATER);
+    await cache.close();
+  });
+});
