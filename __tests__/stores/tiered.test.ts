@@ -234,11 +234,13 @@ describe('L1 over Redis', () => {
       expect(await cache.get('held')).toBe('from-l1');
       expect(cache.stats().hits).toBe(hitsBefore + 1);
 
+      // Listening before the restart: the background probe can find Redis back (and the cache
+      // emit `recovered`) while startRedisServer is still waiting for its first PING.
+      const recovered = new Promise<void>((resolve) => cache.on('recovered', () => resolve()));
+      let done = false;
+      void recovered.then(() => (done = true));
       const restarted = await startRedisServer({ port: own.port });
       try {
-        const recovered = new Promise<void>((resolve) => cache.on('recovered', () => resolve()));
-        let done = false;
-        void recovered.then(() => (done = true));
         // The breaker probes on the next store call after its cool-down; keep calling until then.
         while (!done) {
           await cache.get(`probe-${Math.random()}`);
