@@ -133,9 +133,11 @@ async function hitpath(url: string, count: number): Promise<void> {
   const l1Cache = await redisCache(url, 'tiers-hitpath', true, 2_000);
   const response = { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', etag: bodyEtag }, body: bodyBytes };
   for (const cache of [memoryCache, l1Cache]) await setResponse(cache, 'api:item:x', response);
+  // getResponse reads without an outcome event (stats() would count nothing): count misses here.
+  let missed = 0;
   const perHit = async (cache: Cache): Promise<number> => {
     const started = process.cpuUsage();
-    for (let i = 0; i < count; i++) await getResponse(cache, 'api:item:x');
+    for (let i = 0; i < count; i++) if ((await getResponse(cache, 'api:item:x')) === undefined) missed++;
     const used = process.cpuUsage(started);
     return (used.user + used.system) / count;
   };
@@ -145,7 +147,7 @@ async function hitpath(url: string, count: number): Promise<void> {
     memoryUs.push(await perHit(memoryCache));
     l1Us.push(await perHit(l1Cache));
   }
-  if (memoryCache.stats().hits !== 3 * count || l1Cache.stats().hits !== 3 * count) throw new Error('a hit-path read missed');
+  if (missed > 0) throw new Error(`${missed} hit-path reads missed`);
   process.stdout.write(`${JSON.stringify({ count, memoryUs, l1Us })}\n`);
   await Promise.all([memoryCache.close(), l1Cache.close()]);
 }
