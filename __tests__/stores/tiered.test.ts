@@ -26,6 +26,22 @@ async function commandCount(admin: Redis): Promise<number> {
   return total;
 }
 
+/**
+ * The command count once Redis has gone quiet: a miss stores its answer after the response has
+ * left, and the fill's lock release follows that write, so some of its commands can still be on
+ * their way when the client has its answer. Polled until two reads 50 ms apart agree (bounded).
+ */
+async function settledCommandCount(admin: Redis): Promise<number> {
+  let count = await commandCount(admin);
+  for (let i = 0; i < 40; i++) {
+    await sleep(50);
+    const now = await commandCount(admin);
+    if (now === count) return count;
+    count = now;
+  }
+  throw new Error('Redis never went quiet');
+}
+
 describe('createCache({ l1 }) options', () => {
   test('bad l1 bounds and unknown l1 options throw InvalidOptionError naming the option', () => {
     expect(() => createCache({ l1: { maxEntries: 0 } })).toThrow(InvalidOptionError);
@@ -184,7 +200,7 @@ describe('L1 over Redis', () => {
     // Commands issued without waiting (the bus's publish after a write) reach Redis before this one.
     await redis.ping();
 
-    const before = await commandCount(admin);
+    const before = await settledCommandCount(admin);
     expect(await cache.get('character:1')).toEqual({ name: 'Ada' });
     const hit = await request(running.port, '/status');
     expect(hit.headers['x-cache']).toBe('HIT');
@@ -207,7 +223,7 @@ describe('L1 over Redis', () => {
     expect(tier.busState).toBe('off');
     await cache.set('k', 'v');
     await redis.ping();
-    const before = await commandCount(admin);
+    const before = await settledCommandCount(admin);
     expect(await cache.get('k')).toBe('v');
     expect(await commandCount(admin)).toBe(before);
     await cache.close();
