@@ -168,12 +168,23 @@ function sortedParams(rawQuery: string, ignore: ((name: string) => boolean) | un
   if (rawQuery === '') return params;
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
-    const eq = part.indexOf('=');
-    const name = decodeComponent(eq === -1 ? part : part.slice(0, eq));
-    if (ignore?.(name)) continue;
-    params.push({ name, value: eq === -1 ? '' : decodeComponent(part.slice(eq + 1)) });
+    const param = paramOf(part, ignore);
+    if (param !== undefined) params.push(param);
   }
   return params.sort(byName);
+}
+
+/** One non-empty `name=value` part, decoded; undefined when `ignore` leaves its name out. */
+function paramOf(part: string, ignore: ((name: string) => boolean) | undefined): Param | undefined {
+  const eq = part.indexOf('=');
+  const name = decodeComponent(eq === -1 ? part : part.slice(0, eq));
+  if (ignore?.(name)) return undefined;
+  return { name, value: eq === -1 ? '' : decodeComponent(part.slice(eq + 1)) };
+}
+
+/** A parameter as the canonical query writes it: each of name and value as its length, `:` and itself. */
+function canonicalParam({ name, value }: Param): string {
+  return `${name.length}:${name}${value.length}:${value}`;
 }
 
 /**
@@ -203,14 +214,11 @@ function canonicalQuery(rawQuery: string, ignore: ((name: string) => boolean) | 
   if (rawQuery === '') return '';
   if (!rawQuery.includes('&')) {
     // One parameter (`?id=42`, the commonest query): nothing to split or sort.
-    const eq = rawQuery.indexOf('=');
-    const name = decodeComponent(eq === -1 ? rawQuery : rawQuery.slice(0, eq));
-    if (ignore?.(name)) return '';
-    const value = eq === -1 ? '' : decodeComponent(rawQuery.slice(eq + 1));
-    return `${name.length}:${name}${value.length}:${value}`;
+    const param = paramOf(rawQuery, ignore);
+    return param === undefined ? '' : canonicalParam(param);
   }
   let out = '';
-  for (const { name, value } of sortedParams(rawQuery, ignore)) out += `${name.length}:${name}${value.length}:${value}`;
+  for (const param of sortedParams(rawQuery, ignore)) out += canonicalParam(param);
   return out;
 }
 

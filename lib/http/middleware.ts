@@ -282,18 +282,18 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   /** The entries that store an answer: the variant, and the Vary record beside it. */
   const writesFor = (baseKey: string, req: Request, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): EntryWrite[] | Promise<EntryWrite[]> => {
     if (opts.compressStoredBodiesOver > 0 && entry.body.length >= opts.compressStoredBodiesOver && !isEncoded(entry.headers['content-encoding'])) {
-      return gzip(entry.body).then((body) => writesOf(baseKey, req, { ...entry, body, bodyEncoding: 'gzip' }, entry, vary, ttlSeconds, tags));
+      return gzip(entry.body).then((body) => writesOf(baseKey, req, { ...entry, body, bodyEncoding: 'gzip' }, vary, ttlSeconds, tags));
     }
     // Synchronous unless compressing: an ordinary miss takes no promise here.
-    return writesOf(baseKey, req, entry, entry, vary, ttlSeconds, tags);
+    return writesOf(baseKey, req, entry, vary, ttlSeconds, tags);
   };
 
-  /** The entries storing `stored` (the answer `entry`, possibly compressed): the variant, and the Vary record beside it. */
-  const writesOf = (baseKey: string, req: Request, stored: ResponseEntry, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): EntryWrite[] => {
+  /** The entries storing `stored` (the answer, possibly compressed): the variant, and the Vary record beside it. */
+  const writesOf = (baseKey: string, req: Request, stored: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): EntryWrite[] => {
     const { graceMs } = freshness;
     if (vary.length === 0) return [{ key: baseKey, entry: stored, ttlSeconds, tags, graceMs }];
     const record: VarySpec = { vary: [...vary] };
-    const recordEntry: ValueEntry = { kind: 'value', value: record, createdAt: entry.createdAt, expiresAt: entry.expiresAt };
+    const recordEntry: ValueEntry = { kind: 'value', value: record, createdAt: stored.createdAt, expiresAt: stored.expiresAt };
     // The record is written with its variant: waiters released after this write find both.
     return [
       { key: baseKey, entry: recordEntry, ttlSeconds, tags, graceMs },
