@@ -1,5 +1,8 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Request, Response } from 'express';
 import { cacheResponse, createCache } from '../../lib';
+import { captureResponse } from '../../lib/http/capture';
 import { EXPRESS_VERSIONS, destroyAgent, listen, request, whenSet } from './helpers';
 
 afterAll(() => destroyAgent());
@@ -63,4 +66,49 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
     }
   });
 
+  test('the capture routes through the caching app alone: other apps and Node\'s ServerResponse keep their methods', async () => {
+    const { writeHead, write, end } = http.ServerResponse.prototype;
+    const cache = createCache();
+    const app = express();
+    const other = express();
+    app.get('/routed', cacheResponse({ cache, ttl: 60 }), (_req: Request, res: Response) => void res.send('routed'));
+    other.get('/plain', (_req: Request, res: Response) => void res.send('plain'));
+    const running = await listen(app);
+    const second = await listen(other);
+    try {
+      const written = whenSet(cache);
+      expect((await request(running.port, '/routed')).body.toString()).toBe('routed');
+      await written;
+      expect((await request(running.port, '/routed')).headers['x-cache']).toBe('HIT');
+      expect((await request(second.port, '/plain')).body.toString()).toBe('plain');
+      expect(Object.hasOwn(other.response, 'end')).toBe(false);
+      expect([http.ServerResponse.prototype.writeHead, http.ServerResponse.prototype.write, http.ServerResponse.prototype.end]).toEqual([writeHead, write, end]);
+    } finally {
+      await running.close();
+      await second.close();
+      await cache.close();
+    }
+  });
 });
+
+test('a plain Node response is captured without touching ServerResponse.prototype, twice on one response class', async () => {
+  const { writeHead, write, end } = http.ServerResponse.prototype;
+  const captured: string[] = [];
+  const server = http.createServer((_req, res) => {
+    captureResponse(res, 1024, { onEnd: (answer) => captured.push(`${answer.status} ${String(answer.headers['content-type'])} ${answer.body?.toString() ?? ''}`) });
+    res.setHeader('Content-Type', 'text/plain');
+    res.write('plain ');
+    res.end('node');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    expect((await request(port, '/a')).body.toString()).toBe('plain node');
+    expect((await request(port, '/b')).body.toString()).toBe('plain node');
+    expect(captured).toEqual(['200 text/plain plain node', '200 text/plain plain node']);
+    expect([http.ServerResponse.prototype.writeHead, http.ServerResponse.prototype.write, http.ServerResponse.prototype.end]).toEqual([writeHead, write, end]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 /** The status and headers of a response at the moment the handler's bytes reached this layer. */
 export interface CapturedHead {
@@ -84,70 +84,96 @@ function writeHeadHeaders(args: unknown[]): OutgoingHttpHeaders {
 type Method = 'writeHead' | 'write' | 'end';
 type Wrappers = Pick<ServerResponse, Method>;
 
-/** The wrappers of the captures under way, by response (see {@link layerOf}). */
+const METHODS: readonly Method[] = ['writeHead', 'write', 'end'];
+
+/** The wrappers of the captures under way, by response (see {@link route}). */
 const ACTIVE = new WeakMap<ServerResponse, Wrappers>();
-/** One capturing layer per response prototype (Express' `app.response`, or Node's). */
-const LAYERS = new WeakMap<object, object>();
-/** The layers themselves, to tell a response already on one. */
-const LAYER_OF = new WeakSet<object>();
+/** Prototypes routed to {@link ACTIVE}, with the methods they had of their own before. */
+const ROUTED = new WeakMap<object, Partial<Wrappers>>();
+/** Node's `ServerResponse.prototype`, shared by every server: never routed, a layer goes over it. */
+const NODE_RESPONSE = ServerResponse.prototype as object;
+/** The layer over {@link NODE_RESPONSE}, made on first use. */
+let nodeLayer: object | undefined;
 
 /**
- * A prototype that sits between a response and its own prototype and routes `writeHead`,
- * `write` and `end` to the response's capture while one is under way (else to the prototype's
- * method, so a reference someone kept still works afterwards).
+ * Routes `proto`'s `writeHead`, `write` and `end` to the capture under way on a response, else to
+ * what `proto` had: its own method, or its parent's looked up at the call (so a method patched
+ * there later is still the one called, and a reference someone kept works after the capture).
+ * Express gives each application its own response prototype (`app.response`), so this happens
+ * once per application and touches only the applications that cache.
  *
- * Why not assign the wrappers to the response, as `compression` does: Express gives every
- * response its prototype with `Object.setPrototypeOf`, and V8 then caches no transitions for
- * properties added to it, so each one added builds a new hidden class (measured: about 4 µs per
- * property under load, three of them per miss, plus three more to restore them; see
- * bench/README.md, "Miss path (issue 10)"). Switching the response to a shared layer once costs
- * about a third of that, and the wrappers are found through a WeakMap.
+ * Why not assign the wrappers to each response, as `compression` does, or move each response
+ * onto a layer: Express gives every response its prototype with `Object.setPrototypeOf`, and V8
+ * then caches no transitions for it, so each property added builds a new hidden class (about
+ * 4 µs per property under load, three per miss and three more to restore them), and moving it
+ * again costs a few µs more per miss (see bench/README.md, "Miss path (issue 10)"). With the
+ * prototype routed, a capture costs one `WeakMap` insert.
  */
-function layerOf(proto: object): object {
-  let layer = LAYERS.get(proto);
-  if (layer !== undefined) return layer;
-  const base = proto as Wrappers;
-  const route = (method: Method) =>
-    function captured(this: ServerResponse, ...args: unknown[]): unknown {
-      const own = ACTIVE.get(this)?.[method] ?? base[method];
-      return (own as (...a: unknown[]) => unknown).apply(this, args);
-    };
-  layer = Object.create(proto, {
-    writeHead: { value: route('writeHead'), writable: true, configurable: true },
-    write: { value: route('write'), writable: true, configurable: true },
-    end: { value: route('end'), writable: true, configurable: true },
-  }) as object;
-  LAYERS.set(proto, layer);
-  LAYER_OF.add(layer);
-  return layer;
+function route(proto: object): void {
+  const own: Partial<Wrappers> = {};
+  for (const method of METHODS) if (Object.hasOwn(proto, method)) (own as Record<Method, unknown>)[method] = (proto as Wrappers)[method];
+  const parent = Object.getPrototypeOf(proto) as Wrappers;
+  const routed = (method: Method): PropertyDescriptor => ({
+    value: function captured(this: ServerResponse, ...args: unknown[]): unknown {
+      const target = ACTIVE.get(this)?.[method] ?? own[method] ?? parent[method];
+      return (target as (...a: unknown[]) => unknown).apply(this, args);
+    },
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperties(proto, { writeHead: routed('writeHead'), write: routed('write'), end: routed('end') });
+  ROUTED.set(proto, own);
+}
+
+/** What a routed prototype's `method` calls when no capture is under way. */
+function unrouted<M extends Method>(proto: object, own: Partial<Wrappers>, method: M): Wrappers[M] {
+  return own[method] ?? (Object.getPrototypeOf(proto) as Wrappers)[method];
+}
+
+/** The response's methods as they were before the capture, and what puts them back. */
+interface Installed {
+  originals: Wrappers;
+  uninstall(): void;
 }
 
 /**
- * Puts `wrappers` in front of the response's methods; returns what undoes it. When a layer
- * mounted before the cache already wrapped one of them (an own property, e.g. `compression`),
- * they are wrapped by assignment over those, which costs nothing extra.
+ * Puts `wrappers` in front of the response's methods. When a layer mounted before the cache
+ * already wrapped one of them (an own property, e.g. `compression`), or a capture is already
+ * under way (two caches on one route), they are wrapped by assignment over those, which costs
+ * nothing extra.
  */
-function install(res: ServerResponse, wrappers: Wrappers): () => void {
-  const proto = Object.getPrototypeOf(res) as object | null;
-  // Also by assignment when the response is on a layer already (a capture inside a capture, as
-  // with two cacheResponse on one route): the outer one's wrappers stay the inner one's originals.
-  if (proto === null || LAYER_OF.has(proto) || Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end')) {
-    const { writeHead, write, end } = res;
+function install(res: ServerResponse, wrappers: Wrappers): Installed {
+  let proto = Object.getPrototypeOf(res) as object | null;
+  if (proto === null || Object.getPrototypeOf(proto) === null || ACTIVE.has(res) || METHODS.some((method) => Object.hasOwn(res, method))) {
+    const originals: Wrappers = { writeHead: res.writeHead, write: res.write, end: res.end };
     res.writeHead = wrappers.writeHead;
     res.write = wrappers.write;
     res.end = wrappers.end;
-    return () => {
-      res.write = write;
-      res.end = end;
-      res.writeHead = writeHead;
+    return {
+      originals,
+      uninstall: () => {
+        res.write = originals.write;
+        res.end = originals.end;
+        res.writeHead = originals.writeHead;
+      },
     };
   }
+  if (proto === NODE_RESPONSE) {
+    if (nodeLayer === undefined) route((nodeLayer = Object.create(NODE_RESPONSE) as object));
+    Object.setPrototypeOf(res, nodeLayer);
+    proto = nodeLayer;
+  }
+  let own = ROUTED.get(proto);
+  if (own === undefined) {
+    route(proto);
+    own = ROUTED.get(proto) as Partial<Wrappers>;
+  }
   ACTIVE.set(res, wrappers);
-  // The layer stays: once the capture is over it passes every call to the prototype's method, and
-  // switching back would cost as much again.
-  Object.setPrototypeOf(res, layerOf(proto));
-  return () => {
-    ACTIVE.delete(res);
+  return {
+    originals: { writeHead: unrouted(proto, own, 'writeHead'), write: unrouted(proto, own, 'write'), end: unrouted(proto, own, 'end') },
+    uninstall: () => {
+      ACTIVE.delete(res);
+    },
   };
 }
 
@@ -167,9 +193,6 @@ function install(res: ServerResponse, wrappers: Wrappers): () => void {
  * (headers passed to `writeHead` are always the handler's).
  */
 export function captureResponse(res: ServerResponse, maxBytes: number, hooks: CaptureHooks): void {
-  const originalWrite = res.write;
-  const originalEnd = res.end;
-  const originalWriteHead = res.writeHead;
   let chunks: Buffer[] | undefined = [];
   let size = 0;
   let head: CapturedHead | undefined;
@@ -211,26 +234,26 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
     if (notModified) {
       // The handler's own head is replaced by the 304's: the headers it passed are on `res` now.
       for (const [name, value] of Object.entries(writeHeadHeaders(rest))) if (!CONTENT_FIELDS.includes(name) && value !== undefined) res.setHeader(name, value);
-      return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, 304);
+      return (installed.originals.writeHead as (...args: unknown[]) => ServerResponse).call(this, 304);
     }
-    return (originalWriteHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
+    return (installed.originals.writeHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
   } as ServerResponse['writeHead'];
 
   const write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
     takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
     if (notModified) return true;
-    return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    return (installed.originals.write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as ServerResponse['write'];
 
   const end = function end(this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
     takeHead(res.statusCode, undefined);
     collect(chunk, rest[0]);
-    uninstall();
+    installed.uninstall();
     const captured = head as CapturedHead;
     try {
-      if (notModified) return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, ...[chunk, ...rest].filter((arg) => typeof arg === 'function'));
-      return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+      if (notModified) return (installed.originals.end as (...args: unknown[]) => ServerResponse).call(this, ...[chunk, ...rest].filter((arg) => typeof arg === 'function'));
+      return (installed.originals.end as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
     } finally {
       // Even when the client is gone and ending throws, the fill gets its answer.
       hooks.onEnd({
@@ -241,5 +264,5 @@ export function captureResponse(res: ServerResponse, maxBytes: number, hooks: Ca
     }
   } as ServerResponse['end'];
 
-  const uninstall = install(res, { writeHead, write, end });
+  const installed = install(res, { writeHead, write, end });
 }
