@@ -66,6 +66,36 @@ describe.each(EXPRESS_VERSIONS)('fast paths on $name', ({ express }) => {
       await cache.close();
     }
   });
+
+  test('two caches sharing one MemoryStore call the origin once: the second waits on the lock and finds the entry', async () => {
+    const store = new MemoryStore();
+    // A short wait: were the re-check blind, the second cache would fill on its own after it.
+    const lock = { ttlMs: 5_000, waitMs: 1_000, pollMs: 10 };
+    const caches = [createCache({ store, lock }), createCache({ store, lock })];
+    let originCalls = 0;
+    const servers = await Promise.all(
+      caches.map((cache) => {
+        const app = express();
+        app.get('/slow', cacheResponse({ cache, ttl: 60, keyPrefix: 'slow' }), (_req: Request, res: Response) => {
+          originCalls++;
+          setTimeout(() => res.json({ ok: true }), 150);
+        });
+        return listen(app);
+      }),
+    );
+    try {
+      const first = request(servers[0]!.port, '/slow');
+      // The first holds the lock once its handler runs.
+      while (originCalls === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const answers = await Promise.all([first, request(servers[1]!.port, '/slow'), request(servers[1]!.port, '/slow')]);
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+      expect(answers.map((answer) => answer.headers['x-cache'])).toEqual(['MISS', 'HIT', 'HIT']);
+      expect(originCalls).toBe(1);
+    } finally {
+      await Promise.all(servers.map((running) => running.close()));
+      await Promise.all(caches.map((cache) => cache.close()));
+    }
+  });
 });
 
 describe('same-tick reads', () => {

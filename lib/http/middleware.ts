@@ -161,6 +161,11 @@ interface Located {
   vary: readonly string[];
 }
 
+/** The answer a fresh stored entry gives this request; undefined when none was found or it is stale. */
+function freshAnswer(seen: Located, req: Request): Answer | undefined {
+  return seen.found && !seen.found.stale ? answerOf(seen.found.entry, seen.vary, req, true) : undefined;
+}
+
 /** The request header names a Vary record under a base key lists; undefined when `found` is no record. */
 function varyRecordOf(found: Lookup | undefined): readonly string[] | undefined {
   if (found === undefined || found.entry.kind !== 'value' || !isVarySpec(found.entry.value)) return undefined;
@@ -397,9 +402,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       freshness,
       refresh,
       stale: found?.stale ? { value: answerOf(found.entry, located.vary, req, true), expiresAt: found.entry.expiresAt } : undefined,
-      find: async () => {
-        const seen = await locate(cache, baseKey, req, 0);
-        return seen.found && !seen.found.stale ? answerOf(seen.found.entry, seen.vary, req, true) : undefined;
+      // The re-check after taking the lock: in this tick when the store can answer in it.
+      find: () => {
+        const now = locateNow(cache, baseKey, req, 0);
+        if (now !== READ_LATER) return Promise.resolve(freshAnswer(now, req));
+        return locate(cache, baseKey, req, 0).then((seen) => freshAnswer(seen, req));
       },
       load: (context) => runHandler(baseKey, req, res, next, routeTtl, context, noted),
       accepts: (shared) => deliverable(shared.entry, req) && (shared.vary.length === 0 || varyDigest(shared.vary, req.headers) === shared.variant),
