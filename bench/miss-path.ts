@@ -7,7 +7,11 @@
  * - `bare`: `/bare?id=N` → `res.json(body)` (every request a new URL, like the miss);
  * - `miss`: `/item?id=N` behind `cacheResponse` + `MemoryStore` (every request a new key);
  * - `hit`: `/item` behind the same middleware (every request the same key);
- * - `buffer`: the precomputed-Buffer ceiling of the hit scenario.
+ * - `buffer`: the precomputed-Buffer ceiling of the hit scenario;
+ * - `floor`: `/floor?id=N`, the least a miss that stores its answer does, built from the
+ *   library's own parts without the engine: the request key, the capture, `X-Cache`, the
+ *   envelope and a `MemoryStore.set`. No single flight, lock, events, HTTP storability rules,
+ *   tags or Vary handling: what `miss` costs beyond it is the engine's and the rules' share.
  *
  * The server reports its own `process.cpuUsage()` before and after each phase, so the client's
  * CPU never counts. Phases run interleaved and rotated, many short rounds; the table shows the
@@ -29,13 +33,16 @@ import os from 'node:os';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import type * as Lib from '../lib';
+import type * as Capture from '../lib/http/capture';
+import type * as RequestKey from '../lib/http/request-key';
+import type * as Serializer from '../lib/serializer';
 import { benchBody } from './lib/body';
 
-type Phase = 'bare' | 'miss' | 'hit' | 'buffer' | 'miss-before' | 'hit-before';
+type Phase = 'bare' | 'floor' | 'miss' | 'hit' | 'buffer' | 'miss-before' | 'hit-before';
 // MISS_PATH_BEFORE=<a compiled copy of an earlier build> adds its miss and hit to every round, so
 // before and after are compared within one run (the only fair comparison on a shared machine).
 const BEFORE = process.env.MISS_PATH_BEFORE;
-const PHASES: readonly Phase[] = BEFORE ? ['bare', 'miss', 'hit', 'buffer', 'miss-before', 'hit-before'] : ['bare', 'miss', 'hit', 'buffer'];
+const PHASES: readonly Phase[] = BEFORE ? ['bare', 'floor', 'miss', 'hit', 'buffer', 'miss-before', 'hit-before'] : ['bare', 'floor', 'miss', 'hit', 'buffer'];
 const CONNECTIONS = 32;
 // The library is loaded at run time: from the sources, the compiled package, or an earlier build.
 const load = createRequire(__filename);
@@ -49,8 +56,12 @@ type ToServer = { cpu: true } | { exit: true };
 function serve(): void {
   // MISS_PATH_LIB=dist measures the compiled package (`npm run build`) instead of the sources
   // under tsx, whose esbuild transform wraps every named closure in a `__name` call.
-  const lib = load(process.env.MISS_PATH_LIB === 'dist' ? '../dist' : '../lib') as typeof Lib;
+  const root = process.env.MISS_PATH_LIB === 'dist' ? '../dist' : '../lib';
+  const lib = load(root) as typeof Lib;
   const { MemoryStore, cacheResponse, createCache } = lib;
+  const { captureResponse } = load(`${root}/http/capture`) as typeof Capture;
+  const { requestKeyer } = load(`${root}/http/request-key`) as typeof RequestKey;
+  const { encodeEntry } = load(`${root}/serializer`) as typeof Serializer;
   const body = benchBody();
   const bytes = Buffer.from(JSON.stringify(body));
   const etag = `W/"${bytes.length.toString(16)}-${createHash('sha1').update(bytes).digest('base64').slice(0, 27)}"`;
@@ -60,6 +71,22 @@ function serve(): void {
   app.set('env', 'production');
   app.get('/bare', origin);
   app.get('/item', cacheResponse({ cache, ttl: 300, keyPrefix: 'item' }), origin);
+  const floorStore = new MemoryStore();
+  const floorKey = requestKeyer({ ignoreQuery: undefined, maxKeyLength: 512, maxQueryLength: 4096, maxQueryParams: 128, keyByHost: true });
+  const floor: RequestHandler = (req, res, next) => {
+    const keyed = floorKey(req, 'floor');
+    captureResponse(res, 1 << 20, {
+      onEnd: ({ status, headers, body }) => {
+        if (!('key' in keyed) || body === undefined) return;
+        const now = Date.now();
+        const entry = { kind: 'response', status, headers: headers as Record<string, string>, body, createdAt: now, expiresAt: now + 300_000 } as const;
+        void floorStore.set(keyed.key, encodeEntry(entry), 300_000);
+      },
+    });
+    res.setHeader('X-Cache', 'MISS');
+    next();
+  };
+  app.get('/floor', floor, origin);
   let before: { close(): Promise<void> } | undefined;
   if (BEFORE) {
     const old = load(path.resolve(BEFORE)) as typeof Lib;
@@ -132,6 +159,8 @@ function pathOf(phase: Phase): string {
   switch (phase) {
     case 'bare':
       return `/bare?id=${unique++}`;
+    case 'floor':
+      return `/floor?id=${unique++}`;
     case 'miss':
       return `/item?id=${unique++}`;
     case 'hit':
@@ -163,7 +192,7 @@ async function drive(child: Child, agent: http.Agent, phase: Phase, count: numbe
     while (sent < count) {
       sent++;
       const xCache = await get(pathOf(phase));
-      if ((phase.startsWith('miss') && xCache !== 'MISS') || (phase.startsWith('hit') && xCache !== 'HIT')) wrong++;
+      if (((phase.startsWith('miss') || phase === 'floor') && xCache !== 'MISS') || (phase.startsWith('hit') && xCache !== 'HIT')) wrong++;
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
@@ -200,6 +229,7 @@ async function measure(rounds: number, requests: number): Promise<void> {
       ...PHASES.map((phase) => `| ${phase} | ${median(of(phase)).toFixed(1)} | ${Math.min(...of(phase)).toFixed(1)} |`),
       '',
       `miss ÷ bare (CPU): per round median ${median(ratios('miss', 'bare')).toFixed(2)}, best rounds ${(Math.min(...of('miss')) / Math.min(...of('bare'))).toFixed(2)}`,
+      `floor ÷ bare (CPU): per round median ${median(ratios('floor', 'bare')).toFixed(2)}, best rounds ${(Math.min(...of('floor')) / Math.min(...of('bare'))).toFixed(2)}; miss ÷ floor per round median ${median(ratios('miss', 'floor')).toFixed(2)}`,
       `hit vs ceiling (buffer ÷ hit, CPU): per round median ${median(ratios('buffer', 'hit')).toFixed(2)}, best rounds ${(Math.min(...of('buffer')) / Math.min(...of('hit'))).toFixed(2)}`,
     ];
     if (BEFORE) {
