@@ -67,39 +67,52 @@ function serve(): void {
   const etag = `W/"${bytes.length.toString(16)}-${createHash('sha1').update(bytes).digest('base64').slice(0, 27)}"`;
   const cache = createCache({ store: new MemoryStore() });
   const origin: RequestHandler = (_req, res) => void res.json(body);
-  const app = express();
-  app.set('env', 'production');
-  app.get('/bare', origin);
-  app.get('/item', cacheResponse({ cache, ttl: 300, keyPrefix: 'item' }), origin);
-  const floorStore = new MemoryStore();
-  const floorKey = requestKeyer({ ignoreQuery: undefined, maxKeyLength: 512, maxQueryLength: 4096, maxQueryParams: 128, keyByHost: true });
-  const floor: RequestHandler = (req, res, next) => {
-    const keyed = floorKey(req, 'floor');
-    captureResponse(res, 1 << 20, {
-      onEnd: ({ status, headers, body }) => {
-        if (!('key' in keyed) || body === undefined) return;
-        const now = Date.now();
-        const entry = { kind: 'response', status, headers: headers as Record<string, string>, body, createdAt: now, expiresAt: now + 300_000 } as const;
-        void floorStore.set(keyed.key, encodeEntry(entry), 300_000);
-      },
-    });
-    res.setHeader('X-Cache', 'MISS');
-    next();
-  };
-  app.get('/floor', floor, origin);
-  let before: { close(): Promise<void> } | undefined;
-  if (BEFORE) {
-    const old = load(path.resolve(BEFORE)) as typeof Lib;
-    const oldCache = old.createCache({ store: new old.MemoryStore() });
-    before = oldCache;
-    app.get('/before', old.cacheResponse({ cache: oldCache, ttl: 300, keyPrefix: 'item' }), origin);
-  }
-  app.get('/buffer', (_req, res) => {
+  // One Express app per family of routes: the capture routes an app's response prototype, so the
+  // uncached routes, the floor and each build's routes must not share one.
+  const appFor = (): ReturnType<typeof express> => express().set('env', 'production');
+  const plain = appFor();
+  plain.get('/bare', origin);
+  plain.get('/buffer', (_req, res) => {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('ETag', etag);
     res.setHeader('Content-Length', bytes.length);
     res.end(bytes);
   });
+  const cached = appFor();
+  cached.get('/item', cacheResponse({ cache, ttl: 300, keyPrefix: 'item' }), origin);
+  const floorStore = new MemoryStore();
+  const floorKey = requestKeyer({ ignoreQuery: undefined, maxKeyLength: 512, maxQueryLength: 4096, maxQueryParams: 128, keyByHost: true });
+  const floor = appFor();
+  floor.get(
+    '/floor',
+    (req, res, next) => {
+      const keyed = floorKey(req, 'floor');
+      captureResponse(res, 1 << 20, {
+        onEnd: ({ status, headers, body: sent }) => {
+          if (!('key' in keyed) || sent === undefined) return;
+          const now = Date.now();
+          const entry = { kind: 'response', status, headers: headers as Record<string, string>, body: sent, createdAt: now, expiresAt: now + 300_000 } as const;
+          void floorStore.set(keyed.key, encodeEntry(entry), 300_000);
+        },
+      });
+      res.setHeader('X-Cache', 'MISS');
+      next();
+    },
+    origin,
+  );
+  let before: { close(): Promise<void> } | undefined;
+  const old = appFor();
+  if (BEFORE) {
+    const earlier = load(path.resolve(BEFORE)) as typeof Lib;
+    const oldCache = earlier.createCache({ store: new earlier.MemoryStore() });
+    before = oldCache;
+    old.get('/before', earlier.cacheResponse({ cache: oldCache, ttl: 300, keyPrefix: 'item' }), origin);
+  }
+  const app = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const url = req.url ?? '';
+    const target = url.startsWith('/item') ? cached : url.startsWith('/floor') ? floor : url.startsWith('/before') ? old : plain;
+    target(req, res);
+  };
   const server = http.createServer(app);
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
   process.on('message', (message: ToServer) => {
