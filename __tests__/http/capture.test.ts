@@ -66,6 +66,61 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
     }
   });
 
+  test('a mounted app caching under an app that caches too: writes reach the client once and are stored', async () => {
+    const cache = createCache();
+    const app = express();
+    const sub = express();
+    app.get('/top', cacheResponse({ cache, ttl: 60, keyPrefix: 'top' }), (_req: Request, res: Response) => void res.send('top'));
+    // Express puts the mounted app's response prototype over the parent's: both are routed here.
+    app.use('/sub', sub);
+    sub.get('/streamed', cacheResponse({ cache, ttl: 60, keyPrefix: 'streamed' }), (_req: Request, res: Response) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('one, ');
+      res.end('two');
+    });
+    const running = await listen(app);
+    try {
+      const top = whenSet(cache);
+      expect((await request(running.port, '/top')).body.toString()).toBe('top');
+      await top;
+      const streamed = whenSet(cache);
+      const miss = await request(running.port, '/sub/streamed');
+      expect(miss.status).toBe(200);
+      expect(miss.body.toString()).toBe('one, two');
+      await streamed;
+      const hit = await request(running.port, '/sub/streamed');
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(hit.body.toString()).toBe('one, two');
+    } finally {
+      await running.close();
+      await cache.close();
+    }
+  });
+
+  test('a cache in front of a mounted app stores what the mounted app answers', async () => {
+    const cache = createCache();
+    const app = express();
+    const sub = express();
+    sub.get('/inner', (_req: Request, res: Response) => {
+      res.write('from the ');
+      res.end('mounted app');
+    });
+    // The mounted app switches the response to its own prototype, which sits over the routed one.
+    app.use('/mounted', cacheResponse({ cache, ttl: 60, keyPrefix: 'mounted' }), sub);
+    const running = await listen(app);
+    try {
+      const stored = whenSet(cache);
+      expect((await request(running.port, '/mounted/inner')).body.toString()).toBe('from the mounted app');
+      await stored;
+      const hit = await request(running.port, '/mounted/inner');
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(hit.body.toString()).toBe('from the mounted app');
+    } finally {
+      await running.close();
+      await cache.close();
+    }
+  });
+
   test('the capture routes through the caching app alone: other apps and Node\'s ServerResponse keep their methods', async () => {
     const { writeHead, write, end } = http.ServerResponse.prototype;
     const cache = createCache();

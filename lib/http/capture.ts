@@ -125,9 +125,22 @@ function route(proto: object): void {
   ROUTED.set(proto, own);
 }
 
-/** What a routed prototype's `method` calls when no capture is under way. */
-function unrouted<M extends Method>(proto: object, own: Partial<Wrappers>, method: M): Wrappers[M] {
-  return own[method] ?? (Object.getPrototypeOf(proto) as Wrappers)[method];
+/**
+ * What `method` is on `proto` without any routing: the first method up the chain that is not a
+ * routed one (a routed prototype's own method from before it was routed, else its parent's). A
+ * mounted Express app's response prototype sits over its parent app's, and both may be routed:
+ * a capture's wrapper must call past both, or it would call itself.
+ */
+function unrouted<M extends Method>(proto: object, method: M): Wrappers[M] {
+  for (let at: object | null = proto; at !== null; at = Object.getPrototypeOf(at) as object | null) {
+    const own = ROUTED.get(at);
+    if (own !== undefined) {
+      if (own[method] !== undefined) return own[method];
+    } else if (Object.hasOwn(at, method)) {
+      return (at as Wrappers)[method];
+    }
+  }
+  return (NODE_RESPONSE as Wrappers)[method];
 }
 
 /** The response's methods as they were before the capture, and what puts them back. */
@@ -163,14 +176,10 @@ function install(res: ServerResponse, wrappers: Wrappers): Installed {
     Object.setPrototypeOf(res, nodeLayer);
     proto = nodeLayer;
   }
-  let own = ROUTED.get(proto);
-  if (own === undefined) {
-    route(proto);
-    own = ROUTED.get(proto) as Partial<Wrappers>;
-  }
+  if (!ROUTED.has(proto)) route(proto);
   ACTIVE.set(res, wrappers);
   return {
-    originals: { writeHead: unrouted(proto, own, 'writeHead'), write: unrouted(proto, own, 'write'), end: unrouted(proto, own, 'end') },
+    originals: { writeHead: unrouted(proto, 'writeHead'), write: unrouted(proto, 'write'), end: unrouted(proto, 'end') },
     uninstall: () => {
       ACTIVE.delete(res);
     },
