@@ -1,11 +1,23 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Request, Response } from 'express';
-import { cacheResponse, createCache } from '../../lib';
+import { type Cache, cacheResponse, createCache } from '../../lib';
 import { captureResponse } from '../../lib/http/capture';
 import { EXPRESS_VERSIONS, destroyAgent, listen, request, whenSet } from './helpers';
 
 afterAll(() => destroyAgent());
+
+/** Requests `path` until it is stored, then once more: the second must be a hit with the same body. */
+async function expectStoredThenHit(cache: Cache, port: number, path: string, body: string): Promise<void> {
+  const stored = whenSet(cache);
+  const miss = await request(port, path);
+  expect(miss.status).toBe(200);
+  expect(miss.body.toString()).toBe(body);
+  await stored;
+  const hit = await request(port, path);
+  expect(hit.headers['x-cache']).toBe('HIT');
+  expect(hit.body.toString()).toBe(body);
+}
 
 describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
   test('a handler that reuses its buffer after write() still gets its own bytes stored and replayed', async () => {
@@ -20,12 +32,7 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
     });
     const running = await listen(app);
     try {
-      const written = whenSet(cache);
-      expect((await request(running.port, '/reuse')).body.toString()).toBe('aaaabbbb');
-      await written;
-      const hit = await request(running.port, '/reuse');
-      expect(hit.headers['x-cache']).toBe('HIT');
-      expect(hit.body.toString()).toBe('aaaabbbb');
+      await expectStoredThenHit(cache, running.port, '/reuse', 'aaaabbbb');
     } finally {
       await running.close();
       await cache.close();
@@ -80,17 +87,8 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
     });
     const running = await listen(app);
     try {
-      const top = whenSet(cache);
-      expect((await request(running.port, '/top')).body.toString()).toBe('top');
-      await top;
-      const streamed = whenSet(cache);
-      const miss = await request(running.port, '/sub/streamed');
-      expect(miss.status).toBe(200);
-      expect(miss.body.toString()).toBe('one, two');
-      await streamed;
-      const hit = await request(running.port, '/sub/streamed');
-      expect(hit.headers['x-cache']).toBe('HIT');
-      expect(hit.body.toString()).toBe('one, two');
+      await expectStoredThenHit(cache, running.port, '/top', 'top');
+      await expectStoredThenHit(cache, running.port, '/sub/streamed', 'one, two');
     } finally {
       await running.close();
       await cache.close();
@@ -109,12 +107,7 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
     app.use('/mounted', cacheResponse({ cache, ttl: 60, keyPrefix: 'mounted' }), sub);
     const running = await listen(app);
     try {
-      const stored = whenSet(cache);
-      expect((await request(running.port, '/mounted/inner')).body.toString()).toBe('from the mounted app');
-      await stored;
-      const hit = await request(running.port, '/mounted/inner');
-      expect(hit.headers['x-cache']).toBe('HIT');
-      expect(hit.body.toString()).toBe('from the mounted app');
+      await expectStoredThenHit(cache, running.port, '/mounted/inner', 'from the mounted app');
     } finally {
       await running.close();
       await cache.close();
@@ -131,10 +124,7 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
     const running = await listen(app);
     const second = await listen(other);
     try {
-      const written = whenSet(cache);
-      expect((await request(running.port, '/routed')).body.toString()).toBe('routed');
-      await written;
-      expect((await request(running.port, '/routed')).headers['x-cache']).toBe('HIT');
+      await expectStoredThenHit(cache, running.port, '/routed', 'routed');
       expect((await request(second.port, '/plain')).body.toString()).toBe('plain');
       expect(Object.hasOwn(other.response, 'end')).toBe(false);
       expect([http.ServerResponse.prototype.writeHead, http.ServerResponse.prototype.write, http.ServerResponse.prototype.end]).toEqual([writeHead, write, end]);
