@@ -126,7 +126,9 @@ describe.each(EXPRESS_VERSIONS)('capture on $name', ({ express }) => {
     try {
       await expectStoredThenHit(cache, running.port, '/routed', 'routed');
       expect((await request(second.port, '/plain')).body.toString()).toBe('plain');
+      // Neither the other app's prototype nor Express' own response object (shared by every app).
       expect(Object.hasOwn(other.response, 'end')).toBe(false);
+      expect(Object.hasOwn(Object.getPrototypeOf(other.response) as object, 'end')).toBe(false);
       expect([http.ServerResponse.prototype.writeHead, http.ServerResponse.prototype.write, http.ServerResponse.prototype.end]).toEqual([writeHead, write, end]);
     } finally {
       await running.close();
