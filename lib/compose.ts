@@ -2,6 +2,7 @@ import { RedisBus } from './bus/redis-bus';
 import { Cache } from './engine/cache';
 import { TypedEmitter } from './engine/events';
 import { type CacheOptions, resolveCacheOptions } from './engine/options';
+import { DEFAULT_BREAKER_OPTIONS } from './resilience/options';
 import { InvalidOptionError } from './errors';
 import { InstrumentedStore } from './metrics/instrumented-store';
 import { normaliseNamespace } from './keys';
@@ -40,40 +41,43 @@ function expiresAt(bytes: Buffer): number | undefined {
 export function createCache(options: CacheOptions = {}): Cache {
   const resolved = resolveCacheOptions(options);
   const events = new TypedEmitter();
+  const namespace = normaliseNamespace(resolved.namespace);
   const raw = resolved.store ?? new MemoryStore();
+  // Every key, tag, stamp and mark the store keeps for this cache lives inside its namespace
+  // (so a Redis ACL limited to `~ns:*` suffices).
+  if (raw instanceof RedisStore) raw.claimNamespace(namespace);
   const primary: Store = new InstrumentedStore(raw);
   const fallback = resolved.fallback && new InstrumentedStore(resolved.fallback);
-  let store: Store = primary;
-  let resilient: ResilientStore | undefined;
   let tier: TieredStore | undefined;
   // The engine owns error reporting (the event and the one-time warning); the wrapper reports
   // through it. Bound late: the engine is built on the composed store.
   let report: (error: Error, operation: string, key: string | undefined) => void = () => undefined;
-  if (resolved.breaker !== false) {
-    // The wrapper has exactly the capabilities of its primary; the engine finds them with the
-    // can* guards. It reports every failure it absorbs through these hooks, once.
-    const settings = { ...resolved.breaker, fallbackMode: resolved.fallbackMode, probeKey: `${normaliseNamespace(resolved.namespace)}__probe__` };
-    resilient = new ResilientStore(primary, fallback, settings, {
-      error: (error, operation, key) => report(error, operation, key),
-      degraded: (error) => events.emit('degraded', { store: primary.name, error }),
-      recovered: (downtimeMs) => {
-        tier?.l2Recovered();
-        events.emit('recovered', { store: primary.name, downtimeMs });
-      },
-    });
-    store = resilient;
-  }
+  // The wrapper has exactly the capabilities of its primary (see forwardCapabilities). It is
+  // there even with `breaker: false`, for its journal: a failed invalidation must be replayed
+  // before the store serves reads again. It then never opens on failures, only on those.
+  const breaker = resolved.breaker === false ? { ...DEFAULT_BREAKER_OPTIONS, failureThreshold: Number.POSITIVE_INFINITY } : resolved.breaker;
+  const resilient = new ResilientStore(primary, fallback, { ...breaker, fallbackMode: resolved.fallbackMode, probeKey: `${namespace}__probe__`, namespace }, {
+    error: (error, operation, key) => report(error, operation, key),
+    degraded: (error) => {
+      tier?.l2Degraded();
+      events.emit('degraded', { store: primary.name, error });
+    },
+    recovered: (downtimeMs) => {
+      tier?.l2Recovered();
+      events.emit('recovered', { store: primary.name, downtimeMs });
+    },
+  });
+  let store: Store = resilient;
   let bus: RedisBus | undefined;
   if (resolved.l1 !== undefined) {
     if (resolved.bus !== undefined && resolved.bus !== false && !(raw instanceof RedisStore)) {
       throw new InvalidOptionError('bus', 'the invalidation bus needs a RedisStore as "store"; pass bus: false for an L1 without one');
     }
     if (resolved.bus !== false && raw instanceof RedisStore) {
-      const channel = resolved.bus?.channel ?? `__bus__:${normaliseNamespace(resolved.namespace)}`;
+      const channel = resolved.bus?.channel ?? `${namespace}__bus__`;
       bus = new RedisBus(raw.client, channel, resolved.bus?.subscriber);
     }
-    const l2 = resilient;
-    tier = new TieredStore(store, resolved.l1, { expiresAt, degraded: () => l2?.degraded ?? false }, bus);
+    tier = new TieredStore(resilient, resolved.l1, { expiresAt, degraded: () => resilient.degraded }, bus);
     store = tier;
   } else if (resolved.bus !== undefined && resolved.bus !== false) {
     throw new InvalidOptionError('bus', 'the bus keeps L1 tiers coherent: set "l1" too, or drop "bus"');

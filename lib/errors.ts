@@ -9,7 +9,8 @@ export type CacheErrorCode =
   | 'ERR_CACHE_CLOSED'
   | 'ERR_CACHE_UNAVAILABLE'
   | 'ERR_CACHE_RATE_LIMITED'
-  | 'ERR_CACHE_UNSUPPORTED';
+  | 'ERR_CACHE_UNSUPPORTED'
+  | 'ERR_CACHE_INVALIDATION_PENDING';
 
 /**
  * Base class of every error thrown by this package.
@@ -205,5 +206,29 @@ export class UnsupportedOperationError extends CacheError {
   constructor(store: string, operation: string, capability: string) {
     super('ERR_CACHE_UNSUPPORTED', `store "${store}" cannot ${operation}: it does not implement ${capability}`);
     this.capability = capability;
+  }
+}
+
+/**
+ * An invalidation the store could not apply now (refused, timed out, the breaker open). It is
+ * not lost: it was journaled and is applied when the store answers again, before that store
+ * serves another read, and reads are misses until then. Only callers that ask for it see this
+ * error (`strict: true`); by default invalidations resolve with `pending: true` instead.
+ * `cause` is the store's error; `removed` what was removed (or marked) where it could be.
+ *
+ * @example
+ * ```ts
+ * try { await invalidateCharacterCache(id, { strict: true }); }
+ * catch (err) { if (err instanceof InvalidationPendingError) log.warn('invalidation journaled', err.cause); }
+ * ```
+ */
+export class InvalidationPendingError extends CacheError {
+  /** Entries removed (or marked) by the parts that could be applied. */
+  readonly removed: number;
+
+  constructor(operation: string, removed: number, options?: { cause?: unknown }) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('ERR_CACHE_INVALIDATION_PENDING', `invalidation "${operation}" could not reach the store now and was journaled; it is applied when the store answers again${reason}`, options);
+    this.removed = removed;
   }
 }

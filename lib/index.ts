@@ -8,13 +8,14 @@ export { CACHEABLE_METADATA_KEY, CACHE_EVICT_METADATA_KEY, getCacheMetadata } fr
 export type { CacheMethodMetadata } from './decorators/metadata';
 export type { CacheEvictOptions, CacheableOptions, FromCall } from './decorators/options';
 export type { CacheStats, Lookup, SetOptions, WarmResult, WarmTask, WrapOptions } from './engine/cache';
-export type { InvalidateOptions } from './engine/cache';
+export type { InvalidateOptions, InvalidationResult } from './engine/cache';
 export { INVALIDATION_STAMP_TTL_MS } from './engine/cache';
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,
   IncompleteDeleteError,
   InvalidOptionError,
+  InvalidationPendingError,
   RateLimitedError,
   StoreClosedError,
   StoreError,
@@ -72,7 +73,9 @@ export type { SqliteStoreOptions } from './stores/sqlite-options';
 export { canPrune } from './stores/store';
 export type { InspectedEntry, PruneCapable, StoreInspection } from './stores/store';
 export { canDeletePattern, canDeleteTags, canLock, canRateLimit } from './stores/store';
-export { canGuardWrites, canSoftInvalidate } from './stores/store';
+export { canGuardWrites, canSoftInvalidate, canCheckStale } from './stores/store';
+export { CAPABILITY_METHODS, CAPABILITY_NAMES, capabilitiesOf, forwardCapabilities, hasCapability } from './stores/store';
+export type { Capabilities, CapabilityForwarders, CapabilityMethods, CapabilityName, StalenessCapable } from './stores/store';
 export type { FullStore, LockCapable, PatternCapable, RateLimitCapable, RateLimits, Store, TagCapable } from './stores/store';
 export type { GuardCapable, MarkedValue, SoftCapable } from './stores/store';
 export { TTL_PROFILES } from './ttl';

@@ -1,28 +1,10 @@
-import type { Cache, InvalidateOptions } from './engine/cache';
+import type { Cache, InvalidateOptions, InvalidationResult, InvalidationTargets } from './engine/cache';
 import { getDefaultCache } from './default-cache';
 import { InvalidOptionError } from './errors';
 import { escapeGlob } from './keys';
-import { optionalBoolean, plainObject, resolveScope } from './validate';
+import { optionNames, optionalBoolean, plainObject, rejectUnknownOptions, resolveScope } from './validate';
 
-/**
- * What one write invalidates. Every list is optional; ids in `scopes` are escaped, `patterns`
- * are raw Redis globs (escape ids in them with `escapeGlob`).
- */
-export interface InvalidationTargets {
-  /** Scopes as `'character'` (the whole scope) or `['character', 'char_123']` (one id). */
-  scopes?: ReadonlyArray<string | readonly [scope: string, id?: string | number]>;
-  /** Tags whose entries are removed. */
-  tags?: readonly string[];
-  /** Exact keys (without namespace) removed. */
-  keys?: readonly string[];
-  /** Redis globs (without namespace) whose matching keys are removed. */
-  patterns?: readonly string[];
-  /**
-   * Mark every target stale instead of removing it (see {@link InvalidateOptions.soft}).
-   * @default false
-   */
-  soft?: boolean;
-}
+export type { InvalidationResult, InvalidationTargets } from './engine/cache';
 
 /**
  * Options of the invalidation helpers. The cache used to be the helpers' last positional
@@ -41,29 +23,36 @@ export interface InvalidationHelperOptions extends InvalidateOptions {
   cache?: Cache;
 }
 
+const HELPER_OPTION_NAMES = optionNames<InvalidationHelperOptions>({ soft: true, strict: true, cache: true });
+
 function isCache(value: unknown): value is Cache {
   return typeof value === 'object' && value !== null && typeof (value as { invalidateScope?: unknown }).invalidateScope === 'function';
 }
 
-/** Accepts `{ soft?, cache? }` or, as before, a `Cache`. @internal */
+/** Accepts `{ soft?, strict?, cache? }` or, as before, a `Cache`. @internal */
 function helperOptions(arg: InvalidationHelperOptions | Cache | undefined): { cache: Cache; options: InvalidateOptions } {
   if (arg === undefined) return { cache: getDefaultCache(), options: {} };
   if (isCache(arg)) return { cache: arg, options: {} };
+  if (typeof arg === 'number') throw new InvalidOptionError('options', `expected an options object like { soft: true }, got the number ${String(arg)}`);
   plainObject('options', arg);
+  rejectUnknownOptions('invalidation helper', arg, HELPER_OPTION_NAMES);
   const soft = optionalBoolean('soft', arg.soft, false);
+  const strict = optionalBoolean('strict', arg.strict, false);
   if (arg.cache !== undefined && !isCache(arg.cache)) throw new InvalidOptionError('cache', 'expected a Cache made by createCache');
-  return { cache: arg.cache ?? getDefaultCache(), options: { soft } };
+  return { cache: arg.cache ?? getDefaultCache(), options: { soft, strict } };
 }
 
-/** Runs `run` with the resolved options; a bad options object rejects rather than throws. */
-function withOptions<T>(arg: InvalidationHelperOptions | Cache | undefined, run: (cache: Cache, options: InvalidateOptions) => Promise<T>): Promise<T> {
-  let resolved: { cache: Cache; options: InvalidateOptions };
+/**
+ * Invalidates `targets` with the resolved options, through the one invalidation path
+ * (`Cache.invalidate`); a bad options object rejects rather than throws.
+ */
+function invalidateWith(arg: InvalidationHelperOptions | Cache | undefined, targets: () => InvalidationTargets): Promise<InvalidationResult> {
   try {
-    resolved = helperOptions(arg);
+    const { cache, options } = helperOptions(arg);
+    return cache.invalidate(targets(), options);
   } catch (error) {
     return Promise.reject(error);
   }
-  return run(resolved.cache, resolved.options);
 }
 
 /**
@@ -73,8 +62,10 @@ function withOptions<T>(arg: InvalidationHelperOptions | Cache | undefined, run:
  * without one, every `character:*` and `api:character:*` entry and every `character:*` tag. The
  * id is glob-escaped: `'a*'` never touches `character:ab`. With `{ soft: true }` the entries are
  * marked stale instead (served once within their stale-while-revalidate window while one
- * refresh runs). Resolves with the number of entries removed (or marked); rejects when the
- * store fails.
+ * refresh runs). Resolves with `{ removed, pending }`: `pending` when the store could not take
+ * it now; it is then journaled, applied when the store answers again (its reads are misses
+ * until then), and an `error` event is emitted. With `{ strict: true }` that case rejects
+ * with an `InvalidationPendingError` instead. Never rejects because the store is down otherwise.
  *
  * @example
  * ```ts
@@ -83,13 +74,13 @@ function withOptions<T>(arg: InvalidationHelperOptions | Cache | undefined, run:
  * await invalidateCharacterCache(id, { soft: true }); // ...or STALE once, then the new answer
  * ```
  */
-export function invalidateCharacterCache(id?: string | number, options?: InvalidationHelperOptions | Cache): Promise<number> {
-  return withOptions(options, (cache, opts) => cache.invalidateScope('character', id, opts));
+export function invalidateCharacterCache(id?: string | number, options?: InvalidationHelperOptions | Cache): Promise<InvalidationResult> {
+  return invalidateWith(options, () => ({ scopes: [scopeTarget('character', id)] }));
 }
 
 /**
  * Invalidates the `content` scope, exactly like {@link invalidateCharacterCache} does for
- * `character`. Resolves with the number of entries removed; rejects when the store fails.
+ * `character`. Resolves with `{ removed, pending }` (see {@link invalidateCharacterCache}).
  *
  * @example
  * ```ts
@@ -97,14 +88,14 @@ export function invalidateCharacterCache(id?: string | number, options?: Invalid
  * await invalidateContentCache('post_42', { soft: true });
  * ```
  */
-export function invalidateContentCache(id?: string | number, options?: InvalidationHelperOptions | Cache): Promise<number> {
-  return withOptions(options, (cache, opts) => cache.invalidateScope('content', id, opts));
+export function invalidateContentCache(id?: string | number, options?: InvalidationHelperOptions | Cache): Promise<InvalidationResult> {
+  return invalidateWith(options, () => ({ scopes: [scopeTarget('content', id)] }));
 }
 
 /**
  * Removes cached API responses: those of one endpoint (`api:{endpoint}:*`, the endpoint being
  * the middleware's `keyPrefix` or route path, glob-escaped), or every `api:*` entry. Nothing
- * outside `api:` is touched. Resolves with the number removed; rejects when the store fails.
+ * outside `api:` is touched. Resolves with `{ removed, pending }` (see {@link invalidateCharacterCache}).
  *
  * @example
  * ```ts
@@ -113,20 +104,18 @@ export function invalidateContentCache(id?: string | number, options?: Invalidat
  * await invalidateApiCache('status', { soft: true }); // stale, refreshed on the next request
  * ```
  */
-export function invalidateApiCache(endpoint?: string, options?: InvalidationHelperOptions | Cache): Promise<number> {
-  return withOptions(options, (cache, opts) => {
-    if (endpoint === undefined) return cache.invalidatePattern('api:*', opts);
-    if (typeof endpoint !== 'string' || endpoint === '') {
-      return Promise.reject(new InvalidOptionError('endpoint', `expected a non-empty string, got ${String(endpoint)}`));
-    }
-    return cache.invalidatePattern(`api:${escapeGlob(endpoint)}:*`, opts);
+export function invalidateApiCache(endpoint?: string, options?: InvalidationHelperOptions | Cache): Promise<InvalidationResult> {
+  return invalidateWith(options, () => {
+    if (endpoint === undefined) return { patterns: ['api:*'] };
+    if (typeof endpoint !== 'string' || endpoint === '') throw new InvalidOptionError('endpoint', `expected a non-empty string, got ${String(endpoint)}`);
+    return { patterns: [`api:${escapeGlob(endpoint)}:*`] };
   });
 }
 
 /**
  * Removes every entry whose key (without namespace) matches the Redis glob `pattern`, with
  * `SCAN` in batches and pipelined `UNLINK` (every master of a cluster). The pattern is used as
- * given: escape ids inside it with {@link escapeGlob}. Resolves with the number removed.
+ * given: escape ids inside it with {@link escapeGlob}. Resolves with `{ removed, pending }`.
  *
  * @example
  * ```ts
@@ -134,8 +123,11 @@ export function invalidateApiCache(endpoint?: string, options?: InvalidationHelp
  * await invalidateCacheByPattern('feed:*', { soft: true });
  * ```
  */
-export function invalidateCacheByPattern(pattern: string, options?: InvalidationHelperOptions | Cache): Promise<number> {
-  return withOptions(options, (cache, opts) => cache.invalidatePattern(pattern, opts));
+export function invalidateCacheByPattern(pattern: string, options?: InvalidationHelperOptions | Cache): Promise<InvalidationResult> {
+  return invalidateWith(options, () => {
+    if (typeof pattern !== 'string' || pattern === '') throw new InvalidOptionError('pattern', `expected a non-empty glob, got ${String(pattern)}`);
+    return { patterns: [pattern] };
+  });
 }
 
 /**
@@ -147,7 +139,7 @@ export function invalidateCacheByPattern(pattern: string, options?: Invalidation
  * const invalidateUserCache: ScopeInvalidator = createScopeInvalidator('user');
  * ```
  */
-export type ScopeInvalidator = (id?: string | number, options?: InvalidationHelperOptions | Cache) => Promise<number>;
+export type ScopeInvalidator = (id?: string | number, options?: InvalidationHelperOptions | Cache) => Promise<InvalidationResult>;
 
 /**
  * Makes a helper like {@link invalidateCharacterCache} for a scope of your own. The scope name
@@ -161,34 +153,20 @@ export type ScopeInvalidator = (id?: string | number, options?: InvalidationHelp
  */
 export function createScopeInvalidator(scope: string): ScopeInvalidator {
   const resolved = resolveScope(scope, undefined).scope;
-  return (id, options) => withOptions(options, (cache, opts) => cache.invalidateScope(resolved, id, opts));
+  return (id, options) => invalidateWith(options, () => ({ scopes: [scopeTarget(resolved, id)] }));
+}
+
+/** A scope target, its id checked now (a bad id rejects the call before anything runs). */
+function scopeTarget(scope: string, id: string | number | undefined): readonly [string, (string | number)?] {
+  resolveScope(scope, id);
+  return id === undefined ? [scope] : [scope, id];
 }
 
 /**
- * Runs every invalidation in `targets` (scopes, tags, keys, patterns) and resolves with the
- * total removed. One failing target does not stop the others (each left undone is stale data);
- * when any failed, it rejects afterwards with the first error.
+ * Runs every invalidation in `targets` (scopes, tags, keys, patterns) through `cache.invalidate`
+ * and resolves with what was done. One failing target does not stop the others.
  * @internal
  */
-export async function invalidateTargets(targets: InvalidationTargets, cache: Cache): Promise<number> {
-  const options: InvalidateOptions = { soft: optionalBoolean('soft', targets.soft, false) };
-  const steps: Array<() => Promise<number>> = [];
-  for (const scope of targets.scopes ?? []) {
-    steps.push(() => (typeof scope === 'string' ? cache.invalidateScope(scope, undefined, options) : cache.invalidateScope(scope[0], scope[1], options)));
-  }
-  const tags = targets.tags ?? [];
-  if (tags.length > 0) steps.push(() => cache.invalidateTags(tags, options));
-  for (const key of targets.keys ?? []) steps.push(async () => ((await cache.delete(key, options)) ? 1 : 0));
-  for (const pattern of targets.patterns ?? []) steps.push(() => cache.invalidatePattern(pattern, options));
-  let count = 0;
-  let failure: { error: unknown } | undefined;
-  for (const step of steps) {
-    try {
-      count += await step();
-    } catch (error) {
-      failure ??= { error };
-    }
-  }
-  if (failure) throw failure.error;
-  return count;
+export function invalidateTargets(targets: InvalidationTargets, cache: Cache, options: InvalidateOptions = {}): Promise<InvalidationResult> {
+  return cache.invalidate(targets, { ...options, soft: optionalBoolean('soft', targets.soft, options.soft ?? false) });
 }

@@ -53,7 +53,7 @@ test('sharded pub/sub: both subscribers sit on the one master owning the channel
   const a = await instance('app');
   const b = await instance('app');
   const channel = tierOf(a).bus?.channel as string;
-  expect(channel).toBe('cl:__bus__:app:');
+  expect(channel).toBe('cl:app:__bus__');
   const counts = await shardSubscribers(channel);
   expect(counts.filter((count) => count > 0)).toEqual([2]);
 

@@ -281,16 +281,16 @@ describe.each(STORE_KINDS)('decorators on $name', (kind) => {
 });
 
 describe('@CacheEvict when the store is down', () => {
-  test('the method runs, then the call rejects so the caller learns the eviction failed', async () => {
+  test('the method runs and its result comes back; the eviction is journaled and reported, never thrown into the caller', async () => {
     const store = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, redisOptions: { retryStrategy: () => null } });
     const cache = createCache({ store });
     const errors: string[] = [];
     cache.on('error', ({ operation }) => errors.push(operation));
     const db = new FakeDb();
     const { CharacterService } = defineServices(cache);
-    await expect(new CharacterService(db).updateCharacter('c9', 'Saved anyway')).rejects.toThrow();
+    expect((await new CharacterService(db).updateCharacter('c9', 'Saved anyway'))?.name).toBe('Saved anyway');
     expect(db.rows.get('c9')?.name).toBe('Saved anyway');
-    expect(errors.length).toBeGreaterThan(0);
+    expect(errors).toContain('delete');
     // Reads still fall through to the origin.
     db.rows.set('c8', { id: 'c8', name: 'Read', updatedAt: new Date() });
     expect((await new CharacterService(db).getCharacter('c8'))?.name).toBe('Read');

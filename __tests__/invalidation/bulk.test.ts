@@ -65,7 +65,7 @@ test(`invalidating ${TOTAL.toLocaleString('en')} keys by pattern (SCAN + pipelin
 
 test(`invalidating ${TOTAL.toLocaleString('en')} keys by tag (atomic SPOP + UNLINK batches, no keyspace scan)`, async () => {
   // The first batch goes through the store (the index real writes build, one Lua call each);
-  // the rest is written in bulk with the same layout (raw key names in a SET at __tag__:<tag>,
+  // the rest is written in bulk with the same layout (raw key names in a SET at <namespace>__tag__:<tag>,
   // checked in redis.test.ts), which keeps the seeding to a few seconds.
   await Promise.all(Array.from({ length: 1_000 }, (_, i) => cache.store.set(`bulk:tagged:${i}`, value, 600_000, ['bulk:big'])));
   for (let start = 1_000; start < TOTAL; start += BATCH) {
@@ -77,13 +77,13 @@ test(`invalidating ${TOTAL.toLocaleString('en')} keys by tag (atomic SPOP + UNLI
       members.push(`${client.options.keyPrefix}bulk:tagged:${i}`);
     }
     await client.mset(...pairs);
-    await client.sadd('__tag__:bulk:big', ...members);
+    await client.sadd('bulk:__tag__:bulk:big', ...members);
   }
   await cache.set('keep:2', 'kept', { tags: ['small'] });
-  expect(await client.scard('__tag__:bulk:big')).toBe(TOTAL);
+  expect(await client.scard('bulk:__tag__:bulk:big')).toBe(TOTAL);
   const result = await measure(() => cache.invalidateTags(['big']));
   report(`tag invalidation: ${result.count} keys in ${result.ms.toFixed(0)} ms; slowest concurrent PING ${result.slowestPingMs.toFixed(1)} ms`);
   expect(result.count).toBe(TOTAL);
-  expect(await client.exists('__tag__:bulk:big', 'bulk:tagged:0', `bulk:tagged:${TOTAL - 1}`)).toBe(0);
+  expect(await client.exists('bulk:__tag__:bulk:big', 'bulk:tagged:0', `bulk:tagged:${TOTAL - 1}`)).toBe(0);
   expect(await cache.get('keep:2')).toBe('kept');
 });

@@ -52,7 +52,7 @@ describe.each(STORE_KINDS)('scoped route answers on $name', (kind) => {
       });
       app.post('/characters/:id', async (req: Request, res: Response) => {
         rows.set(String(req.params.id), { name: 'Ada Lovelace' });
-        removed = await invalidateCharacterCache(String(req.params.id), { cache });
+        removed = (await invalidateCharacterCache(String(req.params.id), { cache })).removed;
         res.json({ removed });
       });
       app.put(

@@ -142,7 +142,7 @@ describe.each(STORE_KINDS)('soft invalidation of route answers on $name', (kind)
       build(30);
       expect(await get()).toBe('MISS v1');
       expect(await get()).toBe('HIT v1');
-      expect(await invalidateCharacterCache('1', { soft: true, cache })).toBe(1);
+      expect(await invalidateCharacterCache('1', { soft: true, cache })).toEqual({ removed: 1, pending: false });
       handlerGate = gate();
       // The route's handler cannot run in the background: the first request revalidates in the
       // foreground (MISS), concurrent ones are answered at once from the marked entry.

@@ -22,6 +22,7 @@ const SETTINGS: ResilienceSettings = {
   journalLimit: 100,
   fallbackMode: 'outage',
   probeKey: '__probe__',
+  namespace: '',
 };
 
 const silent = { error: () => undefined, degraded: () => undefined, recovered: () => undefined };

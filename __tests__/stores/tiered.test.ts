@@ -229,13 +229,17 @@ describe('L1 over Redis', () => {
     await cache.close();
   });
 
-  test('Redis down: L1 keeps answering what it holds (hits, degraded visible); on recovery L1 is dropped', async () => {
+  test.each([
+    ['by default L1 is bypassed: what it holds is not served', {}, undefined],
+    ['with maxStaleMs, L1 keeps answering what it holds (hits, degraded visible)', { maxStaleMs: 600_000 }, 'from-l1'],
+  ])('Redis down: %s; on recovery L1 is dropped', async (_name, l1, expected) => {
     const own = await startRedisServer();
     try {
       // A generous timeout: recovery needs one probe to answer in time, on a loaded machine too.
       const store = new RedisStore({ url: own.url, operationTimeoutMs: 1_000 });
       await store.ready();
-      const cache = createCache({ store, namespace: 'outage', l1: {}, breaker: { failureThreshold: 2, coolDownMs: 200 } });
+      const cache = createCache({ store, namespace: 'outage', l1, breaker: { failureThreshold: 2, coolDownMs: 200 } });
+      cache.on('error', () => undefined);
       const tier = tierOf(cache);
       await tier.ready();
       await cache.set('held', 'from-l1');
@@ -247,8 +251,9 @@ describe('L1 over Redis', () => {
       while (!tier.degraded) expect(await cache.get(`absent-${Math.random()}`)).toBeUndefined();
       await degraded;
       const hitsBefore = cache.stats().hits;
-      expect(await cache.get('held')).toBe('from-l1');
-      expect(cache.stats().hits).toBe(hitsBefore + 1);
+      expect(tier.holds('outage:held')).toBe(true);
+      expect(await cache.get('held')).toBe(expected);
+      expect(cache.stats().hits).toBe(hitsBefore + (expected === undefined ? 0 : 1));
 
       // Listening before the restart: the background probe can find Redis back (and the cache
       // emit `recovered`) while startRedisServer is still waiting for its first PING.

@@ -24,7 +24,7 @@ export interface BusOptions {
   /**
    * The channel name, before the client's `keyPrefix` (which is put in front of it, so apps
    * sharing a Redis under different prefixes never hear each other).
-   * @default `__bus__:{namespace}` (every instance sharing the namespace shares the channel)
+   * @default `{namespace}__bus__` (every instance sharing the namespace shares the channel, and it lies inside the namespace for Redis ACLs)
    */
   channel?: string;
 }

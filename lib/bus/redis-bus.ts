@@ -41,6 +41,13 @@ type Listener<E extends keyof BusEvents> = (payload: BusEvents[E]) => void;
 const RESOLVE_RETRY_MS = 500;
 /** How often the bus checks that its connection is still subscribed, in ms. */
 const WATCH_MS = 1_000;
+/**
+ * How often the bus pings its subscribed connection, and how long a ping may take before the bus
+ * counts as down, in ms. A frozen or partitioned Redis keeps the TCP connection open, so without
+ * a heartbeat the bus would stay `up` (and L1 copies trusted) while no message can arrive.
+ */
+const HEARTBEAT_MS = 250;
+const HEARTBEAT_TIMEOUT_MS = 500;
 
 function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
@@ -90,6 +97,11 @@ export class RedisBus {
   };
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly watchTimer: NodeJS.Timeout;
+  private readonly heartbeatTimer: NodeJS.Timeout;
+  // Set while a heartbeat ping is unanswered: when it was sent.
+  private pingSentAt: number | undefined;
+  // Set when the heartbeat (not the connection) put the bus down: an answer puts it back up.
+  private silent = false;
 
   /**
    * @param publisher the store's client: messages are published with it.
@@ -108,6 +120,8 @@ export class RedisBus {
     // (and reports a queue-state error); without this check the bus would be deaf but "up".
     this.watchTimer = setInterval(() => this.checkSubscribed(), WATCH_MS);
     this.watchTimer.unref();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
     if (subscriber !== undefined) this.attach(subscriber);
     else if (!isCluster(publisher)) this.attach(publisher.duplicate(subscriberOptions()));
     else this.attachToShard(publisher);
@@ -167,6 +181,7 @@ export class RedisBus {
     this.current = 'closed';
     clearTimeout(this.retryTimer);
     clearInterval(this.watchTimer);
+    clearInterval(this.heartbeatTimer);
     const subscriber = this.detach();
     if (subscriber === undefined) return;
     if (!this.ownsSubscriber) {
@@ -255,7 +270,11 @@ export class RedisBus {
     );
   };
 
-  private readonly onClose = (): void => this.markDown();
+  private readonly onClose = (): void => {
+    this.markDown();
+    this.silent = false;
+    this.pingSentAt = undefined;
+  };
 
   private readonly onError = (): void => this.checkSubscribed();
 
@@ -271,6 +290,36 @@ export class RedisBus {
       return;
     }
     this.onReady();
+  }
+
+  /**
+   * Pings the subscribed connection. An answer that takes longer than HEARTBEAT_TIMEOUT_MS puts
+   * the bus down (messages may be stuck); the next answer after that puts it up again, since
+   * the subscription on that connection never ended.
+   */
+  private heartbeat(): void {
+    const subscriber = this.subscriber;
+    if (subscriber === undefined || subscriber.status !== 'ready' || (this.current !== 'up' && !this.silent)) return;
+    if (this.pingSentAt !== undefined) {
+      if (this.current === 'up' && Date.now() - this.pingSentAt > HEARTBEAT_TIMEOUT_MS) {
+        this.markDown();
+        this.silent = true;
+      }
+      return;
+    }
+    this.pingSentAt = Date.now();
+    subscriber.ping().then(
+      () => {
+        this.pingSentAt = undefined;
+        if (!this.silent || this.subscriber !== subscriber || this.current !== 'down') return;
+        this.silent = false;
+        this.current = 'up';
+        this.emit('up', undefined);
+      },
+      () => {
+        this.pingSentAt = undefined;
+      },
+    );
   }
 
   private markDown(): void {

@@ -261,3 +261,31 @@ export function resolveFreshness(options: FreshnessOptions): ResolvedFreshness {
   return { staleWhileRevalidateMs, staleIfErrorMs, graceMs: Math.max(staleWhileRevalidateMs, staleIfErrorMs), limiter };
 }
 
+/** Per-write options of `Cache.set`. */
+export interface SetOptions {
+  /** Seconds or a profile name; defaults to the cache's `defaultTtl`. */
+  ttl?: Ttl;
+  /** Tags for the entry, so `Cache.invalidateTags` (or a scope) can remove it. */
+  tags?: readonly string[];
+  /**
+   * A value of `Cache.generation()` taken before the value was loaded: the write is skipped
+   * (resolving `false`) when an invalidation touching this entry began since, so a slow load
+   * never puts back what an invalidation just removed.
+   */
+  generation?: number;
+  /**
+   * Keeps the entry in the store this many milliseconds past its TTL, so stale-while-revalidate
+   * and stale-if-error can still serve it (reads ask for stale entries explicitly).
+   * @default 0
+   */
+  graceMs?: number;
+}
+
+/** Checks `graceMs` of {@link SetOptions}. @internal */
+export function graceOf(options: SetOptions): number {
+  const grace = options.graceMs ?? 0;
+  if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0) {
+    throw new InvalidOptionError('graceMs', `expected a number of milliseconds >= 0, got ${String(grace)}`);
+  }
+  return grace;
+}

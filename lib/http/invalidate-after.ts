@@ -1,8 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import { getDefaultCache } from '../default-cache';
 import { InvalidOptionError } from '../errors';
+import { InvalidationPendingError } from '../errors';
 import { invalidateTargets } from '../invalidation';
 import type { InvalidationTargets } from '../invalidation';
+import { holdResponse } from './hold';
 import { resolveTags } from '../validate';
 import { type InvalidateAfterOptions, type RouteMiddleware, asRouteMiddleware, resolveInvalidateAfterOptions } from './options';
 
@@ -38,11 +40,14 @@ function checkTargets(targets: InvalidationTargets): void {
 }
 
 /**
- * Middleware for write routes: once the response has finished with a 2xx, it invalidates
- * `spec` (or what `spec(req, res)` returns: scopes, tags, keys, patterns). A failed write (any
- * other status, or a response that never finishes) invalidates nothing. It runs after the
- * response was sent, so it never delays or changes it; a failure goes to `onError` and to the
- * cache's `error` event, never to the client.
+ * Middleware for write routes: when the handler answers with a 2xx, it invalidates `spec` (or
+ * what `spec(req, res)` returns: scopes, tags, keys, patterns) **before the response is sent**:
+ * the head is held until the invalidation resolves (bounded by `timeoutMs`), so a client that
+ * reads right after its write never gets the old answer. A failed write (any other status)
+ * invalidates nothing. A store that cannot take the invalidation now never fails the response:
+ * the invalidation is journaled (applied when the store answers again), the cache emits `error`,
+ * and the answer goes out; with `strict: true`, `onError` hears it too. A spec that throws goes
+ * to `onError`.
  *
  * @example
  * ```ts
@@ -59,25 +64,28 @@ export function invalidateAfter<P = ParamsDictionary>(given: InvalidateAfterSpec
   // Route parameters only type the caller's function; at run time `req` is Express' own.
   const spec = given as InvalidateAfterSpec;
   const opts = resolveInvalidateAfterOptions(spec, options);
+  const fail = (error: unknown, req: Request, res: Response): void => opts.onError(error instanceof Error ? error : new Error(String(error)), req, res);
 
-  const run = (req: Request, res: Response): void => {
-    if (!isSuccess(res.statusCode)) return;
+  /** The invalidation for a response whose head carries `status`, or nothing to wait for. */
+  const atHead = (req: Request, res: Response, status: number): Promise<unknown> | undefined => {
+    if (!isSuccess(status)) return undefined;
     let targets: InvalidationTargets | undefined;
     try {
       targets = typeof spec === 'function' ? spec(req, res) : spec;
-      if (targets === undefined) return;
+      if (targets === undefined) return undefined;
       checkTargets(targets);
     } catch (error) {
-      opts.onError(error instanceof Error ? error : new Error(String(error)), req, res);
-      return;
+      fail(error, req, res);
+      return undefined;
     }
-    invalidateTargets(targets, opts.cache ?? getDefaultCache()).catch((error: unknown) => {
-      opts.onError(error instanceof Error ? error : new Error(String(error)), req, res);
+    return invalidateTargets(targets, opts.cache ?? getDefaultCache(), { strict: opts.strict }).catch((error: unknown) => {
+      // A pending invalidation is journaled: only `strict` callers want to hear of it here.
+      if (!(error instanceof InvalidationPendingError) || opts.strict) fail(error, req, res);
     });
   };
 
   return asRouteMiddleware(function invalidateAfterMiddleware(req: Request, res: Response, next: NextFunction): void {
-    res.once('finish', () => run(req, res));
+    holdResponse(res, (status) => atHead(req, res, status), opts.timeoutMs);
     next();
   });
 }

@@ -367,20 +367,38 @@ export interface InvalidateAfterOptions {
    */
   cache?: Cache;
   /**
-   * Called when the spec throws or the invalidation fails; the response is already sent, so
-   * nothing can reach the client. Store failures are also emitted as the cache's `error` event.
+   * Called when the spec throws, or (with `strict`) when the store could not take the
+   * invalidation now; the response goes out either way. Store failures are also emitted as the
+   * cache's `error` event.
    * @default emits a process warning (`CACHE_INVALIDATE_AFTER`)
    */
   onError?: (error: Error, req: Request, res: Response) => void;
+  /**
+   * Report an invalidation the store could not take now (journaled, applied when the store
+   * answers again) to `onError` as an `InvalidationPendingError`. Without it, only the cache's
+   * `error` event says so.
+   * @default false
+   */
+  strict?: boolean;
+  /**
+   * The longest the response is held for its invalidation, in ms: past it, the answer goes out
+   * and the invalidation finishes afterwards. Store commands have their own timeouts (100 ms on
+   * Redis), and an invalidation the store cannot take is journaled at once, so this only bounds
+   * a store that neither answers nor fails.
+   * @default 2000
+   */
+  timeoutMs?: number;
 }
 
 /** @internal */
 export interface ResolvedInvalidateAfterOptions {
   cache: Cache | undefined;
   onError: (error: Error, req: Request, res: Response) => void;
+  strict: boolean;
+  timeoutMs: number;
 }
 
-const INVALIDATE_AFTER_OPTION_NAMES = optionNames<InvalidateAfterOptions>({ cache: true, onError: true });
+const INVALIDATE_AFTER_OPTION_NAMES = optionNames<InvalidateAfterOptions>({ cache: true, onError: true, strict: true, timeoutMs: true });
 const INVALIDATION_TARGET_NAMES = optionNames<InvalidationTargets>({ scopes: true, tags: true, keys: true, patterns: true, soft: true });
 
 /** @internal */
@@ -397,6 +415,8 @@ export function resolveInvalidateAfterOptions(spec: unknown, options: Invalidate
   }
   return {
     cache: options.cache,
+    strict: optionalBoolean('strict', options.strict, false),
+    timeoutMs: positiveInteger('timeoutMs', options.timeoutMs, 2_000),
     onError:
       options.onError ??
       ((error, req) => process.emitWarning(`invalidateAfter for ${req.method} ${req.originalUrl} failed: ${error.message}`, { code: 'CACHE_INVALIDATE_AFTER' })),

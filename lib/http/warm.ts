@@ -1,4 +1,4 @@
-import { type WarmResult, runTasks } from '../engine/cache';
+import { type WarmResult, runTasks } from '../engine/tasks';
 import { InvalidOptionError } from '../errors';
 
 /** A route to request so that its `cacheResponse` middleware fills itself. */

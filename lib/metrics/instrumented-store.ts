@@ -1,21 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import {
-  type GuardCapable,
-  type PruneCapable,
-  type RateLimits,
-  type SoftCapable,
-  type Store,
-  canDeletePattern,
-  canDeleteTags,
-  canGuardWrites,
-  canLock,
-  canPrune,
-  canRateLimit,
-  canReadNow,
-  canSoftInvalidate,
-  READ_LATER,
-  type SyncReadCapable,
-} from '../stores/store';
+import { type CapabilityForwarders, type CapabilityMethods, READ_LATER, type Store, type SyncReadCapable, forwardCapabilities } from '../stores/store';
 import { storeChannel } from './tracing';
 
 /** One finished store operation, as {@link InstrumentedStore.observe} listeners see it. */
@@ -43,59 +27,48 @@ export interface StoreOperation {
  * const stop = store.observe(({ operation, durationMs }) => console.log(operation, durationMs));
  * ```
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class InstrumentedStore implements Store {
   readonly name: string;
   private readonly observers = new Set<(operation: StoreOperation) => void>();
 
   constructor(readonly inner: Store) {
     this.name = inner.name;
-    // Capabilities are own properties, present only when the inner store has them.
-    if (canDeletePattern(inner)) this.deletePattern = (pattern) => this.run('deletePattern', pattern, () => inner.deletePattern(pattern));
-    if (canDeleteTags(inner)) {
-      this.deleteTags = (tags) => this.run('deleteTags', undefined, () => inner.deleteTags(tags));
-      this.deleteTagPattern = (pattern) => this.run('deleteTagPattern', pattern, () => inner.deleteTagPattern(pattern));
-    }
-    if (canLock(inner)) {
-      this.acquireLock = (key, ttlMs) => this.run('acquireLock', key, () => inner.acquireLock(key, ttlMs));
-      this.releaseLock = (key, token) => this.run('releaseLock', key, () => inner.releaseLock(key, token));
-    }
-    if (canRateLimit(inner)) this.consumeRate = (key, limits) => this.run('consumeRate', key, () => inner.consumeRate(key, limits));
-    if (canGuardWrites(inner)) {
-      this.stampInvalidations = (names, atMs, ttlMs) => this.run('stampInvalidations', names[0], () => inner.stampInvalidations(names, atMs, ttlMs));
-      this.setUnlessInvalidated = (key, value, ttlMs, tags, names, sinceMs) =>
-        this.run('set', key, () => inner.setUnlessInvalidated(key, value, ttlMs, tags, names, sinceMs));
-    }
-    if (canSoftInvalidate(inner)) {
-      this.getWithMark = (key) => this.run('get', key, () => inner.getWithMark(key));
-      this.softDelete = (key, atMs) => this.run('softDelete', key, () => inner.softDelete(key, atMs));
-      this.softDeletePattern = (pattern, atMs) => this.run('softDeletePattern', pattern, () => inner.softDeletePattern(pattern, atMs));
-      this.softDeleteTags = (tags, atMs) => this.run('softDeleteTags', undefined, () => inner.softDeleteTags(tags, atMs));
-      this.softDeleteTagPattern = (pattern, atMs) => this.run('softDeleteTagPattern', pattern, () => inner.softDeleteTagPattern(pattern, atMs));
-    }
-    if (canReadNow(inner)) this.readNow = (key) => this.readNowOf(inner, key);
-    if (canPrune(inner)) {
-      this.prune = () => this.run('prune', undefined, () => inner.prune());
-      this.inspect = (options) => this.run('inspect', undefined, () => inner.inspect(options));
-    }
+    forwardCapabilities(this, inner, this.forwarders());
   }
 
-  stampInvalidations?: GuardCapable['stampInvalidations'];
-  setUnlessInvalidated?: GuardCapable['setUnlessInvalidated'];
-  getWithMark?: SoftCapable['getWithMark'];
-  softDelete?: SoftCapable['softDelete'];
-  softDeletePattern?: SoftCapable['softDeletePattern'];
-  softDeleteTags?: SoftCapable['softDeleteTags'];
-  softDeleteTagPattern?: SoftCapable['softDeleteTagPattern'];
-  readNow?: SyncReadCapable['readNow'];
-  prune?: PruneCapable['prune'];
-  inspect?: PruneCapable['inspect'];
-
-  deletePattern?: (pattern: string) => Promise<number>;
-  deleteTags?: (tags: readonly string[]) => Promise<number>;
-  deleteTagPattern?: (pattern: string) => Promise<number>;
-  acquireLock?: (key: string, ttlMs: number) => Promise<string | undefined>;
-  releaseLock?: (key: string, token: string) => Promise<void>;
-  consumeRate?: (key: string, limits: RateLimits) => Promise<number>;
+  /** Each capability, timed and traced under the operation name it reports. */
+  private forwarders(): CapabilityForwarders {
+    return {
+      pattern: (inner) => ({ deletePattern: (pattern) => this.run('deletePattern', pattern, () => inner.deletePattern(pattern)) }),
+      tags: (inner) => ({
+        deleteTags: (tags) => this.run('deleteTags', undefined, () => inner.deleteTags(tags)),
+        deleteTagPattern: (pattern) => this.run('deleteTagPattern', pattern, () => inner.deleteTagPattern(pattern)),
+      }),
+      lock: (inner) => ({
+        acquireLock: (key, ttlMs) => this.run('acquireLock', key, () => inner.acquireLock(key, ttlMs)),
+        releaseLock: (key, token) => this.run('releaseLock', key, () => inner.releaseLock(key, token)),
+      }),
+      rate: (inner) => ({ consumeRate: (key, limits) => this.run('consumeRate', key, () => inner.consumeRate(key, limits)) }),
+      prune: (inner) => ({
+        prune: () => this.run('prune', undefined, () => inner.prune()),
+        inspect: (options) => this.run('inspect', undefined, () => inner.inspect(options)),
+      }),
+      guard: (inner) => ({
+        stampInvalidations: (names, atMs, ttlMs) => this.run('stampInvalidations', names[0], () => inner.stampInvalidations(names, atMs, ttlMs)),
+        setUnlessInvalidated: (key, value, ttlMs, tags, names, sinceMs) => this.run('set', key, () => inner.setUnlessInvalidated(key, value, ttlMs, tags, names, sinceMs)),
+      }),
+      soft: (inner) => ({
+        getWithMark: (key) => this.run('get', key, () => inner.getWithMark(key)),
+        softDelete: (key, atMs) => this.run('softDelete', key, () => inner.softDelete(key, atMs)),
+        softDeletePattern: (pattern, atMs) => this.run('softDeletePattern', pattern, () => inner.softDeletePattern(pattern, atMs)),
+        softDeleteTags: (tags, atMs) => this.run('softDeleteTags', undefined, () => inner.softDeleteTags(tags, atMs)),
+        softDeleteTagPattern: (pattern, atMs) => this.run('softDeleteTagPattern', pattern, () => inner.softDeleteTagPattern(pattern, atMs)),
+      }),
+      stale: (inner) => ({ isStale: (key) => this.run('isStale', key, () => inner.isStale(key)) }),
+      readNow: (inner) => ({ readNow: (key) => this.readNowOf(inner, key) }),
+    };
+  }
 
   /**
    * Calls `listener` after every operation with its duration (and error). Returns a function
@@ -171,6 +144,10 @@ export class InstrumentedStore implements Store {
     }
   }
 }
+
+// Capabilities are own properties, present exactly when the inner store has them.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface InstrumentedStore extends Partial<CapabilityMethods> {}
 
 /**
  * The stores inside `store`, outermost first, following the wrappers of this package

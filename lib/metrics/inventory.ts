@@ -24,8 +24,9 @@ function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
 }
 
-// Reserved names inside a namespace (fill locks, limiters) and the tag indexes: not entries.
-const RESERVED = /^(__lock__|__rate__|__tag__):/;
+// Reserved names inside a namespace (fill locks, limiters, tag indexes, stamps, soft marks, the
+// breaker probe): not entries.
+const RESERVED = /^(__lock__|__rate__|__tag__|__inv__|__soft__|__probe__):/;
 
 /**
  * Walks the keys of `namespace` matching `pattern` (a Redis glob, namespace-free) with `SCAN`

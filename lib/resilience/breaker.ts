@@ -66,6 +66,19 @@ export class CircuitBreaker {
     return true;
   }
 
+  /**
+   * Opens the breaker now, whatever the count (an invalidation the store could not take: the
+   * store must not serve reads until it has been replayed); returns `true` when this opened it.
+   */
+  trip(kind: FailureKind): boolean {
+    if (this.outageStart !== undefined || this.stopped) return false;
+    this.outageStart = this.failures > 0 ? this.firstFailureAt : Date.now();
+    this.openedBy = kind;
+    this.waitMs = Math.min(this.settings.probeIntervalMs, this.settings.coolDownMs);
+    this.schedule();
+    return true;
+  }
+
   /** Closes the breaker (called by a successful probe); returns the outage's length in ms. */
   close(): number {
     const downtimeMs = Date.now() - (this.outageStart ?? Date.now());

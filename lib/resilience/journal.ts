@@ -43,16 +43,24 @@ export async function applyInvalidation(store: Store, record: Invalidation): Pro
 }
 
 /**
- * The invalidations issued while the primary store was skipped, to replay on it before it is
- * trusted again. Bounded: past `limit` records it stops recording and remembers that it
- * overflowed, and the replay clears the store instead.
+ * The invalidations the primary store could not take (its breaker open, or the call failed), to
+ * replay on it before it is trusted again. Bounded: past `limit` records it stops recording and
+ * remembers that it overflowed, and the replay invalidates the cache's whole namespace instead:
+ * a miss storm, never an old answer.
  * @internal
  */
 export class InvalidationJournal {
   private records: Invalidation[] = [];
   private overflowed = false;
 
-  constructor(private readonly limit: number) {}
+  /**
+   * @param clearAll what an overflowed journal replays instead of its records (the cache's whole
+   *   namespace, see ResilientStore).
+   */
+  constructor(
+    private readonly limit: number,
+    private readonly clearAll: (store: Store) => Promise<void> = (store) => store.clear(),
+  ) {}
 
   /** Whether nothing waits to be replayed. */
   get empty(): boolean {
@@ -80,7 +88,7 @@ export class InvalidationJournal {
         this.records = [];
         this.overflowed = false;
         try {
-          await store.clear();
+          await this.clearAll(store);
         } catch (error) {
           this.overflowed = true;
           throw error;

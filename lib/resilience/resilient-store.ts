@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { StoreClosedError } from '../errors';
+import { InvalidationPendingError, StoreClosedError, StoreUnavailableError } from '../errors';
+import { escapeGlob } from '../keys';
 import { LocalLocks, LocalRateLimiter } from '../stores/local-coordination';
 import {
+  type CapabilityForwarders,
+  type CapabilityMethods,
   type GuardCapable,
   type LockCapable,
   type MarkedValue,
@@ -9,15 +12,14 @@ import {
   type RateLimits,
   type SoftCapable,
   type Store,
+  type SyncReadCapable,
+  READ_LATER,
   canDeletePattern,
   canDeleteTags,
-  canGuardWrites,
   canLock,
   canRateLimit,
-  canReadNow,
   canSoftInvalidate,
-  READ_LATER,
-  type SyncReadCapable,
+  forwardCapabilities,
 } from '../stores/store';
 import { type BreakerSettings, CircuitBreaker, type FailureKind } from './breaker';
 import { INVALIDATION_OPERATIONS, type Invalidation, InvalidationJournal, applyInvalidation } from './journal';
@@ -29,6 +31,11 @@ export interface ResilienceSettings extends BreakerSettings {
   fallbackMode: FallbackMode;
   /** A key the background probe may read and write (the cache's namespace + `__probe__`). */
   probeKey: string;
+  /**
+   * The cache's namespace (`''` or ending in `:`): what an overflowing journal invalidates as a
+   * whole (everything the store holds without one).
+   */
+  namespace: string;
 }
 
 /**
@@ -54,16 +61,20 @@ const PROBE_TTL_MS = 1_000;
  *   fallback too). A failure counts toward the breaker. A failed read or write is answered by the
  *   fallback (and reported here); without one it is thrown to the caller, which reports it. A
  *   failed lock or limiter call is answered by a stand-in and reported here. A failed
- *   invalidation is thrown (the caller must know), unless it opened the breaker.
- * - Open: the primary is not touched and nothing throws. Reads and writes go to the fallback, or
- *   are a miss and a skipped write; locks and the limiter use the fallback's, or in-process
- *   stand-ins; invalidations go to the fallback and the journal.
+ *   invalidation, the first included, is journaled, applied to the fallback, and opens the
+ *   breaker at once: the primary may still hold what it covers, so it serves no read until the
+ *   journal is replayed. The caller gets an `InvalidationPendingError` (with the store's error as
+ *   `cause`) and reports it.
+ * - Open: the primary is not touched. Reads and writes go to the fallback, or are a miss and a
+ *   skipped write; locks and the limiter use the fallback's, or in-process stand-ins;
+ *   invalidations go to the fallback and the journal (and reject with `InvalidationPendingError`).
  * - A background probe (a read, or a write when writes were failing) finds the primary usable
  *   again; the journal is replayed on it (so nothing invalidated during the outage comes back),
  *   an `outage` fallback is cleared (its entries never saw other instances' invalidations), and
  *   the breaker closes (`recovered`).
  * @internal
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ResilientStore implements Store {
   readonly name: string;
   private readonly breaker: CircuitBreaker;
@@ -75,21 +86,6 @@ export class ResilientStore implements Store {
   private readonly standInTokens = new Map<string, Store | LocalLocks>();
   private closed = false;
 
-  deletePattern?: (pattern: string) => Promise<number>;
-  deleteTags?: (tags: readonly string[]) => Promise<number>;
-  deleteTagPattern?: (pattern: string) => Promise<number>;
-  acquireLock?: (key: string, ttlMs: number) => Promise<string | undefined>;
-  releaseLock?: (key: string, token: string) => Promise<void>;
-  consumeRate?: (key: string, limits: RateLimits) => Promise<number>;
-  stampInvalidations?: GuardCapable['stampInvalidations'];
-  setUnlessInvalidated?: GuardCapable['setUnlessInvalidated'];
-  getWithMark?: SoftCapable['getWithMark'];
-  softDelete?: SoftCapable['softDelete'];
-  softDeletePattern?: SoftCapable['softDeletePattern'];
-  softDeleteTags?: SoftCapable['softDeleteTags'];
-  softDeleteTagPattern?: SoftCapable['softDeleteTagPattern'];
-  readNow?: SyncReadCapable['readNow'];
-
   constructor(
     readonly primary: Store,
     readonly fallback: Store | undefined,
@@ -99,25 +95,32 @@ export class ResilientStore implements Store {
     this.name = primary.name;
     this.mirror = fallback !== undefined && settings.fallbackMode === 'mirror';
     this.breaker = new CircuitBreaker(settings, (kind) => this.probe(kind));
-    this.journal = new InvalidationJournal(settings.journalLimit);
-    // Exactly the primary's capabilities: the engine reads them with the can* guards.
-    if (canDeletePattern(primary)) {
-      this.deletePattern = (pattern) => this.invalidate({ kind: 'pattern', pattern }, () => primary.deletePattern(pattern));
-    }
-    if (canDeleteTags(primary)) {
-      this.deleteTags = (tags) => this.invalidate({ kind: 'tags', tags }, () => primary.deleteTags(tags));
-      this.deleteTagPattern = (pattern) => this.invalidate({ kind: 'tagPattern', pattern }, () => primary.deleteTagPattern(pattern));
-    }
-    if (canLock(primary)) {
-      this.acquireLock = (key, ttlMs) => this.acquire(primary, key, ttlMs);
-      this.releaseLock = (key, token) => this.release(primary, key, token);
-    }
-    if (canRateLimit(primary)) {
-      this.consumeRate = (key, limits) => this.rate(primary, key, limits);
-    }
-    if (canGuardWrites(primary)) this.forwardGuard(primary);
-    if (canSoftInvalidate(primary)) this.forwardSoft(primary);
-    if (canReadNow(primary)) this.readNow = (key) => this.readNowOf(primary, key);
+    this.journal = new InvalidationJournal(settings.journalLimit, (store) => this.clearNamespace(store));
+    forwardCapabilities(this, primary, this.forwarders());
+  }
+
+  /** Exactly the primary's capabilities, each routed by the breaker like the core methods. */
+  private forwarders(): CapabilityForwarders {
+    return {
+      pattern: (primary) => ({ deletePattern: (pattern) => this.invalidate({ kind: 'pattern', pattern }, () => primary.deletePattern(pattern)) }),
+      tags: (primary) => ({
+        deleteTags: (tags) => this.invalidate({ kind: 'tags', tags }, () => primary.deleteTags(tags)),
+        deleteTagPattern: (pattern) => this.invalidate({ kind: 'tagPattern', pattern }, () => primary.deleteTagPattern(pattern)),
+      }),
+      lock: (primary) => ({
+        acquireLock: (key, ttlMs) => this.acquire(primary, key, ttlMs),
+        releaseLock: (key, token) => this.release(primary, key, token),
+      }),
+      rate: (primary) => ({ consumeRate: (key, limits) => this.rate(primary, key, limits) }),
+      prune: (primary) => ({
+        prune: () => this.maintenance('prune', () => primary.prune()),
+        inspect: (options) => this.maintenance('inspect', () => primary.inspect(options)),
+      }),
+      guard: (primary) => this.guardOf(primary),
+      soft: (primary) => this.softOf(primary),
+      stale: (primary) => ({ isStale: (key) => this.maintenance('isStale', () => primary.isStale(key)) }),
+      readNow: (primary) => ({ readNow: (key) => this.readNowOf(primary, key) }),
+    };
   }
 
   /**
@@ -141,8 +144,8 @@ export class ResilientStore implements Store {
    * the fallback's own invalidations keep old writes out, so stamps are skipped and a guarded
    * write goes to the fallback as a plain one.
    */
-  private forwardGuard(primary: Store & GuardCapable): void {
-    this.stampInvalidations = async (names, atMs, ttlMs) => {
+  private guardOf(primary: Store & GuardCapable): GuardCapable {
+    const stampInvalidations: GuardCapable['stampInvalidations'] = async (names, atMs, ttlMs) => {
       this.ensureOpen();
       if (this.breaker.isOpen) return;
       try {
@@ -159,7 +162,7 @@ export class ResilientStore implements Store {
         await store.set(key, value, ttlMs, tags);
         return true;
       }, true);
-    this.setUnlessInvalidated = async (key, value, ttlMs, tags, names, sinceMs) => {
+    const setUnlessInvalidated: GuardCapable['setUnlessInvalidated'] = async (key, value, ttlMs, tags, names, sinceMs) => {
       this.ensureOpen();
       if (this.breaker.isOpen) return onFallback(key, value, ttlMs, tags);
       const mirrored = this.mirror ? onFallback(key, value, ttlMs, tags) : undefined;
@@ -174,11 +177,12 @@ export class ResilientStore implements Store {
         return mirrored ?? onFallback(key, value, ttlMs, tags);
       }
     };
+    return { stampInvalidations, setUnlessInvalidated };
   }
 
   /** Soft invalidations, journalled (and applied to the fallback) as their hard form: the safe side. */
-  private forwardSoft(primary: Store & SoftCapable): void {
-    this.getWithMark = async (key) => {
+  private softOf(primary: Store & SoftCapable): SoftCapable {
+    const getWithMark: SoftCapable['getWithMark'] = async (key) => {
       this.ensureOpen();
       if (!this.breaker.isOpen) {
         try {
@@ -195,10 +199,31 @@ export class ResilientStore implements Store {
         return value === undefined ? undefined : { value, softAt: undefined };
       }, undefined);
     };
-    this.softDelete = async (key, atMs) => (await this.invalidate({ kind: 'delete', key }, async () => ((await primary.softDelete(key, atMs)) ? 1 : 0))) > 0;
-    this.softDeletePattern = (pattern, atMs) => this.invalidate({ kind: 'pattern', pattern }, () => primary.softDeletePattern(pattern, atMs));
-    this.softDeleteTags = (tags, atMs) => this.invalidate({ kind: 'tags', tags }, () => primary.softDeleteTags(tags, atMs));
-    this.softDeleteTagPattern = (pattern, atMs) => this.invalidate({ kind: 'tagPattern', pattern }, () => primary.softDeleteTagPattern(pattern, atMs));
+    return {
+      getWithMark,
+      softDelete: async (key, atMs) => (await this.invalidate({ kind: 'delete', key }, async () => ((await primary.softDelete(key, atMs)) ? 1 : 0))) > 0,
+      softDeletePattern: (pattern, atMs) => this.invalidate({ kind: 'pattern', pattern }, () => primary.softDeletePattern(pattern, atMs)),
+      softDeleteTags: (tags, atMs) => this.invalidate({ kind: 'tags', tags }, () => primary.softDeleteTags(tags, atMs)),
+      softDeleteTagPattern: (pattern, atMs) => this.invalidate({ kind: 'tagPattern', pattern }, () => primary.softDeleteTagPattern(pattern, atMs)),
+    };
+  }
+
+  /**
+   * Maintenance calls (prune, inspect, isStale) go to the primary while it is trusted; a failure
+   * counts toward the breaker and reaches the caller. While open they reject: a fallback's
+   * answer would describe another store.
+   */
+  private async maintenance<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    if (this.breaker.isOpen) throw new StoreUnavailableError(operation);
+    try {
+      const result = await run();
+      this.breaker.success('read');
+      return result;
+    } catch (error) {
+      this.failed(error, 'read', operation, undefined, false);
+      throw error;
+    }
   }
 
   /** True while the breaker is open (the primary is being skipped). */
@@ -298,29 +323,38 @@ export class ResilientStore implements Store {
     this.ensureOpen();
     const operation = INVALIDATION_OPERATIONS[record.kind];
     const key = record.kind === 'delete' ? record.key : undefined;
+    let cause: Error = new StoreUnavailableError(operation);
     if (!this.breaker.isOpen) {
-      let count: number;
       try {
-        count = await onPrimary();
+        const count = await onPrimary();
         this.breaker.success('write');
+        // A fallback may hold entries written while the primary failed (or every entry, mirrored).
+        await this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
+        return count;
       } catch (error) {
-        const err = toError(error);
-        if (err instanceof StoreClosedError) throw err;
-        const opened = this.breaker.failure('write');
-        // Closed breaker: the invalidation did not happen and the caller must know, so it is
-        // thrown (and reported by the caller), not reported here.
-        if (!opened) throw err;
-        this.hooks.error(err, operation, key);
-        this.hooks.degraded(err);
-        this.journal.record(record);
-        return this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
+        cause = toError(error);
+        if (cause instanceof StoreClosedError) throw cause;
+        // Even the first failure opens the breaker: the primary may still hold what this
+        // invalidation covers, so it must serve no read until the journal is replayed on it.
+        const opened = this.breaker.failure('write') || this.breaker.trip('write');
+        if (opened) this.hooks.degraded(cause);
       }
-      // A fallback may hold entries written while the primary failed (or every entry, mirrored).
-      await this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
-      return count;
     }
     this.journal.record(record);
-    return this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
+    const removed = await this.onFallback(operation, key, (store) => applyInvalidation(store, record), 0);
+    throw new InvalidationPendingError(operation, removed, { cause });
+  }
+
+  /** What an overflowing journal replays: the cache's whole namespace (or the whole store). */
+  private async clearNamespace(store: Store): Promise<void> {
+    const { namespace } = this.settings;
+    if (namespace === '' || !canDeletePattern(store)) {
+      await store.clear();
+      return;
+    }
+    const everything = `${escapeGlob(namespace)}*`;
+    await store.deletePattern(everything);
+    if (canDeleteTags(store)) await store.deleteTagPattern(everything);
   }
 
   private async acquire(primary: LockCapable, key: string, ttlMs: number): Promise<string | undefined> {
@@ -415,3 +449,7 @@ export class ResilientStore implements Store {
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
+
+// Capabilities are own properties, present exactly when the primary has them.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface ResilientStore extends Partial<CapabilityMethods> {}

@@ -11,8 +11,8 @@ type Client = Redis | Cluster;
 
 /**
  * Tag indexes share the keyspace with entries, under this reserved prefix (after the client's
- * keyPrefix, before the cache namespace the tag carries). Entry patterns the cache builds always
- * start with the namespace or a scope, so they cannot match it, and `deletePattern` skips it.
+ * keyPrefix and the cache's namespace, before the tag, which carries the namespace again).
+ * `deletePattern` skips it, so a pattern over a namespace never removes its indexes.
  */
 const TAG_INDEX_PREFIX = '__tag__:';
 
@@ -81,14 +81,15 @@ return 0`;
 
 /**
  * Invalidation stamps (the cross-process write guard) live under this reserved prefix, after the
- * client's keyPrefix: one small string per stamped name holding the time of the invalidation.
+ * client's keyPrefix and the namespace: one small string per stamped name holding the time of
+ * the invalidation.
  */
 const STAMP_PREFIX = '__inv__:';
 
 /**
- * Soft marks: `__soft__:{<raw key>}`, or `__soft__:{<its hash tag>}<raw key>` for a key with a
- * hash tag of its own. Either way the mark hashes like the entry, so on a Cluster it lives in
- * the entry's slot and one MGET reads both.
+ * Soft marks: `<namespace>__soft__:{<raw key>}`, or `<namespace>__soft__:{<its hash tag>}<raw key>`
+ * for a key with a hash tag of its own. Either way the mark hashes like the entry, so on a
+ * Cluster it lives in the entry's slot and one MGET reads both.
  */
 const SOFT_PREFIX = '__soft__:';
 
@@ -129,7 +130,8 @@ local function markName(prefix, raw)
 end`;
 
 // Soft-marks raw keys (ARGV[3..]) as of ARGV[1]; each mark expires with its entry, so a mark
-// never outlives what it marks. ARGV[2] is the client's keyPrefix (raw names already carry it).
+// never outlives what it marks. ARGV[2] is what goes before the mark's name: the client's
+// keyPrefix and the keys' namespace (raw names already carry both).
 const MARK_KEYS = script(`${MARK_NAME_LUA}
 local marked = 0
 for i = 3, #ARGV do
@@ -141,7 +143,8 @@ for i = 3, #ARGV do
 end
 return marked`);
 
-// One SSCAN batch of a tag index, soft-marked in the same step. ARGV: cursor, count, atMs, keyPrefix.
+// One SSCAN batch of a tag index, soft-marked in the same step. ARGV: cursor, count, atMs, and the
+// marks' prefix (keyPrefix and the tag's namespace).
 const MARK_TAGGED = script(`${MARK_NAME_LUA}
 local reply = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local marked = 0
@@ -195,19 +198,21 @@ function cacheClientOptions(timeoutMs: number): RedisOptions {
  * Writes are one `SET key value PX ttl`. Pattern deletes walk the keyspace with `SCAN` (every
  * master of a cluster) and remove matches with pipelined `UNLINK`, never with a blocking scan.
  *
- * Tags: each tag is a SET of raw key names at `__tag__:<tag>` (after the client's keyPrefix).
+ * Tags: each tag is a SET of raw key names at `<namespace>__tag__:<tag>` (after the client's
+ * keyPrefix; every internal key lies inside the namespace of the cache that uses it, see
+ * {@link RedisStore.claimNamespace}, so a Redis ACL limited to `~ns:*` suffices).
  * A tagged write is one Lua script (SET, SADD, extend the index TTL to cover its longest
  * member); invalidating a tag pops and unlinks its members in atomic batches of `scanCount`, so
  * the cost follows the tagged entries and Redis is never blocked for long. On a `Cluster`,
  * members live in other slots, so the cluster path uses no scripts: indexes are written before
  * the entry (an entry is never unreachable from its tags) and members are unlinked one by one.
  *
- * Soft invalidation ({@link SoftCapable}): a mark `__soft__:{<raw key>}` holds the time of the
+ * Soft invalidation ({@link SoftCapable}): a mark `<namespace>__soft__:{<raw key>}` holds the time of the
  * invalidation and expires with its entry; reads are one `MGET key mark` (the braces put the
  * mark in the entry's Cluster slot). Marking is one script per batch (standalone) or two
  * pipelined round trips per batch (Cluster); bodies are never read or rewritten.
  *
- * Write guard ({@link GuardCapable}): stamps are small strings under `__inv__:`; a guarded write
+ * Write guard ({@link GuardCapable}): stamps are small strings under `<namespace>__inv__:`; a guarded write
  * is one script that checks them and writes (standalone), or check, write, re-check and delete
  * on a Cluster. Entry patterns never match tag indexes, stamps or marks.
  *
@@ -232,6 +237,8 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
   private readonly needsOwnTimer: boolean;
   private closed = false;
   private connectionError: Error | undefined;
+  // The namespaces of the caches using this store, longest first (see claimNamespace).
+  private namespaces: string[] = [];
 
   constructor(options: RedisStoreOptions) {
     const resolved = resolveRedisStoreOptions(options);
@@ -338,6 +345,34 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
     return new StoreError(operation, `redis ${operation} failed: ${message}`, { cause: err });
   }
 
+  /**
+   * Places the store's own keys for names in `namespace` (tag indexes, invalidation stamps, soft
+   * marks) inside that namespace: `<namespace>__tag__:<tag>` rather than `__tag__:<tag>`, so a
+   * Redis user limited to `~<namespace>*` can use every feature. `createCache` calls it with the
+   * cache's namespace; names outside every claimed namespace keep the bare prefixes.
+   * @internal
+   */
+  claimNamespace(namespace: string): void {
+    if (namespace === '' || this.namespaces.includes(namespace)) return;
+    this.namespaces = [...this.namespaces, namespace].sort((a, b) => b.length - a.length);
+  }
+
+  /** The claimed namespace `name` lies in, or `''`. */
+  private home(name: string): string {
+    for (const namespace of this.namespaces) if (name.startsWith(namespace)) return namespace;
+    return '';
+  }
+
+  /** The index key of a tag (as passed to the client). */
+  private tagIndex(tag: string): string {
+    return this.home(tag) + TAG_INDEX_PREFIX + tag;
+  }
+
+  /** The key of a stamp name (`k:`, `t:` or `p:` and a full name). */
+  private stampKey(name: string): string {
+    return this.home(name.slice(2)) + STAMP_PREFIX + name;
+  }
+
   async get(key: string): Promise<Buffer | undefined> {
     const value = await this.run('get', () => this.client.getBuffer(key));
     return value ?? undefined;
@@ -349,7 +384,7 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
       await this.run('set', () => this.client.set(key, value, 'PX', ttl));
       return;
     }
-    const indexes = [...new Set(tags)].map((tag) => TAG_INDEX_PREFIX + tag);
+    const indexes = [...new Set(tags)].map((tag) => this.tagIndex(tag));
     if (!isCluster(this.client)) {
       await this.run('set', () => this.evalScript(SET_TAGGED, [key, ...indexes], [value, ttl]));
       return;
@@ -375,12 +410,12 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
 
   async deleteTags(tags: readonly string[]): Promise<number> {
     let removed = 0;
-    for (const tag of new Set(tags)) removed += await this.popIndex(TAG_INDEX_PREFIX + tag);
+    for (const tag of new Set(tags)) removed += await this.popIndex(this.tagIndex(tag));
     return removed;
   }
 
   async deleteTagPattern(pattern: string): Promise<number> {
-    return this.scanEach('deleteTagPattern', TAG_INDEX_PREFIX + pattern, async (_node, indexes) => {
+    return this.scanEach('deleteTagPattern', this.tagIndex(pattern), async (_node, indexes) => {
       let removed = 0;
       for (const index of indexes) removed += await this.popIndex(index.slice(this.keyPrefix.length));
       return removed;
@@ -514,7 +549,8 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
    * never touches a newer write of the key.)
    */
   private isReserved(rawKey: string): boolean {
-    const at = this.keyPrefix.length;
+    const start = this.keyPrefix.length;
+    const at = start + this.home(rawKey.slice(start)).length;
     return rawKey.startsWith(TAG_INDEX_PREFIX, at) || rawKey.startsWith(STAMP_PREFIX, at) || rawKey.startsWith(SOFT_PREFIX, at);
   }
 
@@ -522,8 +558,9 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
   private softKey(key: string): string {
     const raw = this.keyPrefix + key;
     const tag = hashTagOf(raw);
+    const prefix = this.home(key) + SOFT_PREFIX;
     // A key with a hash tag of its own: the mark takes the same tag, then the raw name.
-    return tag === raw ? `${SOFT_PREFIX}{${raw}}` : `${SOFT_PREFIX}{${tag}}${raw}`;
+    return tag === raw ? `${prefix}{${raw}}` : `${prefix}{${tag}}${raw}`;
   }
 
   /**
@@ -555,25 +592,26 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
 
   async softDeleteTags(tags: readonly string[], atMs: number): Promise<number> {
     let marked = 0;
-    for (const tag of new Set(tags)) marked += await this.markIndex(TAG_INDEX_PREFIX + tag, atMs);
+    for (const tag of new Set(tags)) marked += await this.markIndex(this.tagIndex(tag), this.home(tag), atMs);
     return marked;
   }
 
   async softDeleteTagPattern(pattern: string, atMs: number): Promise<number> {
-    return this.scanEach('softDeleteTagPattern', TAG_INDEX_PREFIX + pattern, async (_node, indexes) => {
+    const home = this.home(pattern);
+    return this.scanEach('softDeleteTagPattern', this.tagIndex(pattern), async (_node, indexes) => {
       let marked = 0;
-      for (const index of indexes) marked += await this.markIndex(index.slice(this.keyPrefix.length), atMs);
+      for (const index of indexes) marked += await this.markIndex(index.slice(this.keyPrefix.length), home, atMs);
       return marked;
     });
   }
 
   /** Marks every member of one tag index, one SSCAN batch (of `scanCount`) per round trip. */
-  private async markIndex(index: string, atMs: number): Promise<number> {
+  private async markIndex(index: string, home: string, atMs: number): Promise<number> {
     let cursor = '0';
     let marked = 0;
     do {
       if (!isCluster(this.client)) {
-        const reply = (await this.run('softDeleteTags', () => this.evalScript(MARK_TAGGED, [index], [cursor, this.scanCount, String(atMs), this.keyPrefix]))) as [string, number];
+        const reply = (await this.run('softDeleteTags', () => this.evalScript(MARK_TAGGED, [index], [cursor, this.scanCount, String(atMs), this.keyPrefix + home]))) as [string, number];
         cursor = reply[0];
         marked += reply[1];
       } else {
@@ -594,7 +632,15 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
   private async markRaw(rawKeys: readonly string[], atMs: number, operation: string): Promise<number> {
     if (rawKeys.length === 0) return 0;
     if (!isCluster(this.client)) {
-      return Number(await this.run(operation, () => this.evalScript(MARK_KEYS, [], [String(atMs), this.keyPrefix, ...rawKeys])));
+      // One script per namespace the keys lie in (nearly always one).
+      const byHome = new Map<string, string[]>();
+      for (const raw of rawKeys) {
+        const home = this.home(raw.slice(this.keyPrefix.length));
+        byHome.set(home, [...(byHome.get(home) ?? []), raw]);
+      }
+      let marked = 0;
+      for (const [home, raws] of byHome) marked += Number(await this.run(operation, () => this.evalScript(MARK_KEYS, [], [String(atMs), this.keyPrefix + home, ...raws])));
+      return marked;
     }
     const cluster = this.client;
     const keys = rawKeys.map((raw) => raw.slice(this.keyPrefix.length));
@@ -608,7 +654,7 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
     if (names.length === 0) return;
     const ttl = Math.max(1, Math.ceil(ttlMs));
     const client = this.client;
-    await this.run('stampInvalidations', () => Promise.all(names.map((name) => client.set(STAMP_PREFIX + name, String(atMs), 'PX', ttl))));
+    await this.run('stampInvalidations', () => Promise.all(names.map((name) => client.set(this.stampKey(name), String(atMs), 'PX', ttl))));
   }
 
   /**
@@ -618,11 +664,11 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
    * deletes, so either the second check sees it or its delete comes after this write).
    */
   async setUnlessInvalidated(key: string, value: Buffer, ttlMs: number, tags: readonly string[] | undefined, names: readonly string[], sinceMs: number): Promise<boolean> {
-    const stampKeys = names.map((name) => STAMP_PREFIX + name);
+    const stampKeys = names.map((name) => this.stampKey(name));
     const client = this.client;
     if (!isCluster(client)) {
       const ttl = Math.max(1, Math.ceil(ttlMs));
-      const indexes = [...new Set(tags ?? [])].map((tag) => TAG_INDEX_PREFIX + tag);
+      const indexes = [...new Set(tags ?? [])].map((tag) => this.tagIndex(tag));
       const written = await this.run('set', () => this.evalScript(SET_GUARDED, [key, ...stampKeys, ...indexes], [value, ttl, String(sinceMs), stampKeys.length]));
       return Number(written) === 1;
     }

@@ -231,32 +231,162 @@ export interface SyncReadCapable {
   readNow(key: string): MarkedValue | undefined | typeof READ_LATER;
 }
 
+/**
+ * Capability: a freshness check without reading the value (the SQL stores keep expired rows
+ * until pruned, and a refresh job asks them which keys need one).
+ *
+ * @example
+ * ```ts
+ * if (canCheckStale(store) && (await store.isStale('vendor:abc'))) await refreshVendor('abc');
+ * ```
+ */
+export interface StalenessCapable {
+  /** Whether `key` is absent or past its TTL. */
+  isStale(key: string): Promise<boolean>;
+}
+
+/**
+ * Every capability interface, by the short name the library uses for it. This map is the one
+ * list of capabilities: the `can*` guards, the contract suite and every store wrapper derive
+ * from it, and a wrapper must say how it forwards each one ({@link CapabilityForwarders}), so a
+ * capability added here fails to compile until every wrapper handles it.
+ */
+export interface Capabilities {
+  pattern: PatternCapable;
+  tags: TagCapable;
+  lock: LockCapable;
+  rate: RateLimitCapable;
+  prune: PruneCapable;
+  guard: GuardCapable;
+  soft: SoftCapable;
+  stale: StalenessCapable;
+  readNow: SyncReadCapable;
+}
+
+/** The short name of a capability interface (see {@link Capabilities}). */
+export type CapabilityName = keyof Capabilities;
+
+/** Every capability method of every interface, as one (optional) shape. */
+export type CapabilityMethods = PatternCapable & TagCapable & LockCapable & RateLimitCapable & PruneCapable & GuardCapable & SoftCapable & StalenessCapable & SyncReadCapable;
+
+/**
+ * The methods of each capability, complete: a missing one is a compile error below.
+ *
+ * @example
+ * ```ts
+ * CAPABILITY_METHODS.soft; // ['getWithMark', 'softDelete', ...]
+ * ```
+ */
+export const CAPABILITY_METHODS = {
+  pattern: ['deletePattern'],
+  tags: ['deleteTags', 'deleteTagPattern'],
+  lock: ['acquireLock', 'releaseLock'],
+  rate: ['consumeRate'],
+  prune: ['prune', 'inspect'],
+  guard: ['stampInvalidations', 'setUnlessInvalidated'],
+  soft: ['getWithMark', 'softDelete', 'softDeletePattern', 'softDeleteTags', 'softDeleteTagPattern'],
+  stale: ['isStale'],
+  readNow: ['readNow'],
+} as const satisfies { readonly [C in CapabilityName]: ReadonlyArray<keyof Capabilities[C]> };
+
+// Compile-time completeness: every method of every capability is listed above.
+type Unlisted = { [C in CapabilityName]: Exclude<keyof Capabilities[C], (typeof CAPABILITY_METHODS)[C][number]> }[CapabilityName];
+const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyMethodListed;
+
+/**
+ * The capability names in a fixed order.
+ *
+ * @example
+ * ```ts
+ * for (const name of CAPABILITY_NAMES) console.log(name, hasCapability(store, name));
+ * ```
+ */
+export const CAPABILITY_NAMES = Object.keys(CAPABILITY_METHODS) as CapabilityName[];
+
+/**
+ * How a store wrapper implements each capability over the store it wraps: given the inner store
+ * (which has the capability), the wrapper's methods for it. Complete by type: a wrapper that
+ * forgets a capability does not compile. Used with {@link forwardCapabilities}.
+ *
+ * @example
+ * ```ts
+ * const passThrough: CapabilityForwarders = {
+ *   pattern: (inner) => ({ deletePattern: (pattern) => inner.deletePattern(pattern) }),
+ *   // ... one entry per capability
+ * };
+ * ```
+ */
+export type CapabilityForwarders = { readonly [C in CapabilityName]: (inner: Store & Capabilities[C]) => Capabilities[C] };
+
+/**
+ * Gives `wrapper` exactly the capabilities `inner` has, each implemented by `forwarders`: the
+ * one mechanism every wrapper (instrumentation, breaker and fallback, L1 tier) uses, so none can
+ * drop a capability. Methods become own properties of `wrapper`, so the `can*` guards see them.
+ *
+ * @example
+ * ```ts
+ * class LoggingStore implements Store {
+ *   constructor(readonly inner: Store) { forwardCapabilities(this, inner, loggingForwarders(inner)); }
+ *   // ... get, set, delete, clear, close
+ * }
+ * ```
+ */
+export function forwardCapabilities(wrapper: object, inner: Store, forwarders: CapabilityForwarders): void {
+  const target = wrapper as Record<string, unknown>;
+  for (const name of CAPABILITY_NAMES) {
+    if (!hasCapability(inner, name)) continue;
+    const methods = (forwarders[name] as (store: Store) => object)(inner) as Record<string, unknown>;
+    for (const method of CAPABILITY_METHODS[name]) target[method] = methods[method];
+  }
+}
+
 /** A store with every capability the built-in stores have. */
 export type FullStore = Store & PatternCapable & TagCapable & LockCapable & RateLimitCapable & GuardCapable & SoftCapable;
 
-function hasMethods(store: Store, names: readonly string[]): boolean {
+/**
+ * Whether `store` has every method of capability `name`.
+ *
+ * @example
+ * ```ts
+ * if (hasCapability(store, 'prune')) await store.prune();
+ * ```
+ */
+export function hasCapability<C extends CapabilityName>(store: Store, name: C): store is Store & Capabilities[C] {
   const record = store as unknown as Record<string, unknown>;
-  return names.every((name) => typeof record[name] === 'function');
+  return CAPABILITY_METHODS[name].every((method: string) => typeof record[method] === 'function');
+}
+
+/**
+ * The capabilities `store` has, in {@link CAPABILITY_NAMES} order.
+ *
+ * @example
+ * ```ts
+ * capabilitiesOf(new MemoryStore()); // ['pattern', 'tags', 'lock', 'rate', 'guard', 'soft', 'readNow']
+ * ```
+ */
+export function capabilitiesOf(store: Store): CapabilityName[] {
+  return CAPABILITY_NAMES.filter((name) => hasCapability(store, name));
 }
 
 /** Whether `store` implements {@link PatternCapable}. */
 export function canDeletePattern(store: Store): store is Store & PatternCapable {
-  return hasMethods(store, ['deletePattern']);
+  return hasCapability(store, 'pattern');
 }
 
 /** Whether `store` implements {@link TagCapable}. */
 export function canDeleteTags(store: Store): store is Store & TagCapable {
-  return hasMethods(store, ['deleteTags', 'deleteTagPattern']);
+  return hasCapability(store, 'tags');
 }
 
 /** Whether `store` implements {@link LockCapable}. */
 export function canLock(store: Store): store is Store & LockCapable {
-  return hasMethods(store, ['acquireLock', 'releaseLock']);
+  return hasCapability(store, 'lock');
 }
 
 /** Whether `store` implements {@link RateLimitCapable}. */
 export function canRateLimit(store: Store): store is Store & RateLimitCapable {
-  return hasMethods(store, ['consumeRate']);
+  return hasCapability(store, 'rate');
 }
 
 /**
@@ -268,17 +398,22 @@ export function canRateLimit(store: Store): store is Store & RateLimitCapable {
  * ```
  */
 export function canPrune(store: Store): store is Store & PruneCapable {
-  return hasMethods(store, ['prune', 'inspect']);
+  return hasCapability(store, 'prune');
 }
 
 /** Whether `store` implements {@link GuardCapable}. */
 export function canGuardWrites(store: Store): store is Store & GuardCapable {
-  return hasMethods(store, ['stampInvalidations', 'setUnlessInvalidated']);
+  return hasCapability(store, 'guard');
 }
 
 /** Whether `store` implements {@link SoftCapable}. */
 export function canSoftInvalidate(store: Store): store is Store & SoftCapable {
-  return hasMethods(store, ['getWithMark', 'softDelete', 'softDeletePattern', 'softDeleteTags', 'softDeleteTagPattern']);
+  return hasCapability(store, 'soft');
+}
+
+/** Whether `store` implements {@link StalenessCapable}. */
+export function canCheckStale(store: Store): store is Store & StalenessCapable {
+  return hasCapability(store, 'stale');
 }
 
 /** Whether `store` implements {@link SyncReadCapable}. @internal */
@@ -289,5 +424,6 @@ export function canReadNow(store: Store): store is Store & SyncReadCapable {
 /** Whether `value` looks like a {@link Store} (the core methods). @internal */
 export function isStore(value: unknown): value is Store {
   if (value === null || typeof value !== 'object') return false;
-  return hasMethods(value as Store, ['get', 'set', 'delete', 'clear', 'close']);
+  const record = value as Record<string, unknown>;
+  return ['get', 'set', 'delete', 'clear', 'close'].every((name) => typeof record[name] === 'function');
 }
