@@ -3,7 +3,7 @@
  * did the right thing (invalidate after the write) used to get the old answer back, on a real
  * redis-server of its own that the test kills, freezes or restarts.
  */
-import type { Request, Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import request from 'supertest';
 import { type Cache, MemoryStore, RedisStore, SqliteStore, cacheResponse, createCache, invalidateAfter, invalidateCharacterCache } from '../../lib';
 import { newRedis, testRedisClient, testRedisUrl } from '../helpers/redis';
@@ -19,7 +19,7 @@ jest.setTimeout(60_000);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An app whose GET /characters/:id is cached for 300 s and whose write handler is `write`. */
-function characterApp(create: () => import('express').Express, cache: Cache, rows: Map<string, number>, write: 'invalidateAfter' | 'await helper') {
+function characterApp(create: () => Express, cache: Cache, rows: Map<string, number>, write: 'invalidateAfter' | 'await helper') {
   const app = create();
   app.get('/characters/:id', cacheResponse({ cache, ttl: 300, keyPrefix: 'character' }), (req: Request, res: Response) => {
     res.json({ id: req.params.id, version: rows.get(String(req.params.id)) });
@@ -68,7 +68,7 @@ describe('never lost: Redis down while the app is idle', () => {
   });
 
   /** Redis holds a cached answer; it dies; the write invalidates; it restarts from its RDB file. */
-  async function outage(makeCache: (url: string) => Cache, create: () => import('express').Express, write: 'invalidateAfter' | 'await helper') {
+  async function outage(makeCache: (url: string) => Cache, create: () => Express, write: 'invalidateAfter' | 'await helper') {
     server = await startRedisServer();
     const cache = makeCache(server.url);
     const errors: Error[] = [];
