@@ -224,8 +224,8 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
         ended = true;
         restoreConditionals();
         const now = Date.now();
-        const headers = freshenedHeaders(stale.entry.headers, notModifiedHeaders);
-        headers.date ??= new Date(now).toUTCString();
+        // The 304 is dated now (Node would have added its Date on the way out).
+        const headers = freshenedHeaders(stale.entry.headers, { date: new Date(now).toUTCString(), ...notModifiedHeaders });
         const verdict = finalStorability(input, stale.entry.status, headers, stale.entry.body, now);
         const lifetime = verdict.storable ? verdict.lifetime : 0;
         const entry: ResponseEntry = { ...stale.entry, headers, createdAt: now, expiresAt: now + lifetime * 1000 };

@@ -60,7 +60,7 @@ export function rangeAnswer(request: IncomingHttpHeaders, stored: StoredHeaders,
   }
   const start = Number(first);
   const end = last === '' ? length - 1 : Number(last);
-  if (end < start) return FULL;
+  if (last !== '' && end < start) return FULL;
   if (start >= length) return { kind: 'unsatisfiable' };
   return { kind: 'partial', start, end: Math.min(end, length - 1) };
 }
