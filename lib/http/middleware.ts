@@ -50,8 +50,16 @@ function freshnessFor(freshness: ResolvedFreshness, found: Located['found']): Re
  *   small record under the key lists them and each variant is stored under the key plus a
  *   digest of those request headers.
  * - Stored: statuses in `statuses` (200), bodies up to `maxBodyBytes`, without `Set-Cookie`,
- *   `Cache-Control: no-store/private/no-cache` or `Vary: *`.
- * - A hit replays status, headers and the byte-identical body with `X-Cache: HIT` and `Age`, or
+ *   `Cache-Control: no-store/private/no-cache` or `Vary: *`, for the shorter of `ttl` and the
+ *   answer's own lifetime (RFC 9111 §4.2: `s-maxage`, `max-age`, `Expires` − `Date`, less its
+ *   `Age`); `ttl: 'origin'` follows the answer's lifetime only. `Date` is kept and replayed.
+ * - A stale entry with a validator is revalidated (the handler gets `If-None-Match` /
+ *   `If-Modified-Since`; its 304 freshens the entry). One byte `Range` of a stored 200 is a 206.
+ * - An unsafe request (POST, PUT, PATCH, DELETE) passing through and answered 2xx/3xx
+ *   invalidates the answers stored for its path and same-origin `Location` /
+ *   `Content-Location` before it is sent (`invalidateOnUnsafe`, RFC 9111 §4.4).
+ * - A hit replays status, headers and the byte-identical body with `X-Cache: HIT` and `Age`
+ *   (the age it arrived with plus the time stored), or
  *   answers `304` when `If-None-Match` / `If-Modified-Since` match the stored `ETag` /
  *   `Last-Modified`. On a miss the handler runs without the client's conditional headers, so
  *   the full answer is stored, and the cache answers the condition itself.
