@@ -5,7 +5,15 @@ import { getDefaultCache } from '../default-cache';
 import type { Cache } from '../engine/cache';
 import { InvalidOptionError } from '../errors';
 import { optionNames, plainObject, rejectUnknownOptions } from '../validate';
+import { holdResponse } from './hold';
 import { type RouteMiddleware, asRouteMiddleware } from './options';
+
+/**
+ * Longest time a write's answer is held for its invalidation, in ms. Store commands time out
+ * well before (100 ms on Redis) and a failed invalidation is journaled, so this only bounds a
+ * store that neither answers nor fails.
+ */
+const INVALIDATION_HOLD_MS = 1_000;
 
 // The "writes" stage: invalidation by unsafe methods (RFC 9111 §4.4).
 
@@ -42,11 +50,8 @@ export function requestPath(req: Request): string {
   return pathOf(req.originalUrl ?? req.url);
 }
 
-function headerValue(res: ServerResponse, name: string, passed: Record<string, unknown> | undefined): string | undefined {
+function headerValue(res: ServerResponse, name: string): string | undefined {
   let value: unknown = res.getHeader(name);
-  if (passed !== undefined) {
-    for (const key of Object.keys(passed)) if (key.toLowerCase() === name) value = passed[key];
-  }
   if (Array.isArray(value)) value = value[0];
   return typeof value === 'string' ? value : undefined;
 }
@@ -56,7 +61,7 @@ function headerValue(res: ServerResponse, name: string, passed: Record<string, u
  * `Location` and `Content-Location` when they name the same origin (a URL on another host
  * cannot be this cache's to invalidate, and letting it would let one origin purge another's).
  */
-function invalidatedPaths(req: Request, res: ServerResponse, passed: Record<string, unknown> | undefined): string[] {
+function invalidatedPaths(req: Request, res: ServerResponse): string[] {
   const own = requestPath(req);
   const paths = [own];
   const host = req.headers.host;
@@ -69,7 +74,7 @@ function invalidatedPaths(req: Request, res: ServerResponse, passed: Record<stri
     return paths;
   }
   for (const name of ['location', 'content-location']) {
-    const value = headerValue(res, name, passed);
+    const value = headerValue(res, name);
     if (value === undefined) continue;
     try {
       const target = new URL(value, base);
@@ -81,59 +86,6 @@ function invalidatedPaths(req: Request, res: ServerResponse, passed: Record<stri
   return paths;
 }
 
-type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
-
-/**
- * Holds the response head (and every write after it) until `before(status)` settles, when it
- * returns a promise; the response then goes out as the handler wrote it. `before` sees the
- * status when the head is about to leave: an explicit `writeHead`, or the first `write`/`end`.
- */
-function holdHead(res: ServerResponse, before: (status: number, passed: Record<string, unknown> | undefined) => Promise<unknown> | undefined): void {
-  const original = { writeHead: res.writeHead as unknown as Method, write: res.write as unknown as Method, end: res.end as unknown as Method };
-  let state: 'open' | 'holding' | 'passed' = 'open';
-  const queue: Array<[Method, unknown[]]> = [];
-  const restore = (): void => {
-    res.writeHead = original.writeHead as unknown as ServerResponse['writeHead'];
-    res.write = original.write as unknown as ServerResponse['write'];
-    res.end = original.end as unknown as ServerResponse['end'];
-  };
-  const held = (status: number, passed: Record<string, unknown> | undefined): boolean => {
-    if (state !== 'open') return state === 'holding';
-    const pending = before(status, passed);
-    if (pending === undefined) {
-      state = 'passed';
-      restore();
-      return false;
-    }
-    state = 'holding';
-    void pending
-      .catch(() => undefined)
-      .then(() => {
-        state = 'passed';
-        restore();
-        for (const [method, args] of queue.splice(0)) method.apply(res, args);
-      });
-    return true;
-  };
-  res.writeHead = function writeHead(this: ServerResponse, ...args: unknown[]) {
-    const last = args[args.length - 1];
-    const passed = last !== null && typeof last === 'object' && !Array.isArray(last) ? (last as Record<string, unknown>) : undefined;
-    if (!held(Number(args[0]), passed)) return original.writeHead.apply(this, args);
-    queue.push([original.writeHead, args]);
-    return this;
-  } as unknown as ServerResponse['writeHead'];
-  res.write = function write(this: ServerResponse, ...args: unknown[]) {
-    if (!held(this.statusCode, undefined)) return original.write.apply(this, args);
-    queue.push([original.write, args]);
-    return true;
-  } as unknown as ServerResponse['write'];
-  res.end = function end(this: ServerResponse, ...args: unknown[]) {
-    if (!held(this.statusCode, undefined)) return original.end.apply(this, args);
-    queue.push([original.end, args]);
-    return this;
-  } as unknown as ServerResponse['end'];
-}
-
 /**
  * Makes a successful unsafe request invalidate what the cache holds for its URL before the
  * answer leaves: when the status is 2xx or 3xx (RFC 9111 §4.4), every stored answer for the
@@ -143,16 +95,20 @@ function holdHead(res: ServerResponse, before: (status: number, passed: Record<s
  * @internal
  */
 export function invalidateOnSuccess(req: Request, res: ServerResponse, cacheOf: () => Cache): void {
-  holdHead(res, (status, passed) => {
-    if (status < 200 || status >= 400) return undefined;
-    let cache: Cache;
-    try {
-      cache = cacheOf();
-    } catch {
-      return undefined;
-    }
-    return cache.invalidateTags(invalidatedPaths(req, res, passed).map(pathTag));
-  });
+  holdResponse(
+    res,
+    (status) => {
+      if (status < 200 || status >= 400) return undefined;
+      let cache: Cache;
+      try {
+        cache = cacheOf();
+      } catch {
+        return undefined;
+      }
+      return cache.invalidateTags(invalidatedPaths(req, res).map(pathTag));
+    },
+    INVALIDATION_HOLD_MS,
+  );
 }
 
 /** Options of {@link invalidateOnWrite}. */
