@@ -177,6 +177,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     next();
   };
 
+  let lastRoute: unknown;
+
   /** The cache this middleware uses, resolved per request (the default one can be replaced). */
   const cacheOf = (): Cache => opts.cache ?? getDefaultCache();
 
@@ -193,8 +195,12 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       return;
     }
     const bypass = bypassReason(req);
-    // A cached GET on `app.route(path)` covers the route's writes (see coverRoute).
-    if (opts.invalidateOnUnsafe && req.route !== undefined && bypass !== 'method') coverRoute(req.route, cacheOf);
+    // A cached GET on `app.route(path)` covers the route's writes (see coverRoute); the hit
+    // path only compares with the last route seen.
+    if (opts.invalidateOnUnsafe && req.route !== lastRoute && req.route !== undefined && bypass !== 'method') {
+      lastRoute = req.route;
+      coverRoute(lastRoute, cacheOf);
+    }
     if (bypass !== undefined) {
       if (bypass !== 'method') res.setHeader('X-Cache', 'BYPASS');
       else if (opts.invalidateOnUnsafe && isUnsafeMethod(req.method)) invalidateOnSuccess(req, res, cacheOf);
