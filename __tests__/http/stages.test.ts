@@ -72,6 +72,10 @@ describe('freshness', () => {
   test('CDN-Cache-Control replaces Cache-Control for the cache', () => {
     expect(targeted({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' })['cache-control']).toBe('max-age=60');
     expect(originFreshness({ 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=600' }, NOW).lifetime).toBe(600);
+    // Not a Structured Field dictionary (RFC 9213 §2.1, RFC 8941): ignored as a whole.
+    for (const invalid of ['max-age=10000, &&&&&', 'max-age="10000"', 'max-age =100', 'MaX-aGe=3600']) {
+      expect(targeted({ 'cache-control': 'no-store', 'cdn-cache-control': invalid })['cache-control']).toBe('no-store');
+    }
   });
 
   test('ageSeconds counts whole seconds since the entry was stored', () => {

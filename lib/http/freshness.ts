@@ -75,8 +75,27 @@ function first(value: Headers[string]): string | undefined {
  */
 export function targeted<H extends Headers>(headers: H): H {
   const cdn = headers['cdn-cache-control'];
-  if (cdn === undefined) return headers;
+  if (cdn === undefined || !isCdnCacheControl(Array.isArray(cdn) ? cdn.join(', ') : String(cdn))) return headers;
   return { ...headers, 'cache-control': cdn };
+}
+
+// RFC 9213 §2.1: CDN-Cache-Control is a Structured Field Dictionary (RFC 8941 §3.2); one that
+// does not parse is ignored as a whole. Values: integer, decimal, string, token, boolean, with
+// parameters; the lifetimes (max-age, s-maxage, stale-*) must be integers.
+const SF_KEY = '[a-z*][a-z0-9_.*-]*';
+const SF_BARE = '(?:-?\\d{1,15}(?:\\.\\d{1,3})?|"(?:[^"\\\\]|\\\\["\\\\])*"|[A-Za-z*][A-Za-z0-9:/!#$%&\'*+.^_`|~-]*|\\?[01])';
+const SF_PARAMS = `(?:;\\s*${SF_KEY}(?:=${SF_BARE})?)*`;
+const SF_MEMBER = new RegExp(`^(${SF_KEY})(?:=(${SF_BARE}))?${SF_PARAMS}$`);
+const INTEGER_DIRECTIVES = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error']);
+
+function isCdnCacheControl(value: string): boolean {
+  for (const member of value.split(',')) {
+    const match = SF_MEMBER.exec(member.trim());
+    if (match === null) return false;
+    const [, key = '', item] = match;
+    if (INTEGER_DIRECTIVES.has(key) && item !== undefined && !/^\d+$/.test(item)) return false;
+  }
+  return true;
 }
 
 /** What a response says about its own freshness, read once when it is stored (RFC 9111 §4.2). */
