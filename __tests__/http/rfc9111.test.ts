@@ -294,6 +294,34 @@ describe.each(COMBOS)('RFC 9111 on $name', ({ store, version }) => {
       expect(calls).toBe(2);
     });
 
+    test('with Last-Modified only, the handler gets If-Modified-Since (not the cache’s own ETag) and its 304 counts', async () => {
+      const lastModified = 'Wed, 01 Jan 2020 00:00:00 GMT';
+      const seen: Array<[string | undefined, string | undefined]> = [];
+      const port = await start(
+        {},
+        (req, res) => {
+          seen.push([req.headers['if-none-match'], req.headers['if-modified-since']]);
+          res.set({ 'Cache-Control': 'max-age=1', 'Last-Modified': lastModified });
+          if (req.fresh) res.status(304).end();
+          else res.send('by date');
+        },
+        (app) => app.set('etag', false),
+      );
+      const stored = whenSet(cache);
+      await request(port, '/r');
+      await stored;
+      offsetMs = 5_000;
+      const refreshed = whenSet(cache);
+      const second = await request(port, '/r');
+      await refreshed;
+      expect([second.status, second.body.toString()]).toEqual([200, 'by date']);
+      expect(seen).toEqual([
+        [undefined, undefined],
+        [undefined, lastModified],
+      ]);
+      expect((await request(port, '/r')).headers['x-cache']).toBe('HIT');
+    });
+
     test('a client’s own condition is answered from the freshened entry', async () => {
       const port = await start({}, (_req, res) => {
         res.set('Cache-Control', 'max-age=1').json({ v: 1 });

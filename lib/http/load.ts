@@ -75,15 +75,15 @@ export interface LoadInput {
   explain(reason: UncacheableReason): void;
 }
 
-/** How long the store keeps an entry past its lifetime. */
-function keepMs(opts: ResolvedCacheResponseOptions, entry: ResponseEntry): number {
-  return hasValidator(entry.headers) ? Math.max(opts.freshness.graceMs, REVALIDATION_KEEP_MS) : opts.freshness.graceMs;
+/** How long the store keeps an entry past its lifetime: longer when the handler gave it a validator. */
+function keepMs(opts: ResolvedCacheResponseOptions, revalidatable: boolean): number {
+  return revalidatable ? Math.max(opts.freshness.graceMs, REVALIDATION_KEEP_MS) : opts.freshness.graceMs;
 }
 
 /** The entries storing `stored` (the answer, possibly compressed): the variant, and the Vary record beside it. */
-function writesOf(input: LoadInput, stored: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): EntryWrite[] {
+function writesOf(input: LoadInput, stored: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined, revalidatable: boolean): EntryWrite[] {
   const { baseKey, req, opts } = input;
-  const graceMs = keepMs(opts, stored);
+  const graceMs = keepMs(opts, revalidatable);
   if (vary.length === 0) return [{ key: baseKey, entry: stored, ttlSeconds, tags, graceMs }];
   const record: VarySpec = { vary: [...vary] };
   const recordEntry: ValueEntry = { kind: 'value', value: record, createdAt: stored.createdAt, expiresAt: stored.expiresAt };
@@ -95,13 +95,13 @@ function writesOf(input: LoadInput, stored: ResponseEntry, vary: readonly string
 }
 
 /** The entries that store an answer, compressing the body first when the route asks for it. */
-function writesFor(input: LoadInput, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined): EntryWrite[] | Promise<EntryWrite[]> {
+function writesFor(input: LoadInput, entry: ResponseEntry, vary: readonly string[], ttlSeconds: number, tags: readonly string[] | undefined, revalidatable: boolean): EntryWrite[] | Promise<EntryWrite[]> {
   const over = input.opts.compressStoredBodiesOver;
   if (over > 0 && entry.bodyEncoding === undefined && entry.body.length >= over && !isEncoded(entry.headers['content-encoding'])) {
-    return gzip(entry.body).then((body) => writesOf(input, { ...entry, body, bodyEncoding: 'gzip' }, vary, ttlSeconds, tags));
+    return gzip(entry.body).then((body) => writesOf(input, { ...entry, body, bodyEncoding: 'gzip' }, vary, ttlSeconds, tags, revalidatable));
   }
   // Synchronous unless compressing: an ordinary miss takes no promise here.
-  return writesOf(input, entry, vary, ttlSeconds, tags);
+  return writesOf(input, entry, vary, ttlSeconds, tags, revalidatable);
 }
 
 /** The tags a stored answer gets: the route's, its scope's, and its path's (for writes to it). */
@@ -127,7 +127,7 @@ function finalStorability(input: LoadInput, status: number, headers: OutgoingHtt
 }
 
 /** Resolves a loaded answer: stored (with its writes) or only shared, per `verdict`. */
-function settle(input: LoadInput, resolve: (loaded: Loaded<Answer>) => void, entry: ResponseEntry, vary: readonly string[], verdict: Storability, shareError: boolean): void {
+function settle(input: LoadInput, resolve: (loaded: Loaded<Answer>) => void, entry: ResponseEntry, vary: readonly string[], verdict: Storability, shareError: boolean, revalidatable: boolean): void {
   const { noted, req } = input;
   let tags: readonly string[] | undefined;
   if (verdict.storable) {
@@ -147,7 +147,7 @@ function settle(input: LoadInput, resolve: (loaded: Loaded<Answer>) => void, ent
     resolve({ kind: 'value', value, share: shareError });
     return;
   }
-  const writes = writesFor(input, entry, vary, verdict.lifetime, tags);
+  const writes = writesFor(input, entry, vary, verdict.lifetime, tags, revalidatable);
   if (Array.isArray(writes)) resolve({ kind: 'value', value, share: true, writes });
   else {
     writes.then(
@@ -203,7 +203,8 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
         const entry: ResponseEntry = { kind: 'response', status: captured.status, headers, body, createdAt: now, expiresAt: now + lifetime * 1000 };
         if (verdict.storable && verdict.age > 0) entry.age = verdict.age;
         const shareError = captured.status >= 500 && captured.headers['set-cookie'] === undefined && captured.body !== undefined;
-        settle(input, resolve, entry, responseVary(captured.headers), verdict, shareError);
+        // Only the handler's own validators make a revalidation worth keeping the entry for.
+        settle(input, resolve, entry, responseVary(captured.headers), verdict, shareError, hasValidator(captured.headers));
       },
     });
     // Stale-if-error: only an answer this request can take as it is (no gzip to undo mid-response).
@@ -231,7 +232,7 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
         const entry: ResponseEntry = { ...stale.entry, headers, createdAt: now, expiresAt: now + lifetime * 1000 };
         delete entry.age;
         if (verdict.storable && verdict.age > 0) entry.age = verdict.age;
-        settle(input, resolve, entry, stale.vary, verdict, false);
+        settle(input, resolve, entry, stale.vary, verdict, false, true);
         const sent = answerFrom(req, res, entry, 'MISS', opts.cacheControl, end as End);
         if (sent === false) {
           res.statusCode = 500;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ResponseEntry, StoredHeaders } from '../serializer';
+import { bodyEtag } from './conditional';
 import { hasValidator } from './freshness';
 import { replayableHeaders } from './rules';
 
@@ -24,9 +25,12 @@ export function validatorsOf(entry: ResponseEntry): IncomingHttpHeaders | undefi
   const out: IncomingHttpHeaders = {};
   const etag = entry.headers.etag;
   const lastModified = entry.headers['last-modified'];
-  if (etag !== undefined) out['if-none-match'] = Array.isArray(etag) ? etag.join(', ') : etag;
+  // An ETag the cache computed itself (the handler sent none) means nothing to the handler, and
+  // Express' `req.fresh` would let it outweigh a matching If-Modified-Since: not sent.
+  const own = etag !== undefined && entry.bodyEncoding === undefined && etag === bodyEtag(entry.body);
+  if (etag !== undefined && !own) out['if-none-match'] = Array.isArray(etag) ? etag.join(', ') : etag;
   if (lastModified !== undefined) out['if-modified-since'] = Array.isArray(lastModified) ? lastModified[0] : lastModified;
-  return out;
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 /**
