@@ -28,6 +28,8 @@ export type { BypassReason, CacheEventName, CacheEvents, CacheListener, StaleRea
 export { invalidateAfter } from './http/invalidate-after';
 export type { InvalidateAfterSpec } from './http/invalidate-after';
 export { cacheResponse } from './http/middleware';
+export { invalidateOnWrite } from './http/unsafe';
+export type { InvalidateOnWriteOptions } from './http/unsafe';
 export { getResponse, setResponse } from './http/response-entry';
 export type { CachedResponseInput } from './http/response-entry';
 export { warmRoutes } from './http/warm';

@@ -52,6 +52,12 @@ export interface ResponseEntry extends EntryTimes {
    * never see this coding, the middleware undoes it before replaying. Absent otherwise.
    */
   bodyEncoding?: 'gzip';
+  /**
+   * The age in seconds the response already had when it was stored (its `Age` field, or the
+   * time since its `Date`; RFC 9111 §4.2.3), so `Age` on a hit is this plus the time since
+   * `createdAt`. Absent when 0.
+   */
+  age?: number;
 }
 
 /** Anything the serializer can store. */
@@ -148,6 +154,7 @@ export function encodeEntry(entry: Entry): Buffer {
   }
   const meta: Meta = { c: entry.createdAt, e: entry.expiresAt, s: entry.status, h: entry.headers };
   if (entry.bodyEncoding !== undefined) meta.z = entry.bodyEncoding;
+  if (entry.age !== undefined && entry.age > 0) meta.a = entry.age;
   return frame(KIND_RESPONSE, JSON.stringify(meta), entry.body);
 }
 
@@ -159,6 +166,8 @@ interface Meta {
   h?: StoredHeaders;
   /** The storage coding of a response body, when the cache compressed it. */
   z?: 'gzip';
+  /** A response's age on arrival, in seconds. */
+  a?: number;
 }
 
 /**
@@ -205,6 +214,10 @@ export function decodeEntry(bytes: Buffer): Entry {
       body: bytes.subarray(bodyStart),
     };
     if (meta.z !== undefined) entry.bodyEncoding = meta.z;
+    if (meta.a !== undefined) {
+      if (typeof meta.a !== 'number' || !Number.isInteger(meta.a) || meta.a < 0) throw new CorruptEntryError(`bad age ${String(meta.a)}`);
+      entry.age = meta.a;
+    }
     return entry;
   }
   throw new CorruptEntryError(`unknown kind ${String(bytes[2])}`);

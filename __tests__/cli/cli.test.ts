@@ -60,13 +60,14 @@ describe('express-cache-kit CLI on a real Redis', () => {
     const table = await cli('stats', ...target);
     expect(table.stderr).toBe('');
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^6 entries, .*, \d+ tags in namespace/);
+    // 1 tag of the values, plus one path tag per stored route answer (for invalidation by writes).
+    expect(table.stdout).toMatch(/^6 entries, .*, 4 tags in namespace/);
     expect(table.stdout).toMatch(/\/characters\/:id\s+3\s/);
     expect(table.stdout).toMatch(/character\s+2\s/);
     const json = await cli('stats', ...target, '--json');
     const parsed = JSON.parse(json.stdout) as { entries: number; tags: number; endpoints: Array<{ endpoint: string; entries: number; ttlMaxMs: number; ttlMinMs: number }> };
     expect(parsed.entries).toBe(6);
-    expect(parsed.tags).toBe(1);
+    expect(parsed.tags).toBe(4);
     const byName = Object.fromEntries(parsed.endpoints.map((e) => [e.endpoint, e]));
     expect(byName['/characters/:id']?.entries).toBe(3);
     expect(byName.character?.entries).toBe(2);

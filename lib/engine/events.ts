@@ -9,6 +9,7 @@ export type UncacheableReason =
   | 'vary-star'
   | 'tags-threw'
   | 'max-age-zero'
+  | 'no-lifetime'
   | 'not-storable'
   | 'store-failed'
   | 'invalidated';

@@ -78,4 +78,4 @@ export function isNotModified(request: IncomingHttpHeaders, stored: StoredHeader
  * for (const name of NOT_MODIFIED_FIELDS) if (stored[name] !== undefined) res.setHeader(name, stored[name]);
  * ```
  */
-export const NOT_MODIFIED_FIELDS: readonly string[] = ['etag', 'last-modified', 'cache-control', 'expires', 'vary', 'content-location'];
+export const NOT_MODIFIED_FIELDS: readonly string[] = ['date', 'etag', 'last-modified', 'cache-control', 'expires', 'vary', 'content-location'];

@@ -60,10 +60,12 @@ export type QueryNamePattern = string | RegExp;
 export interface CacheResponseOptions extends FreshnessOptions {
   /**
    * How long an answer stays fresh: seconds, a duration string (`'5m'`, `'1 hour'`) or a
-   * profile name.
+   * profile name. An answer's own lifetime (`s-maxage`, `max-age`, `Expires`, less its `Age`;
+   * RFC 9111 §4.2) shortens it, never lengthens it. `'origin'` follows the answer's own
+   * lifetime only: answers without one are not stored (the same as `ttlFromCacheControl: true`).
    * @default the cache's `defaultTtl`
    */
-  ttl?: Ttl;
+  ttl?: Ttl | 'origin';
   /**
    * The endpoint name in the key `api:{endpoint}:{hash}`; what `invalidateApiCache(endpoint)` clears.
    * @default the route's path (`req.baseUrl + req.route.path`), else the request path
@@ -158,12 +160,22 @@ export interface CacheResponseOptions extends FreshnessOptions {
    */
   keyByHost?: boolean;
   /**
-   * Take the TTL from the response's `Cache-Control`: `s-maxage`, else `max-age`
-   * (RFC 9111 §5.2.2.10, §5.2.2.1); `max-age=0` answers are not stored. Answers without either
-   * use `ttl`.
+   * Follow the answer's own freshness only (RFC 9111 §4.2: `s-maxage`, else `max-age`, else
+   * `Expires` minus `Date`, less the `Age` it arrived with): answers without an explicit
+   * lifetime are not stored (no fallback), and `ttl` is not used. The same as `ttl: 'origin'`.
    * @default false
    */
   ttlFromCacheControl?: boolean;
+  /**
+   * Invalidate on writes (RFC 9111 §4.4): a request with an unsafe method (POST, PUT, PATCH,
+   * DELETE, ...) that passes through this middleware and is answered 2xx or 3xx removes the
+   * stored answers for its path (every query string and variant) and for a same-origin
+   * `Location` / `Content-Location`, before its answer is sent. Mounted on a GET route made
+   * with `app.route(path)`, the route's other methods are covered too; elsewhere use
+   * `invalidateOnWrite()`.
+   * @default true
+   */
+  invalidateOnUnsafe?: boolean;
   /**
    * The `Cache-Control` header sent to clients with stored or storable answers, e.g.
    * `'public, max-age=60'`. The stored entry keeps the handler's own header. Answers the cache
@@ -202,6 +214,11 @@ function debugFromEnvironment(): boolean {
 /** @internal */
 export interface ResolvedCacheResponseOptions {
   ttl: Ttl | undefined;
+  /** The origin's lifetime is not capped by a route TTL (`ttl: 'origin'`, `ttlFromCacheControl`). */
+  originOnly: boolean;
+  /** Only answers with an explicit lifetime are stored (`ttl: 'origin'`, `ttlFromCacheControl`). */
+  explicitOnly: boolean;
+  invalidateOnUnsafe: boolean;
   keyPrefix: string | undefined;
   cache: Cache | undefined;
   statuses: ReadonlySet<number>;
@@ -242,6 +259,7 @@ export const DEFAULT_CACHE_RESPONSE_OPTIONS = Object.freeze({
   ttlFromCacheControl: false,
   honorNoCache: false,
   compressStoredBodiesOver: 0,
+  invalidateOnUnsafe: true,
 });
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -281,6 +299,7 @@ const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
   ignoreQuery: true,
   maxKeyLength: true,
   ttlFromCacheControl: true,
+  invalidateOnUnsafe: true,
   cacheControl: true,
   honorNoCache: true,
   compressStoredBodiesOver: true,
@@ -311,7 +330,9 @@ export function resolveCacheResponseOptions(
 ): ResolvedCacheResponseOptions {
   plainObject('cacheResponse options', options);
   rejectUnknownOptions('cacheResponse', options, CACHE_RESPONSE_OPTION_NAMES);
-  if (options.ttl !== undefined) resolveTtl('ttl', options.ttl, profilesFor(options.cache));
+  const ttl = options.ttl === 'origin' ? undefined : options.ttl;
+  if (ttl !== undefined) resolveTtl('ttl', ttl, profilesFor(options.cache));
+  const ttlFromCacheControl = optionalBoolean('ttlFromCacheControl', options.ttlFromCacheControl, DEFAULT_CACHE_RESPONSE_OPTIONS.ttlFromCacheControl);
   const statuses = options.statuses ?? DEFAULT_CACHE_RESPONSE_OPTIONS.statuses;
   if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
     throw new InvalidOptionError('statuses', 'expected an array of HTTP status codes (100-599)');
@@ -332,7 +353,10 @@ export function resolveCacheResponseOptions(
   const varyBy = resolveVaryBy(options.varyBy);
   const keyPrefix = optionalString('keyPrefix', options.keyPrefix);
   return {
-    ttl: options.ttl,
+    ttl,
+    originOnly: options.ttl === 'origin' || ttlFromCacheControl,
+    explicitOnly: options.ttl === 'origin' || ttlFromCacheControl,
+    invalidateOnUnsafe: optionalBoolean('invalidateOnUnsafe', options.invalidateOnUnsafe, DEFAULT_CACHE_RESPONSE_OPTIONS.invalidateOnUnsafe),
     keyPrefix,
     cache: options.cache,
     statuses: new Set(statuses),
@@ -348,7 +372,7 @@ export function resolveCacheResponseOptions(
     maxQueryLength: positiveInteger('maxQueryLength', options.maxQueryLength, DEFAULT_CACHE_RESPONSE_OPTIONS.maxQueryLength),
     maxQueryParams: positiveInteger('maxQueryParams', options.maxQueryParams, DEFAULT_CACHE_RESPONSE_OPTIONS.maxQueryParams),
     keyByHost: optionalBoolean('keyByHost', options.keyByHost, DEFAULT_CACHE_RESPONSE_OPTIONS.keyByHost),
-    ttlFromCacheControl: optionalBoolean('ttlFromCacheControl', options.ttlFromCacheControl, DEFAULT_CACHE_RESPONSE_OPTIONS.ttlFromCacheControl),
+    ttlFromCacheControl,
     cacheControl,
     honorNoCache: optionalBoolean('honorNoCache', options.honorNoCache, DEFAULT_CACHE_RESPONSE_OPTIONS.honorNoCache),
     compressStoredBodiesOver: compressOver,

@@ -3,8 +3,9 @@ import type { StoredHeaders } from '../serializer';
 
 /**
  * Headers never replayed from the store. Hop-by-hop fields describe one connection, not the
- * representation (RFC 9110 §7.6.1); `Set-Cookie` belongs to one user; `Date`, `Age`,
- * `Content-Length` and `X-Cache` are recomputed for every answer.
+ * representation (RFC 9110 §7.6.1); `Set-Cookie` belongs to one user; `Age`, `Content-Length`
+ * and `X-Cache` are recomputed for every answer. `Date` is kept: it says when the origin made
+ * the answer (RFC 9110 §6.6.1), and a hit repeats it.
  */
 const NOT_REPLAYED = new Set([
   'connection',
@@ -17,7 +18,6 @@ const NOT_REPLAYED = new Set([
   'transfer-encoding',
   'upgrade',
   'set-cookie',
-  'date',
   'age',
   'content-length',
   'x-cache',

@@ -1,0 +1,139 @@
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { Request, Response } from 'express';
+import type { ResponseEntry } from '../serializer';
+import { NOT_MODIFIED_FIELDS, isNotModified } from './conditional';
+import { rangeAnswer } from './range';
+import { setStoredHeaders } from './replay-headers';
+import { ageSeconds } from './rules';
+import { acceptsCoding, isEncoded } from './vary';
+
+// The "lookup and answer" stage: everything that writes a stored entry to a client.
+
+const gunzip = promisify(zlib.gunzip);
+
+/** What `X-Cache` says of an answer from the store. */
+export type CacheStatus = 'HIT' | 'STALE' | 'MISS';
+
+/** A response's own `end`, when a wrapper around it must be bypassed. */
+export type End = (this: Response, chunk?: unknown) => Response;
+
+/** How an entry answered: its body (or a part of it), a 304, or not at all (`false`). */
+export type Answered = 'sent' | 'not-modified' | false;
+
+/** A body the cache compressed for storage, restored; undefined when it cannot be read (then it is a miss). */
+async function gunzipStored(body: Buffer): Promise<Buffer | undefined> {
+  try {
+    return await gunzip(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a stored answer may go to this request: encoded bytes only to clients that accept the coding. */
+export function deliverable(entry: ResponseEntry, req: Request): boolean {
+  const coding = entry.headers['content-encoding'];
+  if (!isEncoded(coding)) return true;
+  return acceptsCoding(req.headers['accept-encoding'], String(coding));
+}
+
+/** Whether the request's preconditions turn this hit into a 304 (RFC 9110 §13.2.1: only over a 2xx). */
+function notModified(req: Request, entry: ResponseEntry): boolean {
+  if (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === undefined) return false;
+  return entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers);
+}
+
+/** `Age` of a stored answer (RFC 9111 §5.1): its age on arrival plus the time it spent here. */
+export function entryAge(entry: ResponseEntry, now: number): number {
+  return (entry.age ?? 0) + ageSeconds(entry.createdAt, now);
+}
+
+/**
+ * Sends `cacheControl` instead of the handler's header, on hits and on misses that will be
+ * stored. A layer mounted outside the cache (a session middleware) can still add `Set-Cookie`
+ * after this point; the handler's own `Cache-Control` is then put back, so a cookie-bearing
+ * answer never goes out marked shareable (and such a miss is not stored).
+ */
+export function overrideCacheControl(res: Response, cacheControl: string, original: string | number | readonly string[] | undefined): void {
+  res.setHeader('Cache-Control', cacheControl);
+  const setHeader = res.setHeader;
+  res.setHeader = function guardedSetHeader(this: Response, name: string, value: number | string | readonly string[]): Response {
+    const result = setHeader.call(this, name, value);
+    if (name.toLowerCase() === 'set-cookie' && this.getHeader('cache-control') === cacheControl) {
+      if (original === undefined) this.removeHeader('Cache-Control');
+      else setHeader.call(this, 'Cache-Control', original);
+    }
+    return result as Response;
+  } as Response['setHeader'];
+}
+
+/** Sends a 304 from a stored entry; false (nothing sent or left set) when its headers are refused. */
+function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
+  if (!setStoredHeaders(res, entry.headers, NOT_MODIFIED_FIELDS)) return false;
+  res.statusCode = 304;
+  res.setHeader('X-Cache', status);
+  res.setHeader('Age', String(entryAge(entry, Date.now())));
+  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
+  (end ?? (res.end as End)).call(res);
+  return true;
+}
+
+/**
+ * Sends a stored answer (or, for a `Range` GET of a stored 200, the part it asks for).
+ * `end` is the response's own `end` when a wrapper must be bypassed. False (nothing sent, no
+ * stored header left on `res`) when a stored header is refused.
+ */
+export function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
+  if (!setStoredHeaders(res, entry.headers)) return false;
+  let statusCode = entry.status;
+  let sent = body;
+  if (req.headers.range !== undefined && entry.status === 200 && req.method === 'GET') {
+    const range = rangeAnswer(req.headers, entry.headers, body.length);
+    if (range.kind === 'partial') {
+      statusCode = 206;
+      sent = body.subarray(range.start, range.end + 1);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${body.length}`);
+    } else if (range.kind === 'unsatisfiable') {
+      statusCode = 416;
+      sent = Buffer.alloc(0);
+      res.setHeader('Content-Range', `bytes */${body.length}`);
+    }
+  }
+  // Only when it differs: a store into an Express response (whose prototype was set per request)
+  // costs about a microsecond even for the same value, and a stored 200 is the common case.
+  if (res.statusCode !== statusCode) res.statusCode = statusCode;
+  res.setHeader('X-Cache', status);
+  res.setHeader('Age', String(entryAge(entry, Date.now())));
+  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
+  res.setHeader('Content-Length', sent.length);
+  const send = end ?? (res.end as End);
+  if (req.method === 'HEAD') send.call(res);
+  else send.call(res, sent);
+  return true;
+}
+
+/**
+ * Answers from an entry: 304 when the preconditions match, else the body. Returns false when
+ * the entry cannot serve this request (an encoding it does not accept, an unreadable stored
+ * body). Only gzip-stored bodies make it asynchronous, so a common hit stays synchronous.
+ *
+ * @example
+ * ```ts
+ * const sent = answerFrom(req, res, entry, 'HIT', undefined); // 'sent' | 'not-modified' | false | Promise
+ * ```
+ */
+export function answerFrom(req: Request, res: Response, entry: ResponseEntry, status: CacheStatus, cacheControl: string | undefined, end?: End): Answered | Promise<'sent' | false> {
+  if (!deliverable(entry, req)) return false;
+  if (notModified(req, entry)) return replayNotModified(res, entry, cacheControl, status, end) && 'not-modified';
+  if (entry.bodyEncoding === undefined) return replay(req, res, entry, entry.body, cacheControl, status, end) && 'sent';
+  return gunzipStored(entry.body).then((body) => body !== undefined && replay(req, res, entry, body, cacheControl, status, end) && 'sent');
+}
+
+/** A rate-limited miss with nothing stale to stand in: 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3). */
+export function tooManyRequests(res: Response, retryAfterMs: number): void {
+  res.statusCode = 429;
+  res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('X-Cache', 'MISS');
+  res.end('Too Many Requests');
+}
