@@ -118,8 +118,14 @@ const MAX_PENDING_HIT_KEYS = 100_000;
  *
  * - Reads never return an expired row; writes are one transaction (entry and tag rows).
  * - Hits are counted in memory and written in one transaction every `hitFlushIntervalMs`.
- * - Several processes may share one file: writes take the file's write lock, waiting up to
- *   `operationTimeoutMs` for it; locks and the origin limiter are rows updated in one
+ * - Several processes may share one file. better-sqlite3 is synchronous, so SQLite's busy
+ *   timeout would stop the whole event loop while another process holds the write lock: the
+ *   connection has none. A read never waits (WAL: readers do not wait for a writer). A write
+ *   that finds the file locked is skipped (`skippedWrites` counts them; the entry is simply not
+ *   cached this time); the fill lock and the limiter, which sit on a request's path, fail at
+ *   once with a `StoreTimeoutError` (the request goes on without them); a write that must
+ *   happen (delete, clear, lock release) tries again on a timer, never blocking, until
+ *   `operationTimeoutMs` has passed, then fails with a `StoreTimeoutError`. Locks and the origin limiter are rows updated in one
  *   `BEGIN IMMEDIATE` transaction each, so they hold across those processes.
  * - `isStale(key)` (seed 002) says whether a key needs a refresh.
  *
@@ -144,6 +150,8 @@ export class SqliteStore implements Store {
   private readonly timers: NodeJS.Timeout[] = [];
   private hits = new Map<string, { count: number; lastAt: number }>();
   private closed = false;
+  /** Entry writes skipped because another connection held the file's write lock. */
+  skippedWrites = 0;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.options = resolveSqliteStoreOptions(options);
@@ -151,7 +159,8 @@ export class SqliteStore implements Store {
     this.table = this.options.table;
     const Database = loadSqlite();
     if (this.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
-    this.db = new Database(this.path, { timeout: this.options.operationTimeoutMs });
+    // No busy timeout: better-sqlite3 would wait for a lock synchronously, stalling every request.
+    this.db = new Database(this.path, { timeout: 0 });
     // WAL: readers never wait for the writer, and a crash mid-write leaves the file consistent.
     this.db.pragma('journal_mode = WAL');
     // NORMAL is durable against process crashes in WAL mode; only an OS crash may lose the last
@@ -192,6 +201,22 @@ export class SqliteStore implements Store {
     return this.run(operation, () => this.db.transaction(work).immediate());
   }
 
+  /**
+   * A write that must happen: while another connection holds the write lock it is tried again
+   * on a timer (the event loop keeps running), until `operationTimeoutMs` has passed.
+   */
+  private async writeSoon<T>(operation: string, work: () => T): Promise<T> {
+    const deadline = Date.now() + this.options.operationTimeoutMs;
+    for (let waitMs = 1; ; waitMs = Math.min(waitMs * 2, 25)) {
+      try {
+        return this.write(operation, work);
+      } catch (err) {
+        if (!(err instanceof StoreTimeoutError) || Date.now() + waitMs > deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+
   /** Resolves at once: the schema is created at construction. Present for symmetry with the other stores. */
   async ready(): Promise<void> {
     this.run('ready', () => undefined);
@@ -214,23 +239,30 @@ export class SqliteStore implements Store {
   async set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void> {
     const now = Date.now();
     const unique = [...new Set(tags ?? [])];
-    this.write('set', () => {
-      this.stmt('upsert').run(key, value, now, now + Math.max(1, Math.ceil(ttlMs)), now);
-      this.stmt('dropTags').run(key, JSON.stringify(unique));
-      for (const tag of unique) this.stmt('addTag').run(tag, key);
-    });
+    try {
+      this.write('set', () => {
+        this.stmt('upsert').run(key, value, now, now + Math.max(1, Math.ceil(ttlMs)), now);
+        this.stmt('dropTags').run(key, JSON.stringify(unique));
+        for (const tag of unique) this.stmt('addTag').run(tag, key);
+      });
+    } catch (err) {
+      // Another process holds the write lock: this answer is not cached this time. Not a store
+      // failure (the file is healthy and reads keep hitting), so nothing counts toward a breaker.
+      if (!(err instanceof StoreTimeoutError)) throw err;
+      this.skippedWrites++;
+    }
   }
 
   async delete(key: string): Promise<boolean> {
     const now = Date.now();
-    const row = this.write('delete', () => this.stmt('delete').get(key) as Row | undefined);
+    const row = await this.writeSoon('delete', () => this.stmt('delete').get(key) as Row | undefined);
     return row !== undefined && Number(row.expires_at) > now;
   }
 
   /** Deletes `keys` in one transaction; resolves how many of them were live. */
-  private deleteKeys(operation: string, keys: readonly string[]): number {
+  private deleteKeys(operation: string, keys: readonly string[]): Promise<number> {
     const now = Date.now();
-    return this.write(operation, () => {
+    return this.writeSoon(operation, () => {
       let live = 0;
       for (const key of keys) {
         const row = this.stmt('delete').get(key) as Row | undefined;
@@ -248,7 +280,7 @@ export class SqliteStore implements Store {
     for (;;) {
       const keys = this.run('deletePattern', () => this.stmt('patternPage').all(prefix, glob.like, after, PAGE) as Row[]).map((row) => row.cache_key as string);
       const matched = keys.filter((key) => glob.matcher.test(key));
-      if (matched.length > 0) removed += this.deleteKeys('deletePattern', matched);
+      if (matched.length > 0) removed += await this.deleteKeys('deletePattern', matched);
       const last = keys[keys.length - 1];
       if (last === undefined || keys.length < PAGE) return removed;
       after = last;
@@ -261,7 +293,7 @@ export class SqliteStore implements Store {
     for (;;) {
       const keys = this.run('deleteTags', () => this.stmt('tagged').all(names, PAGE) as Row[]).map((row) => row.cache_key as string);
       // Tag rows go with their entries (ON DELETE CASCADE), so each batch shrinks the index.
-      if (keys.length > 0) removed += this.deleteKeys('deleteTags', keys);
+      if (keys.length > 0) removed += await this.deleteKeys('deleteTags', keys);
       if (keys.length < PAGE) return removed;
     }
   }
@@ -282,7 +314,7 @@ export class SqliteStore implements Store {
   }
 
   async clear(): Promise<void> {
-    this.write('clear', () => this.stmt('clear').run());
+    await this.writeSoon('clear', () => this.stmt('clear').run());
     this.hits.clear();
   }
 
@@ -303,12 +335,14 @@ export class SqliteStore implements Store {
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
     const token = randomUUID();
     const now = Date.now();
+    // On a request's path: a locked file fails at once (the fill goes ahead without the lock)
+    // rather than holding the request for operationTimeoutMs.
     const row = this.write('acquireLock', () => this.stmt('acquireLock').get(key, token, now + Math.max(1, Math.ceil(ttlMs)), now) as Row | undefined);
     return row?.token === token ? token : undefined;
   }
 
   async releaseLock(key: string, token: string): Promise<void> {
-    this.write('releaseLock', () => this.stmt('releaseLock').run(key, token));
+    await this.writeSoon('releaseLock', () => this.stmt('releaseLock').run(key, token));
   }
 
   /** The in-process limiter's rule, read and written inside one `BEGIN IMMEDIATE`, so processes sharing the file agree. */
