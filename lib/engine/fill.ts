@@ -1,6 +1,6 @@
 import { traceFill } from '../metrics/tracing';
 import { LocalRateLimiter } from '../stores/local-coordination';
-import { type Store, canLock, canRateLimit } from '../stores/store';
+import { type LockCapable, type Store, canLock, canRateLimit } from '../stores/store';
 import type { StaleReason } from './events';
 import type { InvalidationLog } from './invalidation-log';
 import type { ResolvedCacheOptions, ResolvedFreshness } from './options';
@@ -168,6 +168,8 @@ interface FillLock {
 }
 
 const FREE_LOCK: FillLock = Object.freeze({ acquired: true, shared: false, release: async () => undefined });
+// How many released locks are remembered (see FillProtocol.released); older ones are forgotten.
+const RELEASED_MEMORY = 10_000;
 const HELD_ELSEWHERE: FillLock = Object.freeze({ acquired: false, shared: true, release: async () => undefined });
 
 /**
@@ -188,6 +190,14 @@ export class FillProtocol {
   private readonly waitMs: number;
   private readonly pollMs: number;
   private readonly leaderTimeoutMs: number;
+  /**
+   * The locks this process released, by lock key, until they would have expired. A release can
+   * be lost without anyone being told (the store timed out, or the breaker was open and the
+   * lock "expires there by itself"), which left a lock nobody holds: every request for its key
+   * then waited `waitMs` after the store came back. When this process finds such a lock held,
+   * it releases it again with its own token (a no-op if another owner took it since) and takes it.
+   */
+  private readonly released = new Map<string, { token: string; expiresAt: number }>();
 
   constructor(
     private readonly host: FillHost,
@@ -356,26 +366,51 @@ export class FillProtocol {
     const { store } = this.host;
     if (this.lock === false || !canLock(store)) return FREE_LOCK;
     const lockKey = `${this.host.namespace}__lock__:${key.slice(this.host.namespace.length)}`;
+    const { ttlMs } = this.lock;
     let token: string | undefined;
     try {
-      token = await store.acquireLock(lockKey, this.lock.ttlMs);
+      token = await store.acquireLock(lockKey, ttlMs);
+      if (token === undefined) token = await this.reclaim(store, lockKey, ttlMs);
     } catch (error) {
       this.host.reportError(error, 'acquireLock', lockKey);
       return FREE_LOCK;
     }
     if (token === undefined) return HELD_ELSEWHERE;
+    const owned = token;
     return {
       acquired: true,
       shared: true,
       release: async () => {
+        // Remembered before the release is tried: it may be lost without an error.
+        this.remember(lockKey, owned, Date.now() + ttlMs);
         try {
-          await store.releaseLock(lockKey, token);
+          await store.releaseLock(lockKey, owned);
         } catch (error) {
-          // The lock expires by itself; a failed release only delays the next fill.
+          // The lock expires by itself, and this process reclaims it before then (see `released`).
           this.host.reportError(error, 'releaseLock', lockKey);
         }
       },
     };
+  }
+
+  /** Takes over a lock this process released but finds still held; undefined when someone else holds it. */
+  private async reclaim(store: Store & LockCapable, lockKey: string, ttlMs: number): Promise<string | undefined> {
+    const mine = this.released.get(lockKey);
+    if (mine === undefined) return undefined;
+    this.released.delete(lockKey);
+    if (Date.now() >= mine.expiresAt) return undefined;
+    // Token-owned: this deletes the lock only if it is still the one this process gave up.
+    await store.releaseLock(lockKey, mine.token);
+    return store.acquireLock(lockKey, ttlMs);
+  }
+
+  private remember(lockKey: string, token: string, expiresAt: number): void {
+    this.released.delete(lockKey);
+    if (this.released.size >= RELEASED_MEMORY) {
+      const oldest = this.released.keys().next();
+      if (oldest.done !== true) this.released.delete(oldest.value);
+    }
+    this.released.set(lockKey, { token, expiresAt });
   }
 
   /**
