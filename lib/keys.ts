@@ -81,16 +81,40 @@ export function normaliseNamespace(namespace: string | undefined): string {
   return namespace.endsWith(':') ? namespace : `${namespace}:`;
 }
 
+const SCOPE_ID_SPECIALS = /[%:]/g;
+
 /**
- * Builds a query-cache key `{type}:{id}`.
+ * Escapes an id for use inside a scope's keys and tags: `%` becomes `%25` and `:` becomes `%3A`,
+ * nothing else changes. A scope's keys are `{scope}:{id}` and its sub-keys `{scope}:{id}:…`, so
+ * an id `a:b` written as it is would be a sub-key of `a`; escaped, it is an id of its own, and
+ * `invalidateScope('character', 'a:b')` reaches exactly its entries. Route answers are tagged,
+ * `queryKey` builds keys and the invalidation helpers resolve ids all through this function;
+ * an app that writes scope keys itself should use it too.
+ *
+ * @example
+ * ```ts
+ * escapeScopeId('a:b'); // 'a%3Ab'
+ * escapeScopeId('char_123'); // 'char_123'
+ * await cache.set(`character:${escapeScopeId(id)}`, value);
+ * ```
+ */
+export function escapeScopeId(id: string): string {
+  if (!id.includes(':') && !id.includes('%')) return id;
+  return id.replace(SCOPE_ID_SPECIALS, (special) => (special === '%' ? '%25' : '%3A'));
+}
+
+/**
+ * Builds a query-cache key `{type}:{id}`, the id escaped with {@link escapeScopeId} (which
+ * leaves ids without `:` or `%` as they are).
  *
  * @example
  * ```ts
  * queryKey('character', 'char_123'); // 'character:char_123'
+ * queryKey('character', 'a:b'); // 'character:a%3Ab'
  * ```
  */
 export function queryKey(type: string, id: string | number): string {
-  return `${type}:${id}`;
+  return `${type}:${typeof id === 'number' ? id : escapeScopeId(id)}`;
 }
 
 // Decoding must be injective: two raw values that decode to one string must also look the same
