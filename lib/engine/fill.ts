@@ -50,8 +50,10 @@ export interface LoadContext<V> {
 export interface FillSpec<V> {
   /** The full key this fill is for: in-process flights and the cross-process lock are per key. */
   key: string;
-  /** The name the default limiter and events use (the middleware's endpoint); else the key. */
+  /** The name events use (the middleware's endpoint); else the key. */
   endpoint?: string | undefined;
+  /** The name the default limiter uses when it differs from `endpoint` (the middleware's key endpoint); else `endpoint`. */
+  limitAs?: string | undefined;
   /** Tags known before loading: an invalidation of one of them forbids joining an older fill. */
   tags?: readonly string[] | undefined;
   /** A stale entry within grace, found on the way in. */
@@ -421,7 +423,7 @@ export class FillProtocol {
   private async limit<V>(spec: FillSpec<V>): Promise<{ kind: 'limited'; retryAfterMs: number; limiter: string } | undefined> {
     const { limiter } = spec.freshness;
     if (limiter === undefined) return undefined;
-    const name = limiter.name ?? spec.endpoint ?? spec.key.slice(this.host.namespace.length);
+    const name = limiter.name ?? spec.limitAs ?? spec.endpoint ?? spec.key.slice(this.host.namespace.length);
     const key = `${this.host.namespace}__rate__:${name}`;
     const { store } = this.host;
     let retryAfterMs: number;
