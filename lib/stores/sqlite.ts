@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
+import { LocalLocks, LocalRateLimiter } from './local-coordination';
 import { globToLike } from './sql-glob';
 import { type ResolvedSqliteStoreOptions, type SqliteStoreOptions, resolveSqliteStoreOptions } from './sqlite-options';
 import type { InspectedEntry, RateLimits, Store, StoreInspection } from './store';
@@ -122,8 +123,9 @@ const MAX_PENDING_HIT_KEYS = 100_000;
  *   timeout would stop the whole event loop while another process holds the write lock: the
  *   connection has none. A read never waits (WAL: readers do not wait for a writer). A write
  *   that finds the file locked is skipped (`skippedWrites` counts them; the entry is simply not
- *   cached this time); the fill lock and the limiter, which sit on a request's path, fail at
- *   once with a `StoreTimeoutError` (the request goes on without them); a write that must
+ *   cached this time); the fill lock and the limiter, which sit on a request's path, are
+ *   stood in for by in-process ones at once (coalescing and limiting within this process still
+ *   hold, and nothing counts as a store failure); a write that must
  *   happen (delete, clear, lock release) tries again on a timer, never blocking, until
  *   `operationTimeoutMs` has passed, then fails with a `StoreTimeoutError`. Locks and the origin limiter are rows updated in one
  *   `BEGIN IMMEDIATE` transaction each, so they hold across those processes.
@@ -152,6 +154,10 @@ export class SqliteStore implements Store {
   private closed = false;
   /** Entry writes skipped because another connection held the file's write lock. */
   skippedWrites = 0;
+  // Stand-ins while another process holds the file's write lock (see acquireLock, consumeRate).
+  private readonly localLocks = new LocalLocks();
+  private readonly localTokens = new Set<string>();
+  private readonly localRates = new LocalRateLimiter();
 
   constructor(options: SqliteStoreOptions = {}) {
     this.options = resolveSqliteStoreOptions(options);
@@ -332,21 +338,43 @@ export class SqliteStore implements Store {
     return this.run('isStale', () => this.stmt('isLive').get(key, Date.now()) === undefined);
   }
 
+  /**
+   * Takes the lock row in one `BEGIN IMMEDIATE`. While another process holds the file's write
+   * lock, an in-process lock stands in at once: coalescing in this process still holds, and the
+   * request never waits for the file (filling without the cross-process lock beats waiting).
+   */
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
     const token = randomUUID();
     const now = Date.now();
-    // On a request's path: a locked file fails at once (the fill goes ahead without the lock)
-    // rather than holding the request for operationTimeoutMs.
-    const row = this.write('acquireLock', () => this.stmt('acquireLock').get(key, token, now + Math.max(1, Math.ceil(ttlMs)), now) as Row | undefined);
+    let row: Row | undefined;
+    try {
+      row = this.write('acquireLock', () => this.stmt('acquireLock').get(key, token, now + Math.max(1, Math.ceil(ttlMs)), now) as Row | undefined);
+    } catch (err) {
+      if (!(err instanceof StoreTimeoutError)) throw err;
+      const local = this.localLocks.acquire(key, ttlMs, token);
+      if (local !== undefined) this.localTokens.add(local);
+      return local;
+    }
     return row?.token === token ? token : undefined;
   }
 
   async releaseLock(key: string, token: string): Promise<void> {
+    if (this.localTokens.delete(token)) return this.localLocks.release(key, token);
     await this.writeSoon('releaseLock', () => this.stmt('releaseLock').run(key, token));
   }
 
   /** The in-process limiter's rule, read and written inside one `BEGIN IMMEDIATE`, so processes sharing the file agree. */
   async consumeRate(key: string, limits: RateLimits): Promise<number> {
+    try {
+      return this.consumeSharedRate(key, limits);
+    } catch (err) {
+      // The file is locked by another process: limit in this process meanwhile, without waiting.
+      if (!(err instanceof StoreTimeoutError)) throw err;
+      return this.localRates.consume(key, limits, Date.now());
+    }
+  }
+
+  private consumeSharedRate(key: string, limits: RateLimits): number {
     return this.write('consumeRate', () => {
       const now = Date.now();
       const row = this.stmt('readRate').get(key) as Row | undefined;
