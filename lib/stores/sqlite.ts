@@ -109,6 +109,28 @@ function loadSqlite(): new (file: string, options?: BetterSqlite3.Options) => Db
   }
 }
 
+/** SQLITE_FULL: the file cannot grow. Entry writes are skipped on it, like on a locked file. */
+class StoreFullError extends StoreError {}
+
+/** What to do about a file that cannot be opened. */
+function openHint(err: unknown): string {
+  const code = String((err as { code?: unknown }).code ?? '');
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return 'it is not a SQLite database: move it away (the cache recreates it) or set `path` elsewhere';
+  if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY') {
+    return 'this process cannot create or write it: fix the permissions of the file and its directory, or set `path` to a writable place';
+  }
+  return 'check the path, its permissions and free space';
+}
+
+/** The inode of `file`, or undefined when it does not exist. */
+function fileInode(file: string): number | undefined {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+}
+
 const PAGE = 1_000;
 const MAX_PENDING_HIT_KEYS = 100_000;
 
@@ -147,8 +169,14 @@ export class SqliteStore implements Store {
   /** The entry table. */
   readonly table: string;
   private readonly options: ResolvedSqliteStoreOptions;
-  private readonly db: Db;
-  private readonly statements: Record<StatementName, Statement>;
+  private db: Db | undefined;
+  private statements = {} as Record<StatementName, Statement>;
+  // Why the file cannot be used (garbage, a directory it may not write): every operation fails
+  // with it, a miss, until `ready()` manages to open the file.
+  private unavailable: StoreError | undefined;
+  // Reported by the next operation, once: the file was deleted or replaced and opened again.
+  private reopened: StoreError | undefined;
+  private inode: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private hits = new Map<string, { count: number; lastAt: number }>();
   private closed = false;
@@ -163,24 +191,72 @@ export class SqliteStore implements Store {
     this.options = resolveSqliteStoreOptions(options);
     this.path = this.options.path;
     this.table = this.options.table;
-    const Database = loadSqlite();
-    if (this.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
-    // No busy timeout: better-sqlite3 would wait for a lock synchronously, stalling every request.
-    this.db = new Database(this.path, { timeout: 0 });
-    // WAL: readers never wait for the writer, and a crash mid-write leaves the file consistent.
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL is durable against process crashes in WAL mode; only an OS crash may lose the last
-    // commits, which a cache can afford.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    if (this.options.createTable) this.db.exec(sqliteCacheDdl(this.table));
-    this.statements = Object.fromEntries(Object.entries(sqliteStatements(this.table)).map(([name, sql]) => [name, this.db.prepare(sql)])) as Record<
-      StatementName,
-      Statement
-    >;
-    this.timers.push(setInterval(() => void this.flushHits().catch(() => undefined), this.options.hitFlushIntervalMs).unref());
+    this.open();
+    this.timers.push(
+      setInterval(() => {
+        this.checkFile();
+        void this.flushHits().catch(() => undefined);
+      }, this.options.hitFlushIntervalMs).unref(),
+    );
     if (this.options.pruneIntervalMs > 0) {
       this.timers.push(setInterval(() => void this.prune().catch(() => undefined), this.options.pruneIntervalMs).unref());
+    }
+  }
+
+  /**
+   * Opens the file (creating it and its directory when missing). A file that is not a database,
+   * or a directory this process may not write, does not throw: a cache must not keep the app
+   * from starting. The store is then unavailable (every operation fails with a `StoreError`
+   * naming the path and what to do, `ready()` resolves false) and requests go to the origin.
+   */
+  private open(): boolean {
+    const Database = loadSqlite();
+    let db: Db | undefined;
+    try {
+      if (this.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
+      // No busy timeout: better-sqlite3 would wait for a lock synchronously, stalling every request.
+      db = new Database(this.path, { timeout: 0 });
+      // WAL: readers never wait for the writer, and a crash mid-write leaves the file consistent.
+      db.pragma('journal_mode = WAL');
+      // NORMAL is durable against process crashes in WAL mode; only an OS crash may lose the last
+      // commits, which a cache can afford.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      if (this.options.createTable) db.exec(sqliteCacheDdl(this.table));
+      const opened = db;
+      this.statements = Object.fromEntries(Object.entries(sqliteStatements(this.table)).map(([name, sql]) => [name, opened.prepare(sql)])) as Record<StatementName, Statement>;
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // Nothing to release beyond what failed to open.
+      }
+      this.db = undefined;
+      this.unavailable = new StoreError('open', `SqliteStore cannot use ${this.path}: ${(err as Error).message}; ${openHint(err)}`, { cause: err });
+      return false;
+    }
+    this.db = db;
+    this.unavailable = undefined;
+    this.inode = this.path === ':memory:' ? undefined : fileInode(this.path);
+    return true;
+  }
+
+  /**
+   * Notices a database file deleted or replaced under the open connection (which would go on
+   * writing to an unlinked inode nobody can read), and opens the path again.
+   */
+  private checkFile(): void {
+    if (this.closed || this.db === undefined || this.inode === undefined) return;
+    if (fileInode(this.path) === this.inode) return;
+    try {
+      this.db.close();
+    } catch {
+      // The old connection is abandoned either way.
+    }
+    this.db = undefined;
+    this.hits.clear();
+    if (this.open()) {
+      this.reopened = new StoreError('open', `SqliteStore: ${this.path} was deleted or replaced while open; opened it again (the entries it held are gone)`);
     }
   }
 
@@ -191,12 +267,19 @@ export class SqliteStore implements Store {
   /** Runs `work` on the open database, turning SQLite errors into store errors. */
   private run<T>(operation: string, work: () => T): T {
     if (this.closed) throw new StoreClosedError('SqliteStore');
+    if (this.unavailable !== undefined) throw this.unavailable;
+    if (this.reopened !== undefined) {
+      const reported = this.reopened;
+      this.reopened = undefined;
+      throw reported;
+    }
     try {
       return work();
     } catch (err) {
       if (err instanceof CacheError) throw err;
       const code = (err as { code?: unknown }).code;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new StoreTimeoutError(operation, this.options.operationTimeoutMs);
+      if (code === 'SQLITE_FULL') throw new StoreFullError(operation, `sqlite ${operation} failed: the disk (or max_page_count) is full; entries already stored are still read`, { cause: err });
       const message = err instanceof Error ? err.message : String(err);
       throw new StoreError(operation, `sqlite ${operation} failed: ${message}`, { cause: err });
     }
@@ -204,7 +287,7 @@ export class SqliteStore implements Store {
 
   /** A write transaction that takes the file's write lock up front (no upgrade deadlock). */
   private write<T>(operation: string, work: () => T): T {
-    return this.run(operation, () => this.db.transaction(work).immediate());
+    return this.run(operation, () => (this.db as Db).transaction(work).immediate());
   }
 
   /**
@@ -223,9 +306,25 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Resolves at once: the schema is created at construction. Present for symmetry with the other stores. */
-  async ready(): Promise<void> {
-    this.run('ready', () => undefined);
+  /**
+   * Resolves `true` when the file is open and usable, `false` when it is not (a garbage file, a
+   * directory it may not write: see `lastOpenError`), after trying to open it once more. Never
+   * rejects.
+   *
+   * @example
+   * ```ts
+   * if (!(await store.ready())) console.warn('SQLite cache unavailable, serving from the origin:', store.lastOpenError?.message);
+   * ```
+   */
+  async ready(): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.unavailable !== undefined) this.open();
+    return this.unavailable === undefined;
+  }
+
+  /** Why the file could not be opened (a `StoreError` naming the path and what to do), while it cannot. */
+  get lastOpenError(): StoreError | undefined {
+    return this.unavailable;
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -254,7 +353,8 @@ export class SqliteStore implements Store {
     } catch (err) {
       // Another process holds the write lock: this answer is not cached this time. Not a store
       // failure (the file is healthy and reads keep hitting), so nothing counts toward a breaker.
-      if (!(err instanceof StoreTimeoutError)) throw err;
+      // A full disk stops writes, not reads: skipping them keeps the breaker from shutting reads off.
+      if (!(err instanceof StoreTimeoutError) && !(err instanceof StoreFullError)) throw err;
       this.skippedWrites++;
     }
   }
@@ -442,7 +542,7 @@ export class SqliteStore implements Store {
     const now = Date.now();
     const row = this.run('inspect', () => this.stmt('inspect').get(now) as Row);
     const top = this.run('inspect', () => this.stmt('top').all(options.top ?? 10) as Row[]);
-    const pages = this.run('inspect', () => Number(this.db.pragma('page_count', { simple: true })) * Number(this.db.pragma('page_size', { simple: true })));
+    const pages = this.run('inspect', () => Number((this.db as Db).pragma('page_count', { simple: true })) * Number((this.db as Db).pragma('page_size', { simple: true })));
     let storageBytes = pages;
     if (this.path !== ':memory:') {
       try {
@@ -483,6 +583,6 @@ export class SqliteStore implements Store {
       // Statistics only; the entries themselves are already on disk.
     }
     this.closed = true;
-    this.db.close();
+    this.db?.close();
   }
 }
