@@ -14,7 +14,13 @@
  *    server process saturates its core. Reported: breaker openings (`degraded` events), `get`
  *    timeouts (`error` events), origin calls beyond the first.
  *
- * Not measured here: the Cluster-master-kill latency (see bench/README.md, "Reliability").
+ * 3. **Latency through an outage, with and without the fill lock.** The app on a `RedisStore`
+ *    (defaults: breaker, 3 s lock wait), 50 in-process connections looping over 20 URLs whose
+ *    entries live 1 s (so fills keep happening), origin 20 ms; 2 s in, the redis-server is frozen
+ *    (SIGSTOP) for 1.5 s, then resumed. Run with `lock` on (the default) and `lock: false`.
+ *    Reported: maximum and p99 latency, and requests slower than 1 s. Locks left behind while
+ *    the breaker was open are what stalled requests after recovery before issue 25. (A standalone
+ *    server frozen stands in for the Cluster master killed in the issue: no replica here.)
  * Writes `bench/results/reliability.{json,md}` (`BENCH_QUICK=1`: `quick-reliability.*`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -152,13 +158,85 @@ async function breakerOnHealthyRedis(group: ProcessGroup): Promise<BreakerRun> {
   }
 }
 
+interface OutageRun {
+  lock: boolean;
+  requests: number;
+  maxMs: number;
+  p99Ms: number;
+  overOneSecond: number;
+  failures: number;
+}
+
+async function outage(lock: boolean): Promise<OutageRun> {
+  const redis = await startRedisServer();
+  const store = new RedisStore({ url: redis.url });
+  const cache = createCache({ store, ...(lock ? {} : { lock: false as const }) });
+  cache.on('error', () => undefined);
+  const app = express();
+  app.get('/k/:id', cacheResponse({ cache, ttl: 1 }), (req: Request, res: Response) => {
+    setTimeout(() => res.json({ id: req.params.id }), 20);
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+  const latencies: number[] = [];
+  let failures = 0;
+  const get = (id: number): Promise<void> =>
+    new Promise((resolve) => {
+      const started = performance.now();
+      const req = http.get({ host: '127.0.0.1', port, path: `/k/${id}`, agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          latencies.push(performance.now() - started);
+          if (res.statusCode !== 200) failures++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        failures++;
+        resolve();
+      });
+    });
+  try {
+    await store.ready();
+    const until = Date.now() + SECONDS * 1_000;
+    const freezeAt = setTimeout(() => process.kill(redis.pid, 'SIGSTOP'), 2_000);
+    const resumeAt = setTimeout(() => process.kill(redis.pid, 'SIGCONT'), 3_500);
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, lane) => {
+        for (let i = lane; Date.now() < until; i++) await get(i % 20);
+      }),
+    );
+    clearTimeout(freezeAt);
+    clearTimeout(resumeAt);
+    process.kill(redis.pid, 'SIGCONT');
+    const sorted = [...latencies].sort((a, b) => a - b);
+    return {
+      lock,
+      requests: sorted.length,
+      maxMs: sorted[sorted.length - 1] ?? 0,
+      p99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? 0,
+      overOneSecond: sorted.filter((ms) => ms > 1_000).length,
+      failures,
+    };
+  } finally {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await cache.close();
+    await redis.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const group = new ProcessGroup(detectPinning());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cache-kit-reliability-'));
   try {
     const sqlite = [await sqliteUnderLock(group, dir, 250), await sqliteUnderLock(group, dir, 0), await sqliteUnderLock(group, dir, 0, false)];
     const breaker = await breakerOnHealthyRedis(group);
-    const result = { date: new Date().toISOString(), seconds: SECONDS, node: process.version, cpus: os.cpus().length, sqlite, breaker };
+    const outages = [await outage(true), await outage(false)];
+    const result = { date: new Date().toISOString(), seconds: SECONDS, node: process.version, cpus: os.cpus().length, sqlite, breaker, outages };
     const md = [
       `# Reliability (issue 25), ${result.date.slice(0, 10)}, ${SECONDS} s per run`,
       '',
@@ -176,6 +254,12 @@ async function main(): Promise<void> {
       '| requests/s | p99 | breaker openings | get timeouts | origin calls beyond the first |',
       '| --- | --- | --- | --- | --- |',
       `| ${breaker.load.rps.toFixed(0)} | ${breaker.load.p99} ms | ${breaker.openings} | ${breaker.getTimeouts} | ${breaker.extraOriginCalls} |`,
+      '',
+      '## Redis frozen for 1.5 s under load (50 connections over 20 URLs, entries live 1 s, origin 20 ms)',
+      '',
+      '| fill lock | requests | max latency | p99 | slower than 1 s | non-2xx |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...outages.map((run) => `| ${run.lock ? 'on (default)' : 'off (lock: false)'} | ${run.requests} | ${run.maxMs.toFixed(0)} ms | ${run.p99Ms.toFixed(0)} ms | ${run.overOneSecond} | ${run.failures} |`),
       '',
     ].join('\n');
     writeFileSync(`${RESULTS}.json`, `${JSON.stringify(result, null, 2)}\n`);

@@ -200,6 +200,14 @@ export class FillProtocol {
    * it releases it again with its own token (a no-op if another owner took it since) and takes it.
    */
   private readonly released = new Map<string, { token: string; expiresAt: number }>();
+  /**
+   * Lock keys whose acquisition failed (timed out), until a lock taken then would expire. A
+   * command that timed out here may still run in the store when it answers again (Redis executes
+   * what was queued on the socket), leaving a lock whose token nobody has: while that may be so,
+   * a held lock on such a key is not waited for (the fill goes ahead; this process still
+   * coalesces its own callers).
+   */
+  private readonly orphans = new Map<string, number>();
 
   constructor(
     private readonly host: FillHost,
@@ -377,7 +385,13 @@ export class FillProtocol {
       this.host.reportError(error, 'acquireLock', lockKey);
       return FREE_LOCK;
     }
-    if (token === undefined) return HELD_ELSEWHERE;
+    if (token === undefined) {
+      const orphanUntil = this.orphans.get(lockKey);
+      if (orphanUntil === undefined) return HELD_ELSEWHERE;
+      if (Date.now() < orphanUntil) return FREE_LOCK;
+      this.orphans.delete(lockKey);
+      return HELD_ELSEWHERE;
+    }
     const owned = token;
     return {
       acquired: true,
@@ -395,6 +409,15 @@ export class FillProtocol {
     };
   }
 
+  /**
+   * Called for every failed lock acquisition the cache reports (also those a store wrapper
+   * absorbed, standing in with a lock of its own): see `orphans`.
+   */
+  lockFailed(lockKey: string): void {
+    if (this.lock === false) return;
+    this.bounded(this.orphans, lockKey, Date.now() + this.lock.ttlMs);
+  }
+
   /** Takes over a lock this process released but finds still held; undefined when someone else holds it. */
   private async reclaim(store: Store & LockCapable, lockKey: string, ttlMs: number): Promise<string | undefined> {
     const mine = this.released.get(lockKey);
@@ -407,12 +430,17 @@ export class FillProtocol {
   }
 
   private remember(lockKey: string, token: string, expiresAt: number): void {
-    this.released.delete(lockKey);
-    if (this.released.size >= RELEASED_MEMORY) {
-      const oldest = this.released.keys().next();
-      if (oldest.done !== true) this.released.delete(oldest.value);
+    this.bounded(this.released, lockKey, { token, expiresAt });
+  }
+
+  /** Sets `key` in `map`, dropping the oldest entry when the map is at its bound. */
+  private bounded<V>(map: Map<string, V>, key: string, value: V): void {
+    map.delete(key);
+    if (map.size >= RELEASED_MEMORY) {
+      const oldest = map.keys().next();
+      if (oldest.done !== true) map.delete(oldest.value);
     }
-    this.released.set(lockKey, { token, expiresAt });
+    map.set(key, value);
   }
 
   /**
