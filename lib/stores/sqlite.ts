@@ -147,10 +147,15 @@ const MAX_PENDING_HIT_KEYS = 100_000;
  *   that finds the file locked is skipped (`skippedWrites` counts them; the entry is simply not
  *   cached this time); the fill lock and the limiter, which sit on a request's path, are
  *   stood in for by in-process ones at once (coalescing and limiting within this process still
- *   hold, and nothing counts as a store failure); a write that must
- *   happen (delete, clear, lock release) tries again on a timer, never blocking, until
- *   `operationTimeoutMs` has passed, then fails with a `StoreTimeoutError`. Locks and the origin limiter are rows updated in one
+ *   hold, and nothing counts as a store failure); a write that must happen (delete, clear, lock
+ *   release) tries again on a timer, never blocking, until `operationTimeoutMs` has passed,
+ *   then fails with a `StoreTimeoutError`. Locks and the origin limiter are rows updated in one
  *   `BEGIN IMMEDIATE` transaction each, so they hold across those processes.
+ * - The file never keeps the app from starting: a garbage file or a path this process cannot
+ *   write makes the store unavailable (operations fail with a `StoreError` naming the path and
+ *   what to do, `ready()` resolves false, `lastOpenError` says why). A file deleted or replaced
+ *   while open is noticed within `hitFlushIntervalMs`, reported once and opened again. A full
+ *   disk skips entry writes (`skippedWrites`) and keeps reads.
  * - `isStale(key)` (seed 002) says whether a key needs a refresh.
  *
  * Operations are synchronous underneath (better-sqlite3), typically a few microseconds for a
