@@ -77,9 +77,10 @@ export function isLagTimeout(error: unknown): boolean {
 
 /**
  * A circuit breaker with background probes. Closed, it counts consecutive failures of reads and
- * of writes apart: a read success resets the read count, a write success the write count, so a
- * Redis that reads but refuses every write (out of memory) still opens it, and one failed write
- * among thousands of hits cannot pin the count while reads succeed. A timeout during event-loop
+ * of writes apart and opens when they add up to `failureThreshold`: a read success resets the
+ * read count, a write success the write count, so a Redis that reads but refuses every write
+ * (out of memory) still opens it, a dead one opens it as fast as before, and one failed write
+ * among thousands of hits adds one, never more, while reads succeed. A timeout during event-loop
  * lag is not counted at all (see {@link isLagTimeout}). At `failureThreshold` it opens, and from then on the
  * caller skips the store; `probe` runs in the background after `probeIntervalMs`, then at a
  * doubling interval capped at `coolDownMs`, and never on a request's path. The probe closes the
@@ -127,19 +128,18 @@ export class CircuitBreaker {
   failure(kind: FailureKind, error?: unknown): boolean {
     if (this.outageStart !== undefined || this.stopped) return false;
     if (error !== undefined && isLagTimeout(error)) return false;
-    let count: number;
     if (kind === 'read') {
-      if (this.readFailures === 0) this.firstReadFailureAt = Date.now();
-      count = ++this.readFailures;
-    } else {
-      if (this.writeFailures === 0) this.firstWriteFailureAt = Date.now();
-      count = ++this.writeFailures;
+      if (this.readFailures++ === 0) this.firstReadFailureAt = Date.now();
+    } else if (this.writeFailures++ === 0) {
+      this.firstWriteFailureAt = Date.now();
     }
-    if (count < this.settings.failureThreshold) return false;
+    // A dead store fails reads and writes alike: they add up, as one count.
+    if (this.readFailures + this.writeFailures < this.settings.failureThreshold) return false;
     // The outage began with the first of these consecutive failures, not when they added up.
-    this.outageStart = kind === 'read' ? this.firstReadFailureAt : this.firstWriteFailureAt;
+    const firsts = [this.readFailures > 0 ? this.firstReadFailureAt : Infinity, this.writeFailures > 0 ? this.firstWriteFailureAt : Infinity];
+    this.outageStart = Math.min(...firsts);
     // Probe with what was failing: a read succeeds on a Redis that is out of memory.
-    this.openedBy = kind;
+    this.openedBy = this.writeFailures > 0 ? 'write' : 'read';
     this.waitMs = Math.min(this.settings.probeIntervalMs, this.settings.coolDownMs);
     this.schedule();
     return true;
