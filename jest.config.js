@@ -9,6 +9,9 @@ const base = {
   roots: ['<rootDir>/__tests__'],
   globalSetup: '<rootDir>/__tests__/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/__tests__/helpers/global-teardown.ts',
+  // Every supertest request names one host: the key covers the port, and supertest picks a new
+  // one per request (see the file).
+  moduleNameMapper: { '^supertest$': '<rootDir>/__tests__/helpers/supertest.ts' },
 };
 
 /** @type {import('jest').Config} */

@@ -67,10 +67,16 @@ describe('keys', () => {
     // Decoded text that looks like the raw marker cannot meet a raw value either.
     expect(apiKey('s', '/s', 'q=%00raw:%25FF')).not.toBe(apiKey('s', '/s', 'q=%FF'));
     expect(apiKey('s', '/s', 'q=%41')).toBe(apiKey('s', '/s', 'q=A'));
+    // A query with a bracket name keeps its order: qs merges `a` and `a[]` in the order they came.
     expect(normaliseQuery('a[]=1&a=2&a[]=3')).toEqual([
+      ['a[]', ['1']],
       ['a', ['2']],
-      ['a[]', ['1', '3']],
+      ['a[]', ['3']],
     ]);
+    expect(apiKey('s', '/s', 'a=1&a[]=2')).not.toBe(apiKey('s', '/s', 'a[]=2&a=1'));
+    expect(apiKey('s', '/s', 'b=1&a=2')).toBe(apiKey('s', '/s', 'a=2&b=1'));
+    // Past the parsers' 1,000 parts the handler sees less than the query says: keyed as spelled.
+    expect(apiKey('s', '/s', `${'&'.repeat(1_000)}a=1`)).not.toBe(apiKey('s', '/s', 'a=1'));
     expect(normaliseQuery('&&a&b=')).toEqual([
       ['a', ['']],
       ['b', ['']],

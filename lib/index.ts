@@ -43,7 +43,7 @@ export {
 } from './invalidation';
 export type { InvalidationHelperOptions, ScopeInvalidator } from './invalidation';
 export type { ScopeParam } from './http/scope-tags';
-export { apiKey, escapeGlob, queryKey } from './keys';
+export { apiKey, escapeGlob, escapeScopeId, queryKey } from './keys';
 export { DEFAULT_LOCK_OPTIONS, DEFAULT_RESILIENCE_OPTIONS } from './engine/options';
 export type { CacheOptions, FreshnessOptions, LimiterOptions, LockOptions } from './engine/options';
 export { DEFAULT_CACHE_RESPONSE_OPTIONS } from './http/options';

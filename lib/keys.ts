@@ -81,16 +81,40 @@ export function normaliseNamespace(namespace: string | undefined): string {
   return namespace.endsWith(':') ? namespace : `${namespace}:`;
 }
 
+const SCOPE_ID_SPECIALS = /[%:]/g;
+
 /**
- * Builds a query-cache key `{type}:{id}`.
+ * Escapes an id for use inside a scope's keys and tags: `%` becomes `%25` and `:` becomes `%3A`,
+ * nothing else changes. A scope's keys are `{scope}:{id}` and its sub-keys `{scope}:{id}:…`, so
+ * an id `a:b` written as it is would be a sub-key of `a`; escaped, it is an id of its own, and
+ * `invalidateScope('character', 'a:b')` reaches exactly its entries. Route answers are tagged,
+ * `queryKey` builds keys and the invalidation helpers resolve ids all through this function;
+ * an app that writes scope keys itself should use it too.
+ *
+ * @example
+ * ```ts
+ * escapeScopeId('a:b'); // 'a%3Ab'
+ * escapeScopeId('char_123'); // 'char_123'
+ * await cache.set(`character:${escapeScopeId(id)}`, value);
+ * ```
+ */
+export function escapeScopeId(id: string): string {
+  if (!id.includes(':') && !id.includes('%')) return id;
+  return id.replace(SCOPE_ID_SPECIALS, (special) => (special === '%' ? '%25' : '%3A'));
+}
+
+/**
+ * Builds a query-cache key `{type}:{id}`, the id escaped with {@link escapeScopeId} (which
+ * leaves ids without `:` or `%` as they are).
  *
  * @example
  * ```ts
  * queryKey('character', 'char_123'); // 'character:char_123'
+ * queryKey('character', 'a:b'); // 'character:a%3Ab'
  * ```
  */
 export function queryKey(type: string, id: string | number): string {
-  return `${type}:${id}`;
+  return `${type}:${typeof id === 'number' ? id : escapeScopeId(id)}`;
 }
 
 // Decoding must be injective: two raw values that decode to one string must also look the same
@@ -161,17 +185,40 @@ function byName(a: Param, b: Param): number {
 
 /**
  * The parameters of a raw query, decoded and sorted by name. `Array.prototype.sort` is stable,
- * so the values of a repeated name keep their order.
+ * so the values of a repeated name keep their order. A query with a bracket name keeps its
+ * parameters in order instead: Express 4's `qs` merges `a`, `a[]`, `a[0]` and even `[a]` into
+ * one value in the order they came (`?a=1&a[]=2` is `["1","2"]`, `?a[]=2&a=1` is `["2","1"]`),
+ * so which names a parser merges cannot be told from the names alone, and sorting them would
+ * let two different inputs share an entry.
  */
 function sortedParams(rawQuery: string, ignore: ((name: string) => boolean) | undefined): Param[] {
   const params: Param[] = [];
   if (rawQuery === '') return params;
+  let brackets = false;
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
     const param = paramOf(part, ignore);
-    if (param !== undefined) params.push(param);
+    if (param === undefined) continue;
+    params.push(param);
+    if (param.name.includes('[')) brackets = true;
   }
-  return params.sort(byName);
+  return brackets ? params : params.sort(byName);
+}
+
+/**
+ * Both of Express' query parsers stop after 1,000 `&`-separated parts (`qs`' `parameterLimit`,
+ * `querystring`'s `maxKeys`), counting empty ones, so in a longer query the handler never sees
+ * what comes after them: such a query is keyed on its exact spelling, never normalised.
+ */
+const PARSER_PART_LIMIT = 1_000;
+
+/** Whether `rawQuery` has more `&`-separated parts (empty ones too) than the parsers read. */
+function overPartLimit(rawQuery: string): boolean {
+  let parts = 1;
+  for (let at = rawQuery.indexOf('&'); at !== -1; at = rawQuery.indexOf('&', at + 1)) {
+    if (++parts > PARSER_PART_LIMIT) return true;
+  }
+  return false;
 }
 
 /** One non-empty `name=value` part, decoded; undefined when `ignore` leaves its name out. */
@@ -191,8 +238,9 @@ function canonicalParam({ name, value }: Param): string {
  * Parses a raw query string into sorted `[name, values[]]` pairs. Names are sorted so the order
  * of parameters does not matter; the values of a repeated name keep their order, because
  * `?tag=a&tag=b` may mean a different list than `?tag=b&tag=a`. Bracket names (`a[]`, `a[0]`)
- * are names of their own: `?a[]=1` and `?a=1` are two entries. Malformed escapes are kept raw,
- * so no two requests the handler tells apart share an entry.
+ * are names of their own: `?a[]=1` and `?a=1` are two entries; and a query with any bracket
+ * name is not sorted at all (`qs` merges such names in the order they came). Malformed escapes
+ * are kept raw, so no two requests the handler tells apart share an entry.
  * @internal
  */
 export function normaliseQuery(rawQuery: string, ignore?: (name: string) => boolean): Array<[string, string[]]> {
@@ -212,6 +260,8 @@ export function normaliseQuery(rawQuery: string, ignore?: (name: string) => bool
  */
 function canonicalQuery(rawQuery: string, ignore: ((name: string) => boolean) | undefined): string {
   if (rawQuery === '') return '';
+  // `=` cannot start a canonical query (it starts with a digit), so the exact spelling never meets one.
+  if (overPartLimit(rawQuery)) return `=${rawQuery}`;
   if (!rawQuery.includes('&')) {
     // One parameter (`?id=42`, the commonest query): nothing to split or sort.
     const param = paramOf(rawQuery, ignore);
@@ -257,14 +307,14 @@ export function queryNameMatcher(patterns: ReadonlyArray<string | RegExp>): (nam
 
 /**
  * The scheme and host a response key is computed for. RFC 9111 §2 keys a cache on the target
- * URI, so `cacheResponse` passes what Express computes (`req.protocol`, `req.hostname`, which
- * honour `trust proxy`); `host: undefined` (the `keyByHost: false` option) shares one entry
- * across hosts.
+ * URI, so `cacheResponse` passes what Express computes (`req.protocol`, and the host with its
+ * port as `req.get('host')` has it, or the first `X-Forwarded-Host` under `trust proxy`);
+ * `host: undefined` (the `keyByHost: false` option) shares one entry across hosts.
  */
 export interface KeyTarget {
   /** `http` or `https`, as `req.protocol` reports it. */
   protocol?: string | undefined;
-  /** The host name without port, as `req.hostname` reports it; leave out to share entries across hosts. */
+  /** The host and port as the request spelled them (`api.example.com:8443`); leave out to share entries across hosts. */
   host?: string | undefined;
 }
 
@@ -272,7 +322,7 @@ export interface KeyTarget {
  * Builds an API response key `api:{endpoint}:{hash}`: the hash is the SHA-1 of one canonical,
  * length-prefixed (so injective) string of the scheme, host, path and normalised query. `ignore` leaves
  * matching query names out. Pass `target` as the request had it to find what `cacheResponse`
- * stored (it keys on `req.protocol` and `req.hostname`).
+ * stored (it keys on `req.protocol` and the `Host` header, port included).
  *
  * @example
  * ```ts

@@ -145,6 +145,52 @@ function validHeaders(headers: unknown): headers is StoredHeaders {
 }
 
 /**
+ * Fields a stored response may never carry: the hop-by-hop ones describe one connection, not the
+ * representation (RFC 9110 §7.6.1), and `Set-Cookie` belongs to one user. The middleware never
+ * stores them, and an entry that carries one anyway (written by another release, by hand, or by
+ * anything else that can reach the store) is refused on read: a replayed `Transfer-Encoding:
+ * chunked` over a plain body breaks every answer for its key.
+ * @internal
+ */
+export const NEVER_STORED_FIELDS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'set-cookie',
+]);
+
+/**
+ * Whether a status can be stored and replayed as a final answer with its body: not 1xx (interim
+ * answers, RFC 9110 §15.2), 204 or 304 (they never carry content, §15.3.5, §15.4.5).
+ * @internal
+ */
+export function isReplayableStatus(status: number): boolean {
+  return status >= 200 && status !== 204 && status !== 304;
+}
+
+/** Why a response with this status and these headers may not be replayed, or `undefined` when it may. */
+function notReplayable(status: number, headers: StoredHeaders): string | undefined {
+  if (!isReplayableStatus(status)) return `status ${status} is never replayed`;
+  for (const name of Object.keys(headers)) if (NEVER_STORED_FIELDS.has(name)) return `${name} is never replayed`;
+  return undefined;
+}
+
+/**
+ * Whether `setResponse` and the middleware may store this response: the same rule the decoder
+ * applies on read, so what may not be stored is never replayed either.
+ * @internal
+ */
+export function isStorableResponse(status: number, headers: StoredHeaders): boolean {
+  return notReplayable(status, headers) === undefined;
+}
+
+/**
  * Encodes an entry to bytes.
  * @internal
  */
@@ -204,6 +250,9 @@ export function decodeEntry(bytes: Buffer): Entry {
       throw new CorruptEntryError(`bad status ${String(status)}`);
     }
     if (!validHeaders(meta.h)) throw new CorruptEntryError('bad headers');
+    // A valid checksum says the bytes are what was written, not that they may be replayed.
+    const refused = notReplayable(status, meta.h);
+    if (refused !== undefined) throw new CorruptEntryError(refused);
     if (meta.z !== undefined && meta.z !== 'gzip') throw new CorruptEntryError(`unknown body coding ${String(meta.z)}`);
     const entry: ResponseEntry = {
       kind: 'response',

@@ -1,5 +1,6 @@
 import { distance } from 'fastest-levenshtein';
 import { InvalidOptionError } from './errors';
+import { escapeScopeId } from './keys';
 
 // Shared validators for options resolvers. Each names the option it rejects, so the error tells
 // the user exactly what to change. Owners (stores, the engine, the middleware) call these when
@@ -77,10 +78,10 @@ export function resolveTags(option: string, tags: unknown): readonly string[] | 
 }
 
 /**
- * A scope name (`character`, `content`, ...) and an optional id within it. An id may not contain
- * `:`: a scope's keys are `{scope}:{id}` and its sub-keys `{scope}:{id}:…`, so the entries of an
- * id `a:b` would be sub-keys of `a` and invalidating `a` would remove them. Rejecting the id says
- * so at once; escaping it would only help keys this package builds, not the ones apps write.
+ * A scope name (`character`, `content`, ...) and an optional id within it, the id escaped with
+ * `escapeScopeId` (`a:b` → `a%3Ab`): a scope's keys are `{scope}:{id}` and its sub-keys
+ * `{scope}:{id}:…`, so an id written with its `:` would be a sub-key of another id. Route answers
+ * are tagged with the same escaping, so every id a route cached can be invalidated.
  * @internal
  */
 export function resolveScope(scope: unknown, id: unknown): { scope: string; id: string | undefined } {
@@ -89,14 +90,7 @@ export function resolveScope(scope: unknown, id: unknown): { scope: string; id: 
   if ((typeof id !== 'string' || id === '') && (typeof id !== 'number' || !Number.isFinite(id))) {
     throw new InvalidOptionError('id', `expected a non-empty string or a finite number, got ${String(id)}`);
   }
-  const text = String(id);
-  if (text.includes(':')) {
-    throw new InvalidOptionError(
-      'id',
-      `"${text}" contains ":", which separates a ${scope} id from its sub-keys (${scope}:{id}:…): invalidating "${text.slice(0, text.indexOf(':'))}" would remove its entries too; use ids without ":" (e.g. encodeURIComponent(id))`,
-    );
-  }
-  return { scope, id: text };
+  return { scope, id: escapeScopeId(String(id)) };
 }
 
 /**

@@ -84,7 +84,7 @@ describe.each(EXPRESS_VERSIONS)('coalescing on $name', ({ express }) => {
           res.send('filled');
         }),
       );
-      const leader = http.get({ host: '127.0.0.1', port, path: '/slow' });
+      const leader = http.get({ host: '127.0.0.1', port, path: '/slow', headers: { host: '127.0.0.1' } });
       leader.on('error', () => undefined);
       await sleep(50);
       const waiters = Promise.all(Array.from({ length: 40 }, () => request(port, '/slow')));

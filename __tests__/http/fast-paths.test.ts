@@ -17,13 +17,14 @@ describe.each(EXPRESS_VERSIONS)('fast paths on $name', ({ express }) => {
     ['an IPv6 Host with a port', false, { host: '[::1]:3000' }],
     ['an IPv6 Host without a port', false, { host: '[::1]' }],
     ['every proxy trusted, X-Forwarded-*', true, { 'x-forwarded-host': 'edge.example', 'x-forwarded-proto': 'https' }],
-  ] as const)('the key is computed from req.protocol and req.hostname: %s', async (_name, trust, headers) => {
+  ] as const)('the key is computed from req.protocol and the host with its port: %s', async (_name, trust, headers) => {
     const cache = createCache({ store: new MemoryStore() });
     const app = express();
     app.set('trust proxy', trust);
     let expected: string | undefined;
     app.get('/item', cacheResponse({ cache, ttl: 60, keyPrefix: 'item' }), (req: Request, res: Response) => {
-      expected = apiKey('item', '/item', 'id=1', undefined, { protocol: req.protocol, host: req.hostname ?? '' });
+      const host = (trust ? req.get('x-forwarded-host') : undefined) ?? req.get('host') ?? '';
+      expected = apiKey('item', '/item', 'id=1', undefined, { protocol: req.protocol, host });
       res.json({ ok: true });
     });
     const running = await listen(app);
@@ -84,10 +85,12 @@ describe.each(EXPRESS_VERSIONS)('fast paths on $name', ({ express }) => {
       }),
     );
     try {
-      const first = request(servers[0]!.port, '/slow');
+      // One Host for both servers: the port is part of the key, and they listen on two.
+      const headers = { host: 'shared.example' };
+      const first = request(servers[0]!.port, '/slow', { headers });
       // The first holds the lock once its handler runs.
       while (originCalls === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      const answers = await Promise.all([first, request(servers[1]!.port, '/slow'), request(servers[1]!.port, '/slow')]);
+      const answers = await Promise.all([first, request(servers[1]!.port, '/slow', { headers }), request(servers[1]!.port, '/slow', { headers })]);
       expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
       expect(answers.map((answer) => answer.headers['x-cache'])).toEqual(['MISS', 'HIT', 'HIT']);
       expect(originCalls).toBe(1);

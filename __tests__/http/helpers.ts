@@ -53,7 +53,9 @@ export function request(
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent },
+      // One Host for every server a test starts (unless it sets its own): the key covers the
+      // port, and instances behind one site see the site's Host, not their own ports.
+      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: { host: '127.0.0.1', ...options.headers }, agent },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

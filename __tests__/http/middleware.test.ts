@@ -185,6 +185,7 @@ describe('cacheResponse options and defaults', () => {
     expect(() => cacheResponse({ ttl: 'no_such_profile' })).toThrow(/option "ttl": unknown TTL profile/);
     expect(() => cacheResponse({ ttl: -1 })).toThrow(InvalidOptionError);
     expect(() => cacheResponse({ statuses: [99] })).toThrow(/option "statuses"/);
+    expect(() => cacheResponse({ statuses: [200, 204] })).toThrow(/option "statuses": 204 is never stored/);
     expect(() => cacheResponse({ maxBodyBytes: 0 })).toThrow(/option "maxBodyBytes"/);
     expect(() => cacheResponse({ keyPrefix: '' })).toThrow(/option "keyPrefix"/);
   });

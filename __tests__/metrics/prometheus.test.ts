@@ -130,3 +130,44 @@ describe('prometheusMetrics with cacheResponse', () => {
     await cache.close();
   });
 });
+
+// Issue 25: the metrics name endpoints and error rates; `authorize` keeps them private, like the dashboard's.
+describe.each([
+  ['Express 5', () => express()],
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ['Express 4', () => (require('express4') as typeof express)()],
+])('prometheusMetrics with authorize (%s)', (_name, create) => {
+  it('answers 403 unless authorize(req) is true (a throw or a rejection counts as false)', async () => {
+    const cache = createCache();
+    const register = new Registry();
+    const app = create();
+    const metrics = prometheusMetrics({
+      cache,
+      register,
+      authorize: async (req) => {
+        if (req.get('x-token') === 'throw') throw new Error('auth service down');
+        return req.get('x-token') === 'scraper';
+      },
+    });
+    app.get('/metrics', metrics);
+    try {
+      for (const token of [undefined, 'wrong', 'throw']) {
+        const denied = await (token === undefined ? request(app).get('/metrics') : request(app).get('/metrics').set('x-token', token));
+        expect(denied.status).toBe(403);
+        expect(denied.text).not.toContain('http_cache_');
+      }
+      const allowed = await request(app).get('/metrics').set('x-token', 'scraper');
+      expect(allowed.status).toBe(200);
+      expect(allowed.text).toContain('http_cache_requests_total');
+    } finally {
+      metrics.close();
+      await cache.close();
+    }
+  });
+
+  it('rejects an authorize that is not a function, naming the option', () => {
+    const cache = createCache();
+    expect(() => prometheusMetrics({ cache, register: new Registry(), authorize: 'yes' as never })).toThrow(/option "authorize"/);
+    return cache.close();
+  });
+});

@@ -42,7 +42,8 @@ interface Answer {
 /** One GET over `agent`; rejects on a socket error or after `timeoutMs` without an answer. */
 function get(port: number, urlPath: string, agent: http.Agent, timeoutMs = 20_000): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
+    // One Host whatever the port: the key covers it, and a restarted app listens on a new one.
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent, headers: { host: '127.0.0.1' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);

@@ -213,7 +213,8 @@ async function stats(client: Redis, namespace: string, values: Values, io: CliOu
   }
   let tags = 0;
   let cursor = '0';
-  const tagMatch = `${client.options.keyPrefix ?? ''}__tag__:${namespace}*`.replace(/[[\]?\\]/g, '\\$&');
+  // Tag indexes live inside the namespace (RedisStore.claimNamespace): `<ns>__tag__:<ns><tag>`.
+  const tagMatch = `${client.options.keyPrefix ?? ''}${namespace}__tag__:${namespace}*`.replace(/[[\]?\\]/g, '\\$&');
   do {
     const [next, found] = await client.scan(cursor, 'MATCH', tagMatch, 'COUNT', 500);
     cursor = next;
@@ -348,13 +349,13 @@ async function invalidate(url: string, values: Values, io: CliOutput): Promise<n
     let count: number;
     let what: string;
     if (values.pattern !== undefined) {
-      count = await cache.invalidatePattern(values.pattern);
+      count = await cache.invalidatePattern(values.pattern, { strict: true });
       what = `pattern ${values.pattern}`;
     } else if (values.tag !== undefined) {
-      count = await cache.invalidateTags(values.tag);
+      count = await cache.invalidateTags(values.tag, { strict: true });
       what = `tag${values.tag.length > 1 ? 's' : ''} ${values.tag.join(', ')}`;
     } else {
-      count = await cache.invalidateScope(values.scope as string, values.id);
+      count = await cache.invalidateScope(values.scope as string, values.id, { strict: true });
       what = `scope ${values.scope as string}${values.id === undefined ? '' : `:${values.id}`}`;
     }
     io.out(values.json ? `${toJson({ invalidated: what, count })}\n` : `removed ${count} entr${count === 1 ? 'y' : 'ies'} (${what})\n`);

@@ -110,8 +110,9 @@ export class Cache {
     // Statistics are one more listener, not counters sprinkled through the code.
     this.statsCollector = new StatsCollector({ namespace: this.namespace });
     this.statsCollector.attach(this.events);
-    this.events.on('error', ({ operation }) => {
+    this.events.on('error', ({ operation, key }) => {
       if (operation === 'set') this.writeErrors++;
+      else if (operation === 'acquireLock' && key !== undefined) this.fills.lockFailed(key);
     });
     this.internalErrorListeners = this.events.listenerCount('error');
   }

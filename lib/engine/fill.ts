@@ -1,6 +1,6 @@
 import { traceFill } from '../metrics/tracing';
 import { LocalRateLimiter } from '../stores/local-coordination';
-import { type Store, canLock, canRateLimit } from '../stores/store';
+import { type LockCapable, type Store, canLock, canRateLimit } from '../stores/store';
 import type { StaleReason } from './events';
 import type { InvalidationLog } from './invalidation-log';
 import type { ResolvedCacheOptions, ResolvedFreshness } from './options';
@@ -50,8 +50,10 @@ export interface LoadContext<V> {
 export interface FillSpec<V> {
   /** The full key this fill is for: in-process flights and the cross-process lock are per key. */
   key: string;
-  /** The name the default limiter and events use (the middleware's endpoint); else the key. */
+  /** The name events use (the middleware's endpoint); else the key. */
   endpoint?: string | undefined;
+  /** The name the default limiter uses when it differs from `endpoint` (the middleware's key endpoint); else `endpoint`. */
+  limitAs?: string | undefined;
   /** Tags known before loading: an invalidation of one of them forbids joining an older fill. */
   tags?: readonly string[] | undefined;
   /** A stale entry within grace, found on the way in. */
@@ -168,6 +170,8 @@ interface FillLock {
 }
 
 const FREE_LOCK: FillLock = Object.freeze({ acquired: true, shared: false, release: async () => undefined });
+// How many released locks are remembered (see FillProtocol.released); older ones are forgotten.
+const RELEASED_MEMORY = 10_000;
 const HELD_ELSEWHERE: FillLock = Object.freeze({ acquired: false, shared: true, release: async () => undefined });
 
 /**
@@ -188,6 +192,22 @@ export class FillProtocol {
   private readonly waitMs: number;
   private readonly pollMs: number;
   private readonly leaderTimeoutMs: number;
+  /**
+   * The locks this process released, by lock key, until they would have expired. A release can
+   * be lost without anyone being told (the store timed out, or the breaker was open and the
+   * lock "expires there by itself"), which left a lock nobody holds: every request for its key
+   * then waited `waitMs` after the store came back. When this process finds such a lock held,
+   * it releases it again with its own token (a no-op if another owner took it since) and takes it.
+   */
+  private readonly released = new Map<string, { token: string; expiresAt: number }>();
+  /**
+   * Lock keys whose acquisition failed (timed out), until a lock taken then would expire. A
+   * command that timed out here may still run in the store when it answers again (Redis executes
+   * what was queued on the socket), leaving a lock whose token nobody has: while that may be so,
+   * a held lock on such a key is not waited for (the fill goes ahead; this process still
+   * coalesces its own callers).
+   */
+  private readonly orphans = new Map<string, number>();
 
   constructor(
     private readonly host: FillHost,
@@ -356,26 +376,71 @@ export class FillProtocol {
     const { store } = this.host;
     if (this.lock === false || !canLock(store)) return FREE_LOCK;
     const lockKey = `${this.host.namespace}__lock__:${key.slice(this.host.namespace.length)}`;
+    const { ttlMs } = this.lock;
     let token: string | undefined;
     try {
-      token = await store.acquireLock(lockKey, this.lock.ttlMs);
+      token = await store.acquireLock(lockKey, ttlMs);
+      if (token === undefined) token = await this.reclaim(store, lockKey, ttlMs);
     } catch (error) {
       this.host.reportError(error, 'acquireLock', lockKey);
       return FREE_LOCK;
     }
-    if (token === undefined) return HELD_ELSEWHERE;
+    if (token === undefined) {
+      const orphanUntil = this.orphans.get(lockKey);
+      if (orphanUntil === undefined) return HELD_ELSEWHERE;
+      if (Date.now() < orphanUntil) return FREE_LOCK;
+      this.orphans.delete(lockKey);
+      return HELD_ELSEWHERE;
+    }
+    const owned = token;
     return {
       acquired: true,
       shared: true,
       release: async () => {
+        // Remembered before the release is tried: it may be lost without an error.
+        this.remember(lockKey, owned, Date.now() + ttlMs);
         try {
-          await store.releaseLock(lockKey, token);
+          await store.releaseLock(lockKey, owned);
         } catch (error) {
-          // The lock expires by itself; a failed release only delays the next fill.
+          // The lock expires by itself, and this process reclaims it before then (see `released`).
           this.host.reportError(error, 'releaseLock', lockKey);
         }
       },
     };
+  }
+
+  /**
+   * Called for every failed lock acquisition the cache reports (also those a store wrapper
+   * absorbed, standing in with a lock of its own): see `orphans`.
+   */
+  lockFailed(lockKey: string): void {
+    if (this.lock === false) return;
+    this.bounded(this.orphans, lockKey, Date.now() + this.lock.ttlMs);
+  }
+
+  /** Takes over a lock this process released but finds still held; undefined when someone else holds it. */
+  private async reclaim(store: Store & LockCapable, lockKey: string, ttlMs: number): Promise<string | undefined> {
+    const mine = this.released.get(lockKey);
+    if (mine === undefined) return undefined;
+    this.released.delete(lockKey);
+    if (Date.now() >= mine.expiresAt) return undefined;
+    // Token-owned: this deletes the lock only if it is still the one this process gave up.
+    await store.releaseLock(lockKey, mine.token);
+    return store.acquireLock(lockKey, ttlMs);
+  }
+
+  private remember(lockKey: string, token: string, expiresAt: number): void {
+    this.bounded(this.released, lockKey, { token, expiresAt });
+  }
+
+  /** Sets `key` in `map`, dropping the oldest entry when the map is at its bound. */
+  private bounded<V>(map: Map<string, V>, key: string, value: V): void {
+    map.delete(key);
+    if (map.size >= RELEASED_MEMORY) {
+      const oldest = map.keys().next();
+      if (oldest.done !== true) map.delete(oldest.value);
+    }
+    map.set(key, value);
   }
 
   /**
@@ -386,7 +451,7 @@ export class FillProtocol {
   private async limit<V>(spec: FillSpec<V>): Promise<{ kind: 'limited'; retryAfterMs: number; limiter: string } | undefined> {
     const { limiter } = spec.freshness;
     if (limiter === undefined) return undefined;
-    const name = limiter.name ?? spec.endpoint ?? spec.key.slice(this.host.namespace.length);
+    const name = limiter.name ?? spec.limitAs ?? spec.endpoint ?? spec.key.slice(this.host.namespace.length);
     const key = `${this.host.namespace}__rate__:${name}`;
     const { store } = this.host;
     let retryAfterMs: number;

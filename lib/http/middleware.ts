@@ -10,6 +10,7 @@ import { staleWindows } from './freshness';
 import { REVALIDATION_KEEP_MS, runHandler } from './load';
 import { type Answer, type Located, answerOf, findFresh, locate, locateNow, variantKey } from './lookup';
 import { type CacheResponseOptions, type RouteMiddleware, asRouteMiddleware, resolveCacheResponseOptions } from './options';
+import { EndpointLabels } from './endpoint-label';
 import { requestKeyer } from './request-key';
 import { isCacheableMethod, requestsRevalidation } from './rules';
 import { coverRoute, invalidateOnSuccess, isUnsafeMethod } from './unsafe';
@@ -87,6 +88,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   // Stale entries are looked up as long as the store keeps them: within a stale window, or to
   // revalidate them. Which of them may be served stale is the fill protocol's decision.
   const lookupGraceMs = Math.max(freshness.graceMs, REVALIDATION_KEEP_MS);
+  const labels = new EndpointLabels(opts.keyPrefix);
 
   /** The key of this request's URL (and `varyBy` values). */
   const baseKeyFor = (req: Request, key: string): string => {
@@ -119,7 +121,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     const staleAnswer = found?.stale ? answerOf(found.entry, where.vary, req, true) : undefined;
     const result = await cache.fill<Answer>({
       key,
-      endpoint,
+      // Read when the fill is reported, after the handler ran: the route that answered, not the raw path.
+      get endpoint() {
+        return labels.of(req, endpoint);
+      },
+      limitAs: endpoint,
       freshness: freshnessFor(freshness, found),
       refresh,
       stale: staleAnswer ? { value: staleAnswer, expiresAt: staleAnswer.entry.expiresAt } : undefined,
@@ -131,19 +137,19 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     });
     switch (result.kind) {
       case 'loaded':
-        if (noted.reason === undefined) cache.report('miss', { key, endpoint });
-        else cache.report('uncacheable', { key, endpoint, reason: noted.reason });
+        if (noted.reason === undefined) cache.report('miss', { key, endpoint: labels.of(req, endpoint) });
+        else cache.report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: noted.reason });
         return;
       case 'served-stale':
-        cache.report('stale', { key, endpoint, reason: 'error' });
+        cache.report('stale', { key, endpoint: labels.of(req, endpoint), reason: 'error' });
         return;
       case 'shared': {
         const { entry, storable } = result.value;
         if (!storable) explain(res, 'status');
         const sent = await answer(req, res, entry, storable ? 'HIT' : 'MISS');
         if (sent !== false) {
-          if (!storable) cache.report('uncacheable', { key, endpoint, reason: 'status' });
-          else cache.report(sent === 'not-modified' ? 'not-modified' : 'hit', { key, endpoint });
+          if (!storable) cache.report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: 'status' });
+          else cache.report(sent === 'not-modified' ? 'not-modified' : 'hit', { key, endpoint: labels.of(req, endpoint) });
           return;
         }
         break;
@@ -159,21 +165,21 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       case 'stale': {
         const sent = await answer(req, res, result.value.entry, 'STALE');
         if (sent !== false) {
-          cache.report('stale', { key, endpoint, reason: result.reason });
+          cache.report('stale', { key, endpoint: labels.of(req, endpoint), reason: result.reason });
           return;
         }
         break;
       }
       case 'limited':
         tooManyRequests(res, result.retryAfterMs);
-        cache.report('limited', { key, endpoint, retryAfterMs: result.retryAfterMs });
+        cache.report('limited', { key, endpoint: labels.of(req, endpoint), retryAfterMs: result.retryAfterMs });
         return;
       case 'error':
         break;
     }
     // Nothing shareable could answer this request: its handler does, outside any fill.
     res.setHeader('X-Cache', 'MISS');
-    cache.report('miss', { key, endpoint });
+    cache.report('miss', { key, endpoint: labels.of(req, endpoint) });
     next();
   };
 
@@ -205,7 +211,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       if (bypass !== 'method') res.setHeader('X-Cache', 'BYPASS');
       else if (opts.invalidateOnUnsafe && isUnsafeMethod(req.method)) invalidateOnSuccess(req, res, cacheOf);
       explain(res, bypass);
-      cache.report('bypass', { endpoint, reason: bypass });
+      cache.report('bypass', { endpoint: labels.of(req, endpoint), reason: bypass });
       next();
       return;
     }
@@ -213,7 +219,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     if ('bypass' in keyed) {
       res.setHeader('X-Cache', 'BYPASS');
       explain(res, keyed.bypass);
-      cache.report('bypass', { endpoint, reason: keyed.bypass });
+      cache.report('bypass', { endpoint: labels.of(req, endpoint), reason: keyed.bypass });
       next();
       return;
     }
@@ -223,7 +229,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     } catch {
       res.setHeader('X-Cache', 'BYPASS');
       explain(res, 'vary-by-threw');
-      cache.report('bypass', { endpoint, reason: 'vary-by-threw' });
+      cache.report('bypass', { endpoint: labels.of(req, endpoint), reason: 'vary-by-threw' });
       next();
       return;
     }
@@ -248,12 +254,12 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     if (found && !found.stale) {
       const result = answer(req, res, found.entry, 'HIT');
       if (result === 'sent' || result === 'not-modified') {
-        cache.report(result === 'not-modified' ? 'not-modified' : 'hit', { key: where.key, endpoint });
+        cache.report(result === 'not-modified' ? 'not-modified' : 'hit', { key: where.key, endpoint: labels.of(req, endpoint) });
         return undefined;
       }
       if (result !== false) {
         return result.then((sent) => {
-          if (sent !== false) cache.report('hit', { key: where.key, endpoint });
+          if (sent !== false) cache.report('hit', { key: where.key, endpoint: labels.of(req, endpoint) });
           else return miss(cache, endpoint, baseKey, { ...where, found: undefined }, routeTtl, refresh, req, res, next);
           return undefined;
         }).catch((error: unknown) => recover(error, res, next));
@@ -269,7 +275,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     if (req.method !== 'GET') {
       // A HEAD answer has no body to store; the GET that follows fills the entry.
       res.setHeader('X-Cache', 'MISS');
-      cache.report('miss', { key: where.key, endpoint });
+      cache.report('miss', { key: where.key, endpoint: labels.of(req, endpoint) });
       next();
       return;
     }

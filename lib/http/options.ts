@@ -4,6 +4,7 @@ import { type FreshnessOptions, type ResolvedFreshness, resolveFreshness } from 
 import { InvalidOptionError } from '../errors';
 import type { InvalidationTargets } from '../invalidation';
 import { queryNameMatcher } from '../keys';
+import { isReplayableStatus } from '../serializer';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { optionNames, optionalBoolean, optionalString, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 import { type RouteScoping, type ScopeParam, namesScope } from './scope-tags';
@@ -151,10 +152,10 @@ export interface CacheResponseOptions extends FreshnessOptions {
    */
   maxQueryParams?: number;
   /**
-   * Put the request's host (`req.hostname`, which follows `X-Forwarded-Host` under
+   * Put the request's host and port (`req.get('host')`, or the first `X-Forwarded-Host` under
    * `trust proxy`) in the key, next to the scheme (`req.protocol`), as RFC 9111 §2 keys a cache
-   * on the target URI. `false` shares one entry across every host the app answers for; only
-   * safe when no answer depends on the host (no absolute links built from `req.hostname`).
+   * on the target URI. `false` shares one entry across every host and port the app answers for;
+   * only safe when no answer depends on them (no absolute links built from the Host header).
    * The scheme is always in the key.
    * @default true
    */
@@ -337,6 +338,8 @@ export function resolveCacheResponseOptions(
   if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
     throw new InvalidOptionError('statuses', 'expected an array of HTTP status codes (100-599)');
   }
+  const never = statuses.find((s) => !isReplayableStatus(s));
+  if (never !== undefined) throw new InvalidOptionError('statuses', `${never} is never stored: 1xx, 204 and 304 answers carry no content to replay`);
   const maxKeyLength = positiveInteger('maxKeyLength', options.maxKeyLength, DEFAULT_CACHE_RESPONSE_OPTIONS.maxKeyLength);
   if (maxKeyLength < 64) throw new InvalidOptionError('maxKeyLength', `expected at least 64, got ${maxKeyLength}`);
   const cacheControl = optionalString('cacheControl', options.cacheControl);

@@ -13,7 +13,7 @@ export interface RequestKeyInput {
   endpoint: string;
   /** `req.protocol`: `http` or `https` (`X-Forwarded-Proto` under `trust proxy`). */
   protocol: string;
-  /** `req.hostname`, without port (`X-Forwarded-Host` under `trust proxy`); undefined without a Host. */
+  /** The host and port (`req.get('host')`; the first `X-Forwarded-Host` under `trust proxy`); undefined without a Host. */
   host: string | undefined;
   /** The path part of `req.originalUrl`, as sent. */
   path: string;
@@ -83,21 +83,30 @@ export function requestKeyer(opts: RequestKeyOptions): (req: Request, endpoint: 
 }
 
 /**
- * The scheme and host name a request is keyed on, as `req.protocol` and `req.hostname` report
- * them. Without `trust proxy` (Express' default) neither looks at `X-Forwarded-*`, so they are
- * read here off the socket and the `Host` header, which is what those getters do then, without
- * their settings lookups and trust function calls on every request.
+ * The scheme and host a request is keyed on: `req.protocol`, and the host with its port as the
+ * handler reads it from `req.get('host')` (Express 5's `req.host`; under `trust proxy`, the
+ * first `X-Forwarded-Host`). The port counts: an app that builds links from the Host header
+ * answers `app.example:1337` differently from `app.example` (RFC 9111 §2 keys on the target URI).
+ * Without `trust proxy` (Express' default) the socket and the `Host` header are read directly,
+ * which is what Express does then, without its settings lookups on every request.
  */
 function targetOf(req: Request, byHost: boolean): { protocol: string; host: string } {
   const settings = (req.app as { settings?: Record<string, unknown> } | undefined)?.settings;
-  if (settings?.['trust proxy'] !== false) return { protocol: req.protocol, host: byHost ? (req.hostname ?? '') : '' };
+  if (settings?.['trust proxy'] !== false) return { protocol: req.protocol, host: byHost ? trustedHost(req, settings) : '' };
   const protocol = (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
-  if (!byHost) return { protocol, host: '' };
-  const header = req.headers.host;
-  if (header === undefined || header === '') return { protocol, host: '' };
-  // An IPv6 literal keeps its colons: the port starts after the closing bracket.
-  const portAt = header.indexOf(':', header.charCodeAt(0) === 0x5b ? header.indexOf(']') + 1 : 0);
-  return { protocol, host: portAt === -1 ? header : header.slice(0, portAt) };
+  return { protocol, host: byHost ? (req.headers.host ?? '') : '' };
+}
+
+/** The host and port under `trust proxy`, as Express 5's `req.host` computes them (Express 4 has no such getter). */
+function trustedHost(req: Request, settings: Record<string, unknown> | undefined): string {
+  const trust = settings?.['trust proxy fn'];
+  const forwarded = req.headers['x-forwarded-host'];
+  const header = Array.isArray(forwarded) ? forwarded[0] : forwarded;
+  if (header !== undefined && header !== '' && typeof trust === 'function' && (trust as (addr: string | undefined, i: number) => boolean)(req.socket?.remoteAddress, 0)) {
+    const comma = header.indexOf(',');
+    return comma === -1 ? header : header.slice(0, comma).trimEnd();
+  }
+  return req.headers.host ?? '';
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Cache, SetOptions } from '../engine/cache';
-import type { ResponseEntry, StoredHeaders } from '../serializer';
+import { type ResponseEntry, type StoredHeaders, isStorableResponse } from '../serializer';
 
 /** A response to store with {@link setResponse}. */
 export interface CachedResponseInput {
@@ -27,7 +27,8 @@ export async function getResponse(cache: Cache, key: string): Promise<ResponseEn
 
 /**
  * Stores an HTTP response as `cacheResponse` would serve it; resolves `false` when the store
- * failed or `generation` says an invalidation overtook it.
+ * failed, `generation` says an invalidation overtook it, or the response may never be replayed
+ * (a 1xx, 204 or 304 status, a hop-by-hop field or `set-cookie`: the decoder refuses those on read).
  *
  * @example
  * ```ts
@@ -35,5 +36,6 @@ export async function getResponse(cache: Cache, key: string): Promise<ResponseEn
  * ```
  */
 export function setResponse(cache: Cache, key: string, response: CachedResponseInput, options: SetOptions = {}): Promise<boolean> {
+  if (!isStorableResponse(response.status, response.headers)) return Promise.resolve(false);
   return cache.setEntry(key, { kind: 'response', ...response }, options);
 }

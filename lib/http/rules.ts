@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { StoredHeaders } from '../serializer';
+import { NEVER_STORED_FIELDS, type StoredHeaders, isReplayableStatus } from '../serializer';
 
 /**
  * Headers never replayed from the store. Hop-by-hop fields describe one connection, not the
@@ -7,21 +7,7 @@ import type { StoredHeaders } from '../serializer';
  * and `X-Cache` are recomputed for every answer. `Date` is kept: it says when the origin made
  * the answer (RFC 9110 §6.6.1), and a hit repeats it.
  */
-const NOT_REPLAYED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'set-cookie',
-  'age',
-  'content-length',
-  'x-cache',
-]);
+const NOT_REPLAYED = new Set([...NEVER_STORED_FIELDS, 'age', 'content-length', 'x-cache']);
 
 /** Methods whose answers a shared cache may reuse here: GET, and HEAD from the GET entry (RFC 9110 §9.3.2). */
 export function isCacheableMethod(method: string): method is 'GET' | 'HEAD' {
@@ -50,7 +36,7 @@ export type NotStorableReason = 'status' | 'set-cookie' | 'no-store' | 'private'
 
 /**
  * Decides whether a shared cache may store a response:
- * - the status is one the route allows (200 by default);
+ * - the status is one the route allows (200 by default), and never 1xx, 204 or 304;
  * - no `Set-Cookie`: a cookie is one user's, never everybody's;
  * - no `Cache-Control: no-store` (RFC 9111 §5.2.2.5) and no `private` (RFC 9111 §5.2.2.7);
  * - no `Cache-Control: no-cache` (RFC 9111 §5.2.2.4): it asks for revalidation before every
@@ -62,7 +48,8 @@ export function notStorableReason(
   headers: OutgoingHttpHeaders,
   allowedStatuses: ReadonlySet<number>,
 ): NotStorableReason | undefined {
-  if (!allowedStatuses.has(status)) return 'status';
+  // 1xx, 204 and 304 are refused whatever `statuses` says: the decoder would refuse them on read.
+  if (!allowedStatuses.has(status) || !isReplayableStatus(status)) return 'status';
   if (headers['set-cookie'] !== undefined) return 'set-cookie';
   const cacheControl = parseCacheControl(headers['cache-control']);
   if (cacheControl.has('no-store')) return 'no-store';

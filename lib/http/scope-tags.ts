@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { escapeScopeId } from '../keys';
 
 /**
  * Which route parameters identify the scoped item: a parameter name, or a function of the
@@ -34,7 +35,8 @@ function ids(value: unknown): string[] {
 }
 
 /**
- * The tags `{scope}:{id}` a route answer gets from its parameters: with no `scopeParam`, the
+ * The tags `{scope}:{id}` a route answer gets from its parameters (the id escaped with
+ * `escapeScopeId`): with no `scopeParam`, the
  * route's first parameter (`/characters/:id` → `character:1`); with a name, that parameter;
  * with a function, each id it returns. No scope, no parameter or an empty value: no tags.
  * This is what lets `invalidateScope('character', '1')` (and `invalidateCharacterCache('1')`)
@@ -59,7 +61,8 @@ export function scopeTags(scoping: RouteScoping, params: Readonly<Record<string,
   } else {
     found = param(params);
   }
-  return [...new Set(ids(found))].map((id) => `${scoping.scope}:${id}`);
+  // Escaped as the invalidation helpers escape ids (`a:b` → `a%3Ab`), so every tagged id can be reached.
+  return [...new Set(ids(found))].map((id) => `${scoping.scope}:${escapeScopeId(id)}`);
 }
 
 /**

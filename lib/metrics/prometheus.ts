@@ -26,6 +26,19 @@ export interface PrometheusMetricsOptions {
    * @default [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]
    */
   storeBuckets?: number[];
+  /**
+   * Who may read the metrics: called with each request, which is answered 403 unless it
+   * returns (or resolves) `true`; a throw counts as `false`. The metrics name endpoints, stores
+   * and error rates, so an app whose `/metrics` route is reachable from outside should pass one
+   * (or mount the route on a port only the scraper reaches). Without it, every request is served,
+   * as before.
+   * @default undefined (no check)
+   * @example
+   * ```ts
+   * prometheusMetrics({ cache, authorize: (req) => req.get('authorization') === `Bearer ${process.env.METRICS_TOKEN}` });
+   * ```
+   */
+  authorize?: (req: Request) => boolean | Promise<boolean>;
 }
 
 /** An Express handler serving the metrics, with a way to stop collecting. */
@@ -74,14 +87,17 @@ function loadPromClient(): typeof PromClient {
  * ```ts
  * import { prometheusMetrics } from 'express-cache-kit/prometheus';
  * app.get('/metrics', prometheusMetrics({ cache }));
+ * // Kept private: only the scraper's token is answered, everyone else gets 403.
+ * app.get('/metrics', prometheusMetrics({ cache, authorize: (req) => req.get('authorization') === `Bearer ${process.env.METRICS_TOKEN}` }));
  * ```
  */
 export function prometheusMetrics(options: PrometheusMetricsOptions): PrometheusHandler {
   if (options === null || typeof options !== 'object' || typeof (options as { cache?: Cache }).cache?.on !== 'function') {
     throw new InvalidOptionError('cache', 'prometheusMetrics needs { cache }: the Cache to export (from createCache)');
   }
+  const { cache, authorize } = options;
+  if (authorize !== undefined && typeof authorize !== 'function') throw new InvalidOptionError('authorize', 'expected a function (req) => boolean');
   const client = loadPromClient();
-  const { cache } = options;
   const register = options.register ?? client.register;
   const registers = [register];
   const endpoints = collectorOf(cache);
@@ -177,7 +193,21 @@ export function prometheusMetrics(options: PrometheusMetricsOptions): Prometheus
     );
   }
 
-  const serve = async (_req: Request, res: Response): Promise<void> => {
+  const serve = async (req: Request, res: Response): Promise<void> => {
+    if (authorize !== undefined) {
+      let allowed = false;
+      try {
+        allowed = (await authorize(req)) === true;
+      } catch {
+        allowed = false;
+      }
+      if (!allowed) {
+        res.statusCode = 403;
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.end('Forbidden\n');
+        return;
+      }
+    }
     try {
       const text = await register.metrics();
       res.setHeader('Content-Type', register.contentType);

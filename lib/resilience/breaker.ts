@@ -1,3 +1,5 @@
+import { StoreTimeoutError } from '../errors';
+
 /** Which kind of operation failed: reads and writes are counted apart. @internal */
 export type FailureKind = 'read' | 'write';
 
@@ -10,9 +12,76 @@ export interface BreakerSettings {
   probeIntervalMs: number;
 }
 
+// A timer that should fire every LAG_TICK_MS: how late it runs is how long the event loop was
+// busy. One per process, running while any breaker is open for business.
+const LAG_TICK_MS = 10;
+// How long a lag is remembered: a command that timed out is judged by the loop's state since it
+// was sent, which is at most its timeout ago (100 ms on Redis by default).
+const LAG_MEMORY_MS = 1_000;
+
 /**
- * A circuit breaker with background probes. Closed, it counts consecutive failures; a read
- * success does not reset a count that includes failed writes. At `failureThreshold` it opens, and from then on the
+ * Measures event-loop lag for the breakers of this process: a store command that "timed out"
+ * while the loop could not run (a CPU-saturated process, a long synchronous task) has not shown
+ * that the store is down, only that its answer was not read in time.
+ */
+class LagMonitor {
+  private users = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private lastTickAt = 0;
+  private worstLagMs = 0;
+  private worstLagAt = 0;
+
+  acquire(): void {
+    if (this.users++ > 0) return;
+    this.lastTickAt = Date.now();
+    this.timer = setInterval(() => this.tick(), LAG_TICK_MS);
+    // Measuring must never keep a process alive.
+    this.timer.unref();
+  }
+
+  release(): void {
+    if (--this.users > 0) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The longest the loop was held up within the last second, including right now. */
+  recentLagMs(): number {
+    const now = Date.now();
+    const current = this.timer === undefined ? 0 : now - this.lastTickAt - LAG_TICK_MS;
+    const remembered = now - this.worstLagAt <= LAG_MEMORY_MS ? this.worstLagMs : 0;
+    return Math.max(current, remembered);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const lag = now - this.lastTickAt - LAG_TICK_MS;
+    this.lastTickAt = now;
+    if (lag >= this.worstLagMs || now - this.worstLagAt > LAG_MEMORY_MS) {
+      this.worstLagMs = lag;
+      this.worstLagAt = now;
+    }
+  }
+}
+
+const lag = new LagMonitor();
+
+/**
+ * Whether a failure says nothing about the store: a timeout while the event loop was held up
+ * for at least half the timeout (the answer may well have been waiting in the socket).
+ * @internal
+ */
+export function isLagTimeout(error: unknown): boolean {
+  return error instanceof StoreTimeoutError && lag.recentLagMs() * 2 >= error.timeoutMs;
+}
+
+/**
+ * A circuit breaker with background probes. Closed, it counts consecutive failures of reads and
+ * of writes apart and opens when they add up to `failureThreshold`: a read success resets the
+ * read count, a write success the write count, so a Redis that reads but refuses every write
+ * (out of memory) still opens it, a dead one opens it as fast as before, and one failed write
+ * among thousands of hits adds one, never more, while reads succeed. A timeout during event-loop
+ * lag is not counted at all (see {@link isLagTimeout}). At `failureThreshold` it opens, and from then on the
  * caller skips the store; `probe` runs in the background after `probeIntervalMs`, then at a
  * doubling interval capped at `coolDownMs`, and never on a request's path. The probe closes the
  * breaker itself, with {@link CircuitBreaker.close}, once the store is usable again, so it can
@@ -20,10 +89,10 @@ export interface BreakerSettings {
  * @internal
  */
 export class CircuitBreaker {
-  private failures = 0;
-  // Set while a write failed since the last success that could excuse it.
-  private writesFailing = false;
-  private firstFailureAt = 0;
+  private readFailures = 0;
+  private writeFailures = 0;
+  private firstReadFailureAt = 0;
+  private firstWriteFailureAt = 0;
   private outageStart: number | undefined;
   private openedBy: FailureKind = 'read';
   private waitMs = 0;
@@ -33,7 +102,9 @@ export class CircuitBreaker {
   constructor(
     private readonly settings: BreakerSettings,
     private readonly probe: (kind: FailureKind) => Promise<void>,
-  ) {}
+  ) {
+    lag.acquire();
+  }
 
   /** True while the store is being skipped. */
   get isOpen(): boolean {
@@ -41,26 +112,34 @@ export class CircuitBreaker {
   }
 
   /**
-   * Records a success; the healthy path costs one comparison. A read success does not excuse
-   * failed writes: a Redis that reads but refuses every write (out of memory) is still useless
-   * to a cache, and must open the breaker.
+   * Records a success of one kind; the healthy path costs one comparison. A read success does
+   * not excuse failed writes: a Redis that reads but refuses every write (out of memory) is
+   * still useless to a cache, and must open the breaker.
    */
   success(kind: FailureKind): void {
-    if (this.failures === 0 || (this.writesFailing && kind === 'read')) return;
-    this.failures = 0;
-    this.writesFailing = false;
+    if (kind === 'read') this.readFailures = 0;
+    else this.writeFailures = 0;
   }
 
-  /** Records a failure; returns `true` when this one opened the breaker. */
-  failure(kind: FailureKind): boolean {
+  /**
+   * Records a failure; returns `true` when this one opened the breaker. `error`, when given,
+   * lets a timeout caused by event-loop lag go uncounted.
+   */
+  failure(kind: FailureKind, error?: unknown): boolean {
     if (this.outageStart !== undefined || this.stopped) return false;
-    if (this.failures++ === 0) this.firstFailureAt = Date.now();
-    if (kind === 'write') this.writesFailing = true;
-    if (this.failures < this.settings.failureThreshold) return false;
+    if (error !== undefined && isLagTimeout(error)) return false;
+    if (kind === 'read') {
+      if (this.readFailures++ === 0) this.firstReadFailureAt = Date.now();
+    } else if (this.writeFailures++ === 0) {
+      this.firstWriteFailureAt = Date.now();
+    }
+    // A dead store fails reads and writes alike: they add up, as one count.
+    if (this.readFailures + this.writeFailures < this.settings.failureThreshold) return false;
     // The outage began with the first of these consecutive failures, not when they added up.
-    this.outageStart = this.firstFailureAt;
+    const firsts = [this.readFailures > 0 ? this.firstReadFailureAt : Infinity, this.writeFailures > 0 ? this.firstWriteFailureAt : Infinity];
+    this.outageStart = Math.min(...firsts);
     // Probe with what was failing: a read succeeds on a Redis that is out of memory.
-    this.openedBy = this.writesFailing ? 'write' : 'read';
+    this.openedBy = this.writeFailures > 0 ? 'write' : 'read';
     this.waitMs = Math.min(this.settings.probeIntervalMs, this.settings.coolDownMs);
     this.schedule();
     return true;
@@ -72,7 +151,8 @@ export class CircuitBreaker {
    */
   trip(kind: FailureKind): boolean {
     if (this.outageStart !== undefined || this.stopped) return false;
-    this.outageStart = this.failures > 0 ? this.firstFailureAt : Date.now();
+    const firsts = [this.readFailures > 0 ? this.firstReadFailureAt : Infinity, this.writeFailures > 0 ? this.firstWriteFailureAt : Infinity];
+    this.outageStart = Math.min(Date.now(), ...firsts);
     this.openedBy = kind;
     this.waitMs = Math.min(this.settings.probeIntervalMs, this.settings.coolDownMs);
     this.schedule();
@@ -83,16 +163,18 @@ export class CircuitBreaker {
   close(): number {
     const downtimeMs = Date.now() - (this.outageStart ?? Date.now());
     this.outageStart = undefined;
-    this.failures = 0;
-    this.writesFailing = false;
+    this.readFailures = 0;
+    this.writeFailures = 0;
     clearTimeout(this.timer);
     return downtimeMs;
   }
 
   /** Stops probing for good (the store is closed). */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
+    lag.release();
   }
 
   private schedule(): void {

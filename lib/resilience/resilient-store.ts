@@ -300,7 +300,7 @@ export class ResilientStore implements Store {
     // The primary was closed under us: that is the caller's doing, not an outage.
     if (err instanceof StoreClosedError) throw err;
     // Counted before it is reported: the outage is timed from the breaker's first failure.
-    const opened = this.breaker.failure(kind);
+    const opened = this.breaker.failure(kind, err);
     if (absorbed) this.hooks.error(err, operation, key);
     if (opened) this.hooks.degraded(err);
     if (!absorbed) throw err;

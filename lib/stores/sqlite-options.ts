@@ -52,8 +52,11 @@ export interface SqliteStoreOptions {
    */
   hitFlushIntervalMs?: number;
   /**
-   * How long an operation waits for another process's write lock on the file (SQLite's busy
-   * timeout), in milliseconds; past it the operation fails (a miss, with an `error` event).
+   * How long a write that must happen (delete, clear, releasing a lock) keeps trying
+   * while another process holds the file's write lock, in milliseconds; past it the operation
+   * fails with a `StoreTimeoutError`. It tries again on a timer: no operation ever waits for
+   * the lock synchronously (which would stop the event loop), and an entry write that finds the
+   * file locked is skipped at once.
    * @default 250
    */
   operationTimeoutMs?: number;

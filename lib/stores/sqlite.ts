@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
+import { LocalLocks, LocalRateLimiter } from './local-coordination';
 import { globToLike } from './sql-glob';
 import { type ResolvedSqliteStoreOptions, type SqliteStoreOptions, resolveSqliteStoreOptions } from './sqlite-options';
 import type { InspectedEntry, RateLimits, Store, StoreInspection } from './store';
@@ -108,6 +109,28 @@ function loadSqlite(): new (file: string, options?: BetterSqlite3.Options) => Db
   }
 }
 
+/** SQLITE_FULL: the file cannot grow. Entry writes are skipped on it, like on a locked file. */
+class StoreFullError extends StoreError {}
+
+/** What to do about a file that cannot be opened. */
+function openHint(err: unknown): string {
+  const code = String((err as { code?: unknown }).code ?? '');
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return 'it is not a SQLite database: move it away (the cache recreates it) or set `path` elsewhere';
+  if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY') {
+    return 'this process cannot create or write it: fix the permissions of the file and its directory, or set `path` to a writable place';
+  }
+  return 'check the path, its permissions and free space';
+}
+
+/** The inode of `file`, or undefined when it does not exist. */
+function fileInode(file: string): number | undefined {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+}
+
 const PAGE = 1_000;
 const MAX_PENDING_HIT_KEYS = 100_000;
 
@@ -118,9 +141,21 @@ const MAX_PENDING_HIT_KEYS = 100_000;
  *
  * - Reads never return an expired row; writes are one transaction (entry and tag rows).
  * - Hits are counted in memory and written in one transaction every `hitFlushIntervalMs`.
- * - Several processes may share one file: writes take the file's write lock, waiting up to
- *   `operationTimeoutMs` for it; locks and the origin limiter are rows updated in one
+ * - Several processes may share one file. better-sqlite3 is synchronous, so SQLite's busy
+ *   timeout would stop the whole event loop while another process holds the write lock: the
+ *   connection has none. A read never waits (WAL: readers do not wait for a writer). A write
+ *   that finds the file locked is skipped (`skippedWrites` counts them; the entry is simply not
+ *   cached this time); the fill lock and the limiter, which sit on a request's path, are
+ *   stood in for by in-process ones at once (coalescing and limiting within this process still
+ *   hold, and nothing counts as a store failure); a write that must happen (delete, clear, lock
+ *   release) tries again on a timer, never blocking, until `operationTimeoutMs` has passed,
+ *   then fails with a `StoreTimeoutError`. Locks and the origin limiter are rows updated in one
  *   `BEGIN IMMEDIATE` transaction each, so they hold across those processes.
+ * - The file never keeps the app from starting: a garbage file or a path this process cannot
+ *   write makes the store unavailable (operations fail with a `StoreError` naming the path and
+ *   what to do, `ready()` resolves false, `lastOpenError` says why). A file deleted or replaced
+ *   while open is noticed within `hitFlushIntervalMs`, reported once and opened again. A full
+ *   disk skips entry writes (`skippedWrites`) and keeps reads.
  * - `isStale(key)` (seed 002) says whether a key needs a refresh.
  *
  * Operations are synchronous underneath (better-sqlite3), typically a few microseconds for a
@@ -139,33 +174,94 @@ export class SqliteStore implements Store {
   /** The entry table. */
   readonly table: string;
   private readonly options: ResolvedSqliteStoreOptions;
-  private readonly db: Db;
-  private readonly statements: Record<StatementName, Statement>;
+  private db: Db | undefined;
+  private statements = {} as Record<StatementName, Statement>;
+  // Why the file cannot be used (garbage, a directory it may not write): every operation fails
+  // with it, a miss, until `ready()` manages to open the file.
+  private unavailable: StoreError | undefined;
+  // Reported by the next operation, once: the file was deleted or replaced and opened again.
+  private reopened: StoreError | undefined;
+  private inode: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private hits = new Map<string, { count: number; lastAt: number }>();
   private closed = false;
+  /** Entry writes skipped because another connection held the file's write lock. */
+  skippedWrites = 0;
+  // Stand-ins while another process holds the file's write lock (see acquireLock, consumeRate).
+  private readonly localLocks = new LocalLocks();
+  private readonly localTokens = new Set<string>();
+  private readonly localRates = new LocalRateLimiter();
 
   constructor(options: SqliteStoreOptions = {}) {
     this.options = resolveSqliteStoreOptions(options);
     this.path = this.options.path;
     this.table = this.options.table;
-    const Database = loadSqlite();
-    if (this.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
-    this.db = new Database(this.path, { timeout: this.options.operationTimeoutMs });
-    // WAL: readers never wait for the writer, and a crash mid-write leaves the file consistent.
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL is durable against process crashes in WAL mode; only an OS crash may lose the last
-    // commits, which a cache can afford.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    if (this.options.createTable) this.db.exec(sqliteCacheDdl(this.table));
-    this.statements = Object.fromEntries(Object.entries(sqliteStatements(this.table)).map(([name, sql]) => [name, this.db.prepare(sql)])) as Record<
-      StatementName,
-      Statement
-    >;
-    this.timers.push(setInterval(() => void this.flushHits().catch(() => undefined), this.options.hitFlushIntervalMs).unref());
+    this.open();
+    this.timers.push(
+      setInterval(() => {
+        this.checkFile();
+        void this.flushHits().catch(() => undefined);
+      }, this.options.hitFlushIntervalMs).unref(),
+    );
     if (this.options.pruneIntervalMs > 0) {
       this.timers.push(setInterval(() => void this.prune().catch(() => undefined), this.options.pruneIntervalMs).unref());
+    }
+  }
+
+  /**
+   * Opens the file (creating it and its directory when missing). A file that is not a database,
+   * or a directory this process may not write, does not throw: a cache must not keep the app
+   * from starting. The store is then unavailable (every operation fails with a `StoreError`
+   * naming the path and what to do, `ready()` resolves false) and requests go to the origin.
+   */
+  private open(): boolean {
+    const Database = loadSqlite();
+    let db: Db | undefined;
+    try {
+      if (this.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
+      // No busy timeout: better-sqlite3 would wait for a lock synchronously, stalling every request.
+      db = new Database(this.path, { timeout: 0 });
+      // WAL: readers never wait for the writer, and a crash mid-write leaves the file consistent.
+      db.pragma('journal_mode = WAL');
+      // NORMAL is durable against process crashes in WAL mode; only an OS crash may lose the last
+      // commits, which a cache can afford.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      if (this.options.createTable) db.exec(sqliteCacheDdl(this.table));
+      const opened = db;
+      this.statements = Object.fromEntries(Object.entries(sqliteStatements(this.table)).map(([name, sql]) => [name, opened.prepare(sql)])) as Record<StatementName, Statement>;
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // Nothing to release beyond what failed to open.
+      }
+      this.db = undefined;
+      this.unavailable = new StoreError('open', `SqliteStore cannot use ${this.path}: ${(err as Error).message}; ${openHint(err)}`, { cause: err });
+      return false;
+    }
+    this.db = db;
+    this.unavailable = undefined;
+    this.inode = this.path === ':memory:' ? undefined : fileInode(this.path);
+    return true;
+  }
+
+  /**
+   * Notices a database file deleted or replaced under the open connection (which would go on
+   * writing to an unlinked inode nobody can read), and opens the path again.
+   */
+  private checkFile(): void {
+    if (this.closed || this.db === undefined || this.inode === undefined) return;
+    if (fileInode(this.path) === this.inode) return;
+    try {
+      this.db.close();
+    } catch {
+      // The old connection is abandoned either way.
+    }
+    this.db = undefined;
+    this.hits.clear();
+    if (this.open()) {
+      this.reopened = new StoreError('open', `SqliteStore: ${this.path} was deleted or replaced while open; opened it again (the entries it held are gone)`);
     }
   }
 
@@ -176,12 +272,19 @@ export class SqliteStore implements Store {
   /** Runs `work` on the open database, turning SQLite errors into store errors. */
   private run<T>(operation: string, work: () => T): T {
     if (this.closed) throw new StoreClosedError('SqliteStore');
+    if (this.unavailable !== undefined) throw this.unavailable;
+    if (this.reopened !== undefined) {
+      const reported = this.reopened;
+      this.reopened = undefined;
+      throw reported;
+    }
     try {
       return work();
     } catch (err) {
       if (err instanceof CacheError) throw err;
       const code = (err as { code?: unknown }).code;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new StoreTimeoutError(operation, this.options.operationTimeoutMs);
+      if (code === 'SQLITE_FULL') throw new StoreFullError(operation, `sqlite ${operation} failed: the disk (or max_page_count) is full; entries already stored are still read`, { cause: err });
       const message = err instanceof Error ? err.message : String(err);
       throw new StoreError(operation, `sqlite ${operation} failed: ${message}`, { cause: err });
     }
@@ -189,12 +292,44 @@ export class SqliteStore implements Store {
 
   /** A write transaction that takes the file's write lock up front (no upgrade deadlock). */
   private write<T>(operation: string, work: () => T): T {
-    return this.run(operation, () => this.db.transaction(work).immediate());
+    return this.run(operation, () => (this.db as Db).transaction(work).immediate());
   }
 
-  /** Resolves at once: the schema is created at construction. Present for symmetry with the other stores. */
-  async ready(): Promise<void> {
-    this.run('ready', () => undefined);
+  /**
+   * A write that must happen: while another connection holds the write lock it is tried again
+   * on a timer (the event loop keeps running), until `operationTimeoutMs` has passed.
+   */
+  private async writeSoon<T>(operation: string, work: () => T): Promise<T> {
+    const deadline = Date.now() + this.options.operationTimeoutMs;
+    for (let waitMs = 1; ; waitMs = Math.min(waitMs * 2, 25)) {
+      try {
+        return this.write(operation, work);
+      } catch (err) {
+        if (!(err instanceof StoreTimeoutError) || Date.now() + waitMs > deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+
+  /**
+   * Resolves `true` when the file is open and usable, `false` when it is not (a garbage file, a
+   * directory it may not write: see `lastOpenError`), after trying to open it once more. Never
+   * rejects.
+   *
+   * @example
+   * ```ts
+   * if (!(await store.ready())) console.warn('SQLite cache unavailable, serving from the origin:', store.lastOpenError?.message);
+   * ```
+   */
+  async ready(): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.unavailable !== undefined) this.open();
+    return this.unavailable === undefined;
+  }
+
+  /** Why the file could not be opened (a `StoreError` naming the path and what to do), while it cannot. */
+  get lastOpenError(): StoreError | undefined {
+    return this.unavailable;
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -214,23 +349,31 @@ export class SqliteStore implements Store {
   async set(key: string, value: Buffer, ttlMs: number, tags?: readonly string[]): Promise<void> {
     const now = Date.now();
     const unique = [...new Set(tags ?? [])];
-    this.write('set', () => {
-      this.stmt('upsert').run(key, value, now, now + Math.max(1, Math.ceil(ttlMs)), now);
-      this.stmt('dropTags').run(key, JSON.stringify(unique));
-      for (const tag of unique) this.stmt('addTag').run(tag, key);
-    });
+    try {
+      this.write('set', () => {
+        this.stmt('upsert').run(key, value, now, now + Math.max(1, Math.ceil(ttlMs)), now);
+        this.stmt('dropTags').run(key, JSON.stringify(unique));
+        for (const tag of unique) this.stmt('addTag').run(tag, key);
+      });
+    } catch (err) {
+      // Another process holds the write lock: this answer is not cached this time. Not a store
+      // failure (the file is healthy and reads keep hitting), so nothing counts toward a breaker.
+      // A full disk stops writes, not reads: skipping them keeps the breaker from shutting reads off.
+      if (!(err instanceof StoreTimeoutError) && !(err instanceof StoreFullError)) throw err;
+      this.skippedWrites++;
+    }
   }
 
   async delete(key: string): Promise<boolean> {
     const now = Date.now();
-    const row = this.write('delete', () => this.stmt('delete').get(key) as Row | undefined);
+    const row = await this.writeSoon('delete', () => this.stmt('delete').get(key) as Row | undefined);
     return row !== undefined && Number(row.expires_at) > now;
   }
 
   /** Deletes `keys` in one transaction; resolves how many of them were live. */
-  private deleteKeys(operation: string, keys: readonly string[]): number {
+  private deleteKeys(operation: string, keys: readonly string[]): Promise<number> {
     const now = Date.now();
-    return this.write(operation, () => {
+    return this.writeSoon(operation, () => {
       let live = 0;
       for (const key of keys) {
         const row = this.stmt('delete').get(key) as Row | undefined;
@@ -248,7 +391,7 @@ export class SqliteStore implements Store {
     for (;;) {
       const keys = this.run('deletePattern', () => this.stmt('patternPage').all(prefix, glob.like, after, PAGE) as Row[]).map((row) => row.cache_key as string);
       const matched = keys.filter((key) => glob.matcher.test(key));
-      if (matched.length > 0) removed += this.deleteKeys('deletePattern', matched);
+      if (matched.length > 0) removed += await this.deleteKeys('deletePattern', matched);
       const last = keys[keys.length - 1];
       if (last === undefined || keys.length < PAGE) return removed;
       after = last;
@@ -261,7 +404,7 @@ export class SqliteStore implements Store {
     for (;;) {
       const keys = this.run('deleteTags', () => this.stmt('tagged').all(names, PAGE) as Row[]).map((row) => row.cache_key as string);
       // Tag rows go with their entries (ON DELETE CASCADE), so each batch shrinks the index.
-      if (keys.length > 0) removed += this.deleteKeys('deleteTags', keys);
+      if (keys.length > 0) removed += await this.deleteKeys('deleteTags', keys);
       if (keys.length < PAGE) return removed;
     }
   }
@@ -282,7 +425,7 @@ export class SqliteStore implements Store {
   }
 
   async clear(): Promise<void> {
-    this.write('clear', () => this.stmt('clear').run());
+    await this.writeSoon('clear', () => this.stmt('clear').run());
     this.hits.clear();
   }
 
@@ -300,19 +443,43 @@ export class SqliteStore implements Store {
     return this.run('isStale', () => this.stmt('isLive').get(key, Date.now()) === undefined);
   }
 
+  /**
+   * Takes the lock row in one `BEGIN IMMEDIATE`. While another process holds the file's write
+   * lock, an in-process lock stands in at once: coalescing in this process still holds, and the
+   * request never waits for the file (filling without the cross-process lock beats waiting).
+   */
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
     const token = randomUUID();
     const now = Date.now();
-    const row = this.write('acquireLock', () => this.stmt('acquireLock').get(key, token, now + Math.max(1, Math.ceil(ttlMs)), now) as Row | undefined);
+    let row: Row | undefined;
+    try {
+      row = this.write('acquireLock', () => this.stmt('acquireLock').get(key, token, now + Math.max(1, Math.ceil(ttlMs)), now) as Row | undefined);
+    } catch (err) {
+      if (!(err instanceof StoreTimeoutError)) throw err;
+      const local = this.localLocks.acquire(key, ttlMs, token);
+      if (local !== undefined) this.localTokens.add(local);
+      return local;
+    }
     return row?.token === token ? token : undefined;
   }
 
   async releaseLock(key: string, token: string): Promise<void> {
-    this.write('releaseLock', () => this.stmt('releaseLock').run(key, token));
+    if (this.localTokens.delete(token)) return this.localLocks.release(key, token);
+    await this.writeSoon('releaseLock', () => this.stmt('releaseLock').run(key, token));
   }
 
   /** The in-process limiter's rule, read and written inside one `BEGIN IMMEDIATE`, so processes sharing the file agree. */
   async consumeRate(key: string, limits: RateLimits): Promise<number> {
+    try {
+      return this.consumeSharedRate(key, limits);
+    } catch (err) {
+      // The file is locked by another process: limit in this process meanwhile, without waiting.
+      if (!(err instanceof StoreTimeoutError)) throw err;
+      return this.localRates.consume(key, limits, Date.now());
+    }
+  }
+
+  private consumeSharedRate(key: string, limits: RateLimits): number {
     return this.write('consumeRate', () => {
       const now = Date.now();
       const row = this.stmt('readRate').get(key) as Row | undefined;
@@ -380,7 +547,7 @@ export class SqliteStore implements Store {
     const now = Date.now();
     const row = this.run('inspect', () => this.stmt('inspect').get(now) as Row);
     const top = this.run('inspect', () => this.stmt('top').all(options.top ?? 10) as Row[]);
-    const pages = this.run('inspect', () => Number(this.db.pragma('page_count', { simple: true })) * Number(this.db.pragma('page_size', { simple: true })));
+    const pages = this.run('inspect', () => Number((this.db as Db).pragma('page_count', { simple: true })) * Number((this.db as Db).pragma('page_size', { simple: true })));
     let storageBytes = pages;
     if (this.path !== ':memory:') {
       try {
@@ -421,6 +588,6 @@ export class SqliteStore implements Store {
       // Statistics only; the entries themselves are already on disk.
     }
     this.closed = true;
-    this.db.close();
+    this.db?.close();
   }
 }
