@@ -15,6 +15,7 @@ export {
   CacheError,
   IncompleteDeleteError,
   InvalidOptionError,
+  MissingPeerError,
   RateLimitedError,
   StoreClosedError,
   StoreError,
