@@ -15,6 +15,7 @@ import { NOT_MODIFIED_FIELDS, bodyEtag, isNotModified } from './conditional';
 import { type CacheResponseOptions, type ResolvedCacheResponseOptions, type RouteMiddleware, asRouteMiddleware, resolveCacheResponseOptions } from './options';
 import { setStoredHeaders } from './replay-headers';
 import { requestKeyer } from './request-key';
+import { requestSource } from './response-entry';
 import { routeTags } from './scope-tags';
 import { ageSeconds, cacheControlTtl, isCacheableMethod, notStorableReason, replayableHeaders, requestsRevalidation } from './rules';
 import { guardWithStale } from './stale-guard';
@@ -346,7 +347,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
           const headers = replayableHeaders(captured.headers);
           const body = captured.body ?? Buffer.alloc(0);
           if (captured.body !== undefined) headers.etag ??= bodyEtag(body);
-          const entry: ResponseEntry = { kind: 'response', status: captured.status, headers, body, createdAt: now, expiresAt: now + ttlSeconds * 1000 };
+          const entry: ResponseEntry = { kind: 'response', status: captured.status, headers, body, createdAt: now, expiresAt: now + ttlSeconds * 1000, source: requestSource(req) };
           const vary = responseVary(captured.headers);
           noted.reason = uncacheable(captured, res, routeTtl);
           let tags: readonly string[] | undefined;
