@@ -278,10 +278,10 @@ async function refresh() {
 
 $('invalidate').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const body = JSON.stringify(Object.fromEntries(new FormData(event.target)));
+  const payload = JSON.stringify(Object.fromEntries(new FormData(event.target)));
   $('result').textContent = '…';
   try {
-    const res = await fetch(CONFIG.base + '/invalidate', { method: 'POST', body, headers: { 'content-type': 'application/json', accept: 'application/json' }, credentials: 'same-origin' });
+    const res = await fetch(CONFIG.base + '/invalidate', { method: 'POST', body: payload, headers: { 'content-type': 'application/json', accept: 'application/json' }, credentials: 'same-origin' });
     const body = await res.json();
     $('result').textContent = res.ok ? 'removed ' + body.count + ' entr' + (body.count === 1 ? 'y' : 'ies') : 'failed: ' + body.error;
   } catch (error) {
