@@ -259,8 +259,10 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
 
   const inventoryMs = Math.min(5_000, sampleIntervalMs);
   let inventory: { at: number; entries: Promise<ListedEntry[] | undefined> } | undefined;
-  const listed = (): Promise<ListedEntry[] | undefined> => {
-    if (inventory === undefined || Date.now() - inventory.at >= inventoryMs) {
+  // The page's refreshes share one listing per interval (a SCAN on Redis); the entries API,
+  // asked on purpose, lists afresh.
+  const listed = (fresh = false): Promise<ListedEntry[] | undefined> => {
+    if (fresh || inventory === undefined || Date.now() - inventory.at >= inventoryMs) {
       inventory = { at: Date.now(), entries: listEntries(cache.store, cache.namespace, scanLimit).catch(() => undefined) };
     }
     return inventory.entries;
@@ -288,7 +290,7 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
     const limit = Number(query.get('limit') ?? 100);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) throw new InvalidOptionError('limit', 'expected an integer from 1 to 1000');
     const cursor = query.get('cursor') ?? '';
-    const entries = await listed();
+    const entries = await listed(cursor === '');
     if (entries === undefined) return undefined;
     const matcher = globToRegExp(pattern);
     const matching = entries.filter((entry) => matcher.test(entry.key)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
