@@ -28,14 +28,15 @@ export interface CacheDashboardOptions {
    * form, and the token is exchanged for an HttpOnly, `SameSite=Strict` session cookie scoped to
    * the dashboard's path (`Secure` over HTTPS). Scripts and the CLI may send it as
    * `Authorization: Bearer <token>` instead. Sessions are signed with the token, so every process
-   * sharing it accepts them, and changing it signs everyone out.
+   * sharing it accepts them, and changing it signs everyone out. `undefined` counts as not given
+   * (so `token: process.env.CACHE_DASHBOARD_TOKEN` with the variable unset keeps the page locked).
    */
-  token?: string;
+  token?: string | undefined;
   /**
    * HTTP Basic credentials: the browser asks for them itself (`WWW-Authenticate: Basic`). Use
    * over HTTPS only: the browser resends them with every request.
    */
-  basic?: { username: string; password: string };
+  basic?: { username: string; password: string } | undefined;
   /**
    * Decides who may come in from the request itself (your own session, a VPN header set by your
    * proxy...): only a result of exactly `true` lets `req` in; `1`, `'yes'` or a thrown error do
