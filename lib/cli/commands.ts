@@ -358,7 +358,7 @@ async function watch(values: Values, env: CliEnv, io: CliOutput): Promise<number
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
       throw new UnreachableError(`cannot reach ${url} (${cause})`);
     }
-    if (!res.ok) throw new UsageError(`${url} answered ${res.status}${res.status === 403 ? ': pass what authorize() expects with --header' : ''}`);
+    if (!res.ok) throw new UsageError(`${url} answered ${res.status}${res.status === 401 || res.status === 403 ? ": pass the dashboard's token with --token (or CACHE_DASHBOARD_TOKEN), or what authorize() expects with --header" : ''}`);
     const body = (await res.json()) as { stats?: { endpoints?: Record<string, WatchedEndpoint> } };
     const endpoints = body.stats?.endpoints ?? {};
     const rows = Object.entries(endpoints).map(([name, now]) => {

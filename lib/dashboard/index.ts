@@ -307,6 +307,9 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
   const entry = async (req: Request): Promise<EntryView | undefined> => {
     const key = new URLSearchParams(req.originalUrl.slice(req.originalUrl.indexOf('?') + 1)).get('key');
     if (!req.originalUrl.includes('?') || key === null || key === '') throw new InvalidOptionError('key', 'name the entry: entry.json?key=character:char_1');
+    // A lock or a tag index is not an entry; reading one as an entry would even delete it (an
+    // entry that does not decode is removed).
+    if (isInternalKey(key)) return undefined;
     const found = await cache.peek(key, 86_400_000);
     if (found === undefined) return undefined;
     const listedEntry = (await listed())?.find((e) => e.key === key);
