@@ -109,6 +109,7 @@ describe('cacheDashboard over HTTP', () => {
       // Scripts: the token as a bearer token; JSON sign-in answers JSON.
       await request(signed).get('/_cache/stats.json').set('authorization', `Bearer ${token}`).expect(200);
       await request(signed).get('/_cache/stats.json').set('authorization', 'Bearer wrong-token-123456').expect(401);
+      await request(signed).post('/_cache/login').type('json').send('{"token":').expect(400);
       const jsonLogin = await request(signed).post('/_cache/login').send({ token }).expect(200);
       expect(jsonLogin.body).toEqual({ signedIn: true });
       const logout = await request(signed).post('/_cache/logout').set('cookie', session).set('sec-fetch-site', 'same-origin').expect(303);

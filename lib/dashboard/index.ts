@@ -401,7 +401,7 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
     }
     if (token !== undefined && path === '/login') {
       if (isGet) html(res, 200, (nonce) => renderSignIn({ base: req.baseUrl, nonce }));
-      else if (req.method === 'POST') await signIn(req, res);
+      else if (req.method === 'POST') await signIn(req, res).catch((error: unknown) => json(res, 400, { error: error instanceof CacheError || error instanceof SyntaxError ? error.message : 'bad sign-in request' }));
       else send(res, 405, 'text/plain; charset=utf-8', 'GET or POST only\n', { Allow: 'GET, POST' });
       return;
     }
