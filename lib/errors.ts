@@ -10,7 +10,8 @@ export type CacheErrorCode =
   | 'ERR_CACHE_UNAVAILABLE'
   | 'ERR_CACHE_RATE_LIMITED'
   | 'ERR_CACHE_UNSUPPORTED'
-  | 'ERR_CACHE_INVALIDATION_PENDING';
+  | 'ERR_CACHE_INVALIDATION_PENDING'
+  | 'ERR_CACHE_MISSING_PEER';
 
 /**
  * Base class of every error thrown by this package.
@@ -230,5 +231,46 @@ export class InvalidationPendingError extends CacheError {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
     super('ERR_CACHE_INVALIDATION_PENDING', `invalidation "${operation}" could not reach the store now and was journaled; it is applied when the store answers again${reason}`, options);
     this.removed = removed;
+  }
+}
+
+/**
+ * An optional peer dependency is not installed: `feature` needs `packageName`. The message says
+ * what to run (`npm install <package>`); the resolution failure (`MODULE_NOT_FOUND`) is the
+ * `cause`. Only the feature that needs the package throws it: the package root loads without
+ * any optional peer.
+ *
+ * @example
+ * ```ts
+ * try { new RedisStore({ url: process.env.REDIS_URL }); }
+ * catch (err) { if (err instanceof MissingPeerError) console.error(`install ${err.packageName}`); }
+ * ```
+ */
+export class MissingPeerError extends CacheError {
+  /** The npm package to install, e.g. `ioredis`. */
+  readonly packageName: string;
+  /** What needs it, e.g. `RedisStore`. */
+  readonly feature: string;
+
+  constructor(feature: string, packageName: string, install: string, cause: unknown) {
+    super('ERR_CACHE_MISSING_PEER', `${feature} needs the "${packageName}" package: run \`${install}\` (an optional peer dependency of express-cache-kit)`, { cause });
+    this.packageName = packageName;
+    this.feature = feature;
+  }
+}
+
+/**
+ * Loads an optional peer with `load` (a `require` written at the call site, so bundlers see it),
+ * turning a missing package into a {@link MissingPeerError}; any other load failure (a broken
+ * install, a syntax error in it) is rethrown as it is.
+ * @internal
+ */
+export function loadPeer<T>(feature: string, packageName: string, load: () => T, install = `npm install ${packageName}`): T {
+  try {
+    return load();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') throw new MissingPeerError(feature, packageName, install, error);
+    throw error;
   }
 }

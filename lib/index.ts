@@ -16,6 +16,7 @@ export {
   IncompleteDeleteError,
   InvalidOptionError,
   InvalidationPendingError,
+  MissingPeerError,
   RateLimitedError,
   StoreClosedError,
   StoreError,
@@ -57,7 +58,7 @@ export { DEFAULT_REDIS_STORE_OPTIONS } from './stores/redis-options';
 export type { RedisStoreOptions } from './stores/redis-options';
 export { getCachedQuery } from './query';
 export type { CachedQueryOptions } from './query';
-export type { Entry, ResponseEntry, StoredHeaders, ValueEntry } from './serializer';
+export type { Entry, RequestSource, ResponseEntry, StoredHeaders, ValueEntry } from './serializer';
 export { MemoryStore } from './stores/memory';
 export { DEFAULT_L1_OPTIONS, TieredStore } from './stores/tiered';
 export type { L1Options, TierBusState } from './stores/tiered';

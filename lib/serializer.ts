@@ -58,6 +58,22 @@ export interface ResponseEntry extends EntryTimes {
    * `createdAt`. Absent when 0.
    */
   age?: number;
+  /**
+   * The request that produced the answer, for people reading the cache (dashboard, CLI): keys
+   * are hashes, this says which URL one holds. Never used to answer requests. Absent on entries
+   * stored by older releases and by `setResponse` without it.
+   */
+  source?: RequestSource;
+}
+
+/** The request a stored response answered: method, path and raw query, as the client sent them. */
+export interface RequestSource {
+  /** `GET` or `HEAD`. */
+  method: string;
+  /** The path of `req.originalUrl` (mount path included), e.g. `/characters/1`. */
+  path: string;
+  /** Everything after the first `?` (`''` when there was none), undecoded. */
+  query: string;
 }
 
 /** Anything the serializer can store. */
@@ -201,6 +217,7 @@ export function encodeEntry(entry: Entry): Buffer {
   const meta: Meta = { c: entry.createdAt, e: entry.expiresAt, s: entry.status, h: entry.headers };
   if (entry.bodyEncoding !== undefined) meta.z = entry.bodyEncoding;
   if (entry.age !== undefined && entry.age > 0) meta.a = entry.age;
+  if (entry.source !== undefined) meta.r = [entry.source.method, entry.source.path, entry.source.query];
   return frame(KIND_RESPONSE, JSON.stringify(meta), entry.body);
 }
 
@@ -214,6 +231,45 @@ interface Meta {
   z?: 'gzip';
   /** A response's age on arrival, in seconds. */
   a?: number;
+  /** The request source of a response: method, path, query. */
+  r?: [string, string, string];
+}
+
+function sourceOf(raw: unknown): RequestSource | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.length !== 3 || !raw.every((part) => typeof part === 'string')) throw new CorruptEntryError('bad request source');
+  const [method, path, query] = raw as [string, string, string];
+  return { method, path, query };
+}
+
+/**
+ * The request source of a response entry read from the first bytes of its stored value (the
+ * metadata sits before the body), without the whole value: a listing of many keys reads a few
+ * hundred bytes of each. `undefined` when `prefix` is not a response entry with a source, or does
+ * not reach the end of the metadata; the checksum is not verified (it covers the body), so this
+ * is for display only. `needed` is how many bytes would be enough when `prefix` was too short.
+ * @internal
+ */
+export function peekSource(prefix: Buffer): { source?: RequestSource; needed?: number } {
+  if (prefix.length < HEADER_BYTES || prefix[0] !== MAGIC || prefix[1] !== VERSION || prefix[2] !== KIND_RESPONSE) return {};
+  const end = HEADER_BYTES + prefix.readUInt32BE(3);
+  if (end > prefix.length) return { needed: end };
+  try {
+    const meta = JSON.parse(prefix.toString('utf8', HEADER_BYTES, end)) as Meta;
+    const source = sourceOf(meta.r);
+    return source === undefined ? {} : { source };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * `GET /search?q=1` for display; `undefined` without a source.
+ * @internal
+ */
+export function formatSource(source: RequestSource | undefined): string | undefined {
+  if (source === undefined) return undefined;
+  return `${source.method} ${source.path}${source.query === '' ? '' : `?${source.query}`}`;
 }
 
 /**
@@ -267,6 +323,8 @@ export function decodeEntry(bytes: Buffer): Entry {
       if (typeof meta.a !== 'number' || !Number.isInteger(meta.a) || meta.a < 0) throw new CorruptEntryError(`bad age ${String(meta.a)}`);
       entry.age = meta.a;
     }
+    const source = sourceOf(meta.r);
+    if (source !== undefined) entry.source = source;
     return entry;
   }
   throw new CorruptEntryError(`unknown kind ${String(bytes[2])}`);

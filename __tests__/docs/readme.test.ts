@@ -93,7 +93,9 @@ describe.each(snippets.map((s) => [s.where, s] as const))('%s', (where, snippet)
       const child = execFile(process.execPath, [join(work, 'out', 'run.mjs'), file], {
         cwd: work,
         timeout: 20_000,
-        env: { ...process.env, REDIS_URL: testRedisUrl(), NODE_OPTIONS: '' },
+        // CACHE_DASHBOARD_TOKEN: set, as in an app that mounts the dashboard (unset, the dashboard
+        // stays locked and warns once, by design).
+        env: { ...process.env, REDIS_URL: testRedisUrl(), CACHE_DASHBOARD_TOKEN: 'a-dashboard-token-for-readme-blocks', NODE_OPTIONS: '' },
       }, (error, out, err) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout: out, stderr: err }));
       void child;
     });

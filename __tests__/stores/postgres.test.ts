@@ -7,6 +7,7 @@ import { CacheError, InvalidOptionError, PostgresStore, StoreTimeoutError, cache
 import { postgresStatements } from '../../lib/stores/postgres';
 import { globToLike } from '../../lib/stores/sql-glob';
 import { type PostgresServer, startPostgresServer, testPostgresTable, testPostgresUrl } from '../helpers/postgres-server';
+import { freePort } from '../helpers/redis-server';
 import { runStoreContract } from '../../lib/testing';
 import { ALL_CAPABILITIES, JEST } from './contract-api';
 
@@ -79,7 +80,9 @@ describe('PostgresStore', () => {
   test('createTable: false uses a table created by a migration, and says so when it is missing', async () => {
     const table = testPostgresTable();
     const missing = new PostgresStore({ pool: sharedPool(), table, createTable: false, pruneIntervalMs: 0 });
-    await expect(missing.ready()).rejects.toThrow(/does not exist/);
+    // ready() never rejects: it says false, and why.
+    await expect(missing.ready()).resolves.toBe(false);
+    expect(missing.lastConnectionError?.message).toMatch(/does not exist/);
     await sql(postgresCacheDdl(table));
     const store = new PostgresStore({ pool: sharedPool(), table, createTable: false, pruneIntervalMs: 0 });
     stores.push(store, missing);
@@ -409,26 +412,51 @@ describe('PostgresStore when its server goes away', () => {
   });
 });
 
+describe('PostgresStore.ready() on a server that is not there', () => {
+  test('resolves false with lastConnectionError (the driver\'s code), never rejects, and true once it answers', async () => {
+    const port = await freePort();
+    const down = new PostgresStore({ connectionString: `postgres://cache@127.0.0.1:${port}/cache`, pruneIntervalMs: 0, operationTimeoutMs: 500 });
+    try {
+      await expect(down.ready(2_000)).resolves.toBe(false);
+      const error = down.lastConnectionError;
+      expect(error).toBeInstanceOf(CacheError);
+      expect(JSON.stringify({ message: error?.message, cause: String((error?.cause as Error | undefined)?.message ?? error?.cause) })).toMatch(/ECONNREFUSED|connect/);
+    } finally {
+      await down.close();
+    }
+    expect(await down.ready()).toBe(false); // closed: still no rejection
+    const up = new PostgresStore({ pool: sharedPool(), table: testPostgresTable(), pruneIntervalMs: 0 });
+    expect(await up.ready()).toBe(true);
+    expect(up.lastConnectionError).toBeUndefined();
+    await up.close();
+  });
+});
+
 describe('optional peers', () => {
-  test('the package root loads without pg or better-sqlite3, and each store names the package to install', () => {
+  test('the package root loads without any optional peer, and each feature throws MissingPeerError naming the package to install', () => {
     const root = path.resolve(__dirname, '../..');
     // A child process in which both packages cannot be resolved, as on a machine without them.
     const script = `
       const Module = require('module');
       const resolve = Module._resolveFilename;
       Module._resolveFilename = function (request, ...rest) {
-        if (request === 'pg' || request === 'better-sqlite3') throw Object.assign(new Error('Cannot find module ' + request), { code: 'MODULE_NOT_FOUND' });
+        if (['pg', 'better-sqlite3', 'ioredis', 'prom-client'].includes(request)) throw Object.assign(new Error('Cannot find module ' + request), { code: 'MODULE_NOT_FOUND' });
         return resolve.call(this, request, ...rest);
       };
       const lib = require('./lib');
       const out = {};
-      try { new lib.PostgresStore({ connectionString: 'postgres://127.0.0.1:1/x' }); } catch (err) { out.pg = err.message; }
+      const typed = (err) => err instanceof lib.MissingPeerError && err.code === 'ERR_CACHE_MISSING_PEER' ? err.packageName + ': ' + err.message : 'untyped: ' + err.message;
+      try { new lib.PostgresStore({ connectionString: 'postgres://127.0.0.1:1/x' }); } catch (err) { out.pg = typed(err); }
+      try { new lib.RedisStore({ url: 'redis://127.0.0.1:1' }); } catch (err) { out.ioredis = typed(err); }
+      try { require('./lib/metrics/prometheus').prometheusMetrics({ cache: lib.createCache() }); } catch (err) { out.prom = typed(err); }
       try { new lib.SqliteStore({ path: ':memory:' }); } catch (err) { out.sqlite = err.message; }
       out.memory = typeof new lib.MemoryStore().get;
       console.log(JSON.stringify(out));`;
     const output = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8' });
     const result = JSON.parse(output.trim().split('\n').pop() as string) as Record<string, string>;
-    expect(result.pg).toMatch(/needs the "pg" package: run `npm install pg`/);
+    expect(result.pg).toMatch(/^pg: PostgresStore needs the "pg" package: run `npm install pg`/);
+    expect(result.ioredis).toMatch(/^ioredis: RedisStore needs the "ioredis" package: run `npm install ioredis`/);
+    expect(result.prom).toMatch(/^prom-client: express-cache-kit\/prometheus needs the "prom-client" package: run `npm install prom-client`/);
     expect(result.sqlite).toMatch(/needs the "better-sqlite3" package/);
     expect(result.memory).toBe('function');
   });

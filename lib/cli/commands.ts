@@ -1,13 +1,11 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type * as IORedis from 'ioredis';
-import type { Redis } from 'ioredis';
-import { createCache } from '../compose';
 import { normaliseNamespace } from '../keys';
 import { endpointOfKey } from '../metrics/endpoint';
-import { type ListedEntry, scanRedis } from '../metrics/inventory';
-import { type Entry, decodeEntry } from '../serializer';
-import { RedisStore } from '../stores/redis';
+import type { ListedEntry } from '../metrics/inventory';
 import { formatBytes, formatMs, table } from './table';
+import { type Invalidation, type Target, UnreachableError, UsageError, postgresTarget, redisTarget, sqliteTarget, statsUrlTarget } from './targets';
 
 /** Where the CLI writes. */
 export interface CliOutput {
@@ -18,32 +16,46 @@ export interface CliOutput {
 /** Exit codes: 0 done, 1 usage or not found, 2 server unreachable. */
 export const EXIT = Object.freeze({ ok: 0, usage: 1, unreachable: 2 });
 
-const USAGE = `Usage: express-cache-kit <command> [options]
+const USAGE = `Usage: express-cache-kit <command> [target] [options]
 
 Commands:
   stats                       entries, bytes and TTL spread per endpoint, tags count
-  keys [pattern]              keys (Redis glob, namespace-free) with size and TTL, SCAN-based
-  inspect <key>               the decoded entry: status, headers, age, size, body or value
+  keys [pattern]              keys (Redis glob, namespace-free) with the URL each answers, size and TTL
+  inspect <key>               the decoded entry: URL, status, headers, age, size, body or value
   invalidate --pattern <glob> | --tag <tag> | --scope <scope> [--id <id>]
   watch --url <stats.json>    live hits/misses per endpoint from a running app's dashboard
 
+Target (one of; the first given wins):
+  --redis <url>               the Redis holding the cache            (default: $REDIS_URL)
+  --postgres <url>            the PostgreSQL database of a PostgresStore (default: $DATABASE_URL
+                              when it is a postgres:// URL)
+  --sqlite <file>             the SQLite file of a SqliteStore       (default: $DATABASE_URL when
+                              it is sqlite:<file> or file:<file>)
+  --stats-url <url>           a running app's dashboard (…/_cache/stats.json): for the memory
+                              store, which lives in the app's process
+  With no flag, REDIS_URL is used before DATABASE_URL.
+
 Options:
-  --redis <url>               the Redis holding the cache (required except for watch)
   --namespace <ns>            the cache's namespace (createCache({ namespace }))
+  --table <name>              --postgres/--sqlite: the store's table (default cache_entries)
+  --token <token>             --stats-url/watch: the dashboard's token (default: $CACHE_DASHBOARD_TOKEN)
+  --header <name: value>      --stats-url/watch: a request header (repeatable)
   --json                      machine-readable output
   --limit <n>                 keys: keys per page (default 100)
-  --cursor <n>                keys: the page to show, as printed by the previous one
+  --cursor <c>                keys: the page to show, as printed by the previous one
   --interval <s>              watch: seconds between polls (default 2)
   --count <n>                 watch: stop after n polls (default: until interrupted)
-  --header <name: value>      watch: a request header (repeatable), e.g. for authorization
+  -v, --version               the version
   -h, --help                  this text
 `;
 
-class UsageError extends Error {}
-class UnreachableError extends Error {}
-
 type Values = {
   redis?: string;
+  postgres?: string;
+  sqlite?: string;
+  'stats-url'?: string;
+  table?: string;
+  token?: string;
   namespace?: string;
   json?: boolean;
   limit?: string;
@@ -57,9 +69,11 @@ type Values = {
   count?: string;
   header?: string[];
   help?: boolean;
-  postgres?: string;
-  sqlite?: string;
+  version?: boolean;
 };
+
+/** The environment the CLI reads its defaults from. */
+export type CliEnv = Readonly<Record<string, string | undefined>>;
 
 function positive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -85,35 +99,53 @@ function toJson(value: unknown, indent?: number): string {
   );
 }
 
-async function connect(url: string): Promise<Redis> {
-  // Loaded lazily: ioredis is an optional peer.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Redis: RedisClient } = require('ioredis') as typeof IORedis;
-  const client = new RedisClient(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null });
-  // The socket error (ECONNREFUSED, ENOTFOUND...) says more than connect()'s "Connection is closed".
-  let socketError: unknown;
-  client.on('error', (error: unknown) => void (socketError ??= error));
-  try {
-    await client.connect();
-  } catch (error) {
-    client.disconnect();
-    const cause = socketError ?? error;
-    const reason = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
-    throw new UnreachableError(`cannot reach Redis at ${url} (${reason})`);
+/** This package's version, from its package.json (one level above lib/ and dist/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+function headersOf(values: Values, env: CliEnv): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const token = values.token ?? env.CACHE_DASHBOARD_TOKEN;
+  if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
+  for (const header of values.header ?? []) {
+    const colon = header.indexOf(':');
+    if (colon <= 0) throw new UsageError(`--header expects "name: value", got "${header}"`);
+    headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
   }
-  return client;
+  return headers;
+}
+
+/** The target the flags name, else the one the environment names. */
+async function openTarget(command: string, values: Values, env: CliEnv): Promise<Target> {
+  const namespace = normaliseNamespace(values.namespace);
+  const table = values.table ?? 'cache_entries';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) throw new UsageError(`--table expects a plain SQL table name, got "${table}"`);
+  const given = [values.redis, values.postgres, values.sqlite, values['stats-url']].filter((v) => v !== undefined).length;
+  if (given > 1) throw new UsageError('pass one target: --redis, --postgres, --sqlite or --stats-url');
+  if (values.redis !== undefined) return redisTarget(values.redis, namespace);
+  if (values.postgres !== undefined) return postgresTarget(values.postgres, table, namespace);
+  if (values.sqlite !== undefined) return sqliteTarget(values.sqlite, table, namespace);
+  if (values['stats-url'] !== undefined) return statsUrlTarget(values['stats-url'], headersOf(values, env));
+  if (env.REDIS_URL) return redisTarget(env.REDIS_URL, namespace);
+  const database = env.DATABASE_URL;
+  if (database && /^postgres(?:ql)?:\/\//.test(database)) return postgresTarget(database, table, namespace);
+  if (database && /^(?:sqlite|file):/.test(database)) return sqliteTarget(database.replace(/^(?:sqlite|file):(?:\/\/)?/, ''), table, namespace);
+  throw new UsageError(`${command} needs a target: --redis <url>, --postgres <url>, --sqlite <file> or --stats-url <url> (or REDIS_URL / DATABASE_URL in the environment)`);
 }
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and resolves the exit code: 0 done,
- * 1 usage error or nothing found, 2 server unreachable (with one line on `err`).
+ * 1 usage error or nothing found, 2 server unreachable (with one line on `err`). Targets not
+ * given as flags come from `env` (`REDIS_URL`, `DATABASE_URL`, `CACHE_DASHBOARD_TOKEN`).
  *
  * @example
  * ```ts
  * const code = await runCli(['stats', '--redis', 'redis://127.0.0.1:6380'], { out: console.log, err: console.error });
  * ```
  */
-export async function runCli(argv: readonly string[], io: CliOutput): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliOutput, env: CliEnv = process.env): Promise<number> {
   let values: Values;
   let positionals: string[];
   try {
@@ -124,6 +156,9 @@ export async function runCli(argv: readonly string[], io: CliOutput): Promise<nu
         redis: { type: 'string' },
         postgres: { type: 'string' },
         sqlite: { type: 'string' },
+        'stats-url': { type: 'string' },
+        table: { type: 'string' },
+        token: { type: 'string' },
         namespace: { type: 'string' },
         json: { type: 'boolean' },
         limit: { type: 'string' },
@@ -137,6 +172,7 @@ export async function runCli(argv: readonly string[], io: CliOutput): Promise<nu
         count: { type: 'string' },
         header: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
       },
     });
     values = parsed.values as Values;
@@ -146,29 +182,33 @@ export async function runCli(argv: readonly string[], io: CliOutput): Promise<nu
     return EXIT.usage;
   }
   const [command, ...rest] = positionals;
+  if (values.version || command === 'version') {
+    io.out(`${version()}\n`);
+    return EXIT.ok;
+  }
   if (values.help || command === undefined || command === 'help') {
     (command === undefined && !values.help ? io.err : io.out)(USAGE);
     return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
   }
   try {
-    if (command === 'watch') return await watch(values, io);
-    if (values.postgres !== undefined || values.sqlite !== undefined) {
-      throw new UsageError('--postgres and --sqlite are not supported yet: the SQL stores are not part of this version; use --redis');
-    }
-    if (values.redis === undefined) throw new UsageError(`${command} needs --redis <url>`);
-    const namespace = normaliseNamespace(values.namespace);
-    switch (command) {
-      case 'stats':
-        return await withClient(values.redis, (client) => stats(client, namespace, values, io));
-      case 'keys':
-        return await withClient(values.redis, (client) => keys(client, namespace, rest[0] ?? '*', values, io));
-      case 'inspect':
-        if (rest[0] === undefined) throw new UsageError('inspect needs a key, e.g. inspect character:char_1');
-        return await withClient(values.redis, (client) => inspect(client, namespace, rest[0] as string, values, io));
-      case 'invalidate':
-        return await invalidate(values.redis, values, io);
-      default:
-        throw new UsageError(`unknown command "${command}"`);
+    if (command === 'watch') return await watch(values, env, io);
+    if (!['stats', 'keys', 'inspect', 'invalidate'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+    if (command === 'inspect' && rest[0] === undefined) throw new UsageError('inspect needs a key, e.g. inspect character:char_1');
+    const what = command === 'invalidate' ? invalidation(values) : undefined;
+    const target = await openTarget(command, values, env);
+    try {
+      switch (command) {
+        case 'stats':
+          return await stats(target, normaliseNamespace(values.namespace), values, io);
+        case 'keys':
+          return await keys(target, rest[0] ?? '*', values, io);
+        case 'inspect':
+          return await inspect(target, normaliseNamespace(values.namespace), rest[0] as string, values, io);
+        default:
+          return await invalidate(target, what as { spec: Invalidation; label: string }, values, io);
+      }
+    } finally {
+      await target.close();
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -183,15 +223,6 @@ export async function runCli(argv: readonly string[], io: CliOutput): Promise<nu
   }
 }
 
-async function withClient(url: string, run: (client: Redis) => Promise<number>): Promise<number> {
-  const client = await connect(url);
-  try {
-    return await run(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
 interface EndpointSummary {
   endpoint: string;
   entries: number;
@@ -201,9 +232,9 @@ interface EndpointSummary {
   ttlMaxMs: number;
 }
 
-async function stats(client: Redis, namespace: string, values: Values, io: CliOutput): Promise<number> {
+async function stats(target: Target, namespace: string, values: Values, io: CliOutput): Promise<number> {
   const byEndpoint = new Map<string, ListedEntry[]>();
-  for await (const batch of scanRedis(client, namespace)) {
+  for await (const batch of target.entries()) {
     for (const entry of batch) {
       const endpoint = endpointOfKey(entry.key);
       let list = byEndpoint.get(endpoint);
@@ -211,15 +242,7 @@ async function stats(client: Redis, namespace: string, values: Values, io: CliOu
       list.push(entry);
     }
   }
-  let tags = 0;
-  let cursor = '0';
-  // Tag indexes live inside the namespace (RedisStore.claimNamespace): `<ns>__tag__:<ns><tag>`.
-  const tagMatch = `${client.options.keyPrefix ?? ''}${namespace}__tag__:${namespace}*`.replace(/[[\]?\\]/g, '\\$&');
-  do {
-    const [next, found] = await client.scan(cursor, 'MATCH', tagMatch, 'COUNT', 500);
-    cursor = next;
-    tags += found.length;
-  } while (cursor !== '0');
+  const tags = await target.tags();
   const endpoints: EndpointSummary[] = [...byEndpoint].map(([endpoint, list]) => {
     const ttls = list.map((e) => e.ttlMs).sort((a, b) => a - b);
     return {
@@ -238,7 +261,7 @@ async function stats(client: Redis, namespace: string, values: Values, io: CliOu
     io.out(`${toJson({ namespace, entries, bytes, tags, endpoints })}\n`);
     return EXIT.ok;
   }
-  io.out(`${entries} entries, ${formatBytes(bytes)}, ${tags} tags${namespace ? ` in namespace ${namespace}` : ''}\n\n`);
+  io.out(`${entries} entries, ${formatBytes(bytes)}${tags === null ? '' : `, ${tags} tags`}${namespace ? ` in namespace ${namespace}` : ''}\n\n`);
   io.out(
     table(
       ['endpoint', 'entries', 'bytes', 'ttl min', 'ttl median', 'ttl max'],
@@ -248,20 +271,11 @@ async function stats(client: Redis, namespace: string, values: Values, io: CliOu
   return EXIT.ok;
 }
 
-async function keys(client: Redis, namespace: string, pattern: string, values: Values, io: CliOutput): Promise<number> {
+async function keys(target: Target, pattern: string, values: Values, io: CliOutput): Promise<number> {
   const limit = positive('limit', values.limit, 100);
-  const start = values.cursor ?? '0';
-  if (!/^\d+$/.test(start)) throw new UsageError(`--cursor expects the number a previous page printed, got "${start}"`);
-  const listed: ListedEntry[] = [];
-  let cursor = '0';
-  // Pages follow SCAN: a page ends after the batch that reaches --limit (so it may hold a few
-  // more), and the cursor printed resumes exactly after it.
-  for await (const batch of scanRedis(client, namespace, pattern, Math.min(500, limit), (next) => (cursor = next), start)) {
-    listed.push(...batch);
-    if (listed.length >= limit) break;
-  }
-  const shown = listed.sort((a, b) => a.key.localeCompare(b.key));
-  const next = cursor === '0' ? null : cursor;
+  const { entries, cursor: next } = await target.page(pattern, limit, values.cursor);
+  const urls = await target.urls(entries.map((e) => e.key));
+  const shown = entries.sort((a, b) => a.key.localeCompare(b.key)).map((e) => (urls.has(e.key) ? { ...e, url: urls.get(e.key) } : e));
   if (values.json) {
     io.out(`${toJson({ keys: shown, cursor: next })}\n`);
     return EXIT.ok;
@@ -270,99 +284,54 @@ async function keys(client: Redis, namespace: string, pattern: string, values: V
     io.out(`no keys match ${pattern}\n`);
     return EXIT.ok;
   }
-  io.out(table(['key', 'bytes', 'ttl'], shown.map((e) => [e.key, formatBytes(e.bytes), formatMs(e.ttlMs)])));
+  io.out(table(['key', 'url', 'bytes', 'ttl'], shown.map((e) => [e.key, (e as { url?: string }).url ?? '-', formatBytes(e.bytes), formatMs(e.ttlMs)])));
   if (next !== null) io.out(`(more keys: add --cursor ${next} for the next page)\n`);
   return EXIT.ok;
 }
 
-function describe(entry: Entry, key: string, bytes: number, ttlMs: number): Record<string, unknown> {
-  const now = Date.now();
-  const common = {
-    key,
-    kind: entry.kind,
-    size: bytes,
-    createdAt: new Date(entry.createdAt).toISOString(),
-    ageMs: now - entry.createdAt,
-    expiresAt: new Date(entry.expiresAt).toISOString(),
-    fresh: entry.expiresAt > now,
-    storeTtlMs: ttlMs,
-  };
-  if (entry.kind === 'value') return { ...common, value: entry.value };
-  const type = String(entry.headers['content-type'] ?? '');
-  let body: unknown = `<${entry.body.length} bytes${entry.bodyEncoding ? `, ${entry.bodyEncoding}` : ''}>`;
-  if (!entry.bodyEncoding && /json/.test(type)) {
-    try {
-      body = JSON.parse(entry.body.toString('utf8'));
-    } catch {
-      body = entry.body.toString('utf8');
-    }
-  } else if (!entry.bodyEncoding && /^text\/|xml|javascript/.test(type)) {
-    body = entry.body.toString('utf8');
-  }
-  return { ...common, status: entry.status, headers: entry.headers, bodyBytes: entry.body.length, bodyEncoding: entry.bodyEncoding, body };
-}
-
-async function inspect(client: Redis, namespace: string, key: string, values: Values, io: CliOutput): Promise<number> {
-  const fullKey = namespace + key;
-  const [bytes, ttl] = await Promise.all([client.getBuffer(fullKey), client.pttl(fullKey)]);
-  if (bytes === null) {
+async function inspect(target: Target, namespace: string, key: string, values: Values, io: CliOutput): Promise<number> {
+  const found = await target.inspect(key);
+  if (found === undefined) {
     io.err(`express-cache-kit: no entry under ${key}${namespace ? ` in namespace ${namespace}` : ''}\n`);
     return EXIT.usage;
   }
-  let entry: Entry;
-  try {
-    entry = decodeEntry(bytes);
-  } catch (error) {
-    io.err(`express-cache-kit: ${key} holds ${bytes.length} bytes that are not a cache entry (${error instanceof Error ? error.message : String(error)})\n`);
+  if ('corrupt' in found) {
+    io.err(`express-cache-kit: ${key} holds ${found.bytes} bytes that are not a cache entry (${found.corrupt})\n`);
     return EXIT.usage;
   }
-  const described = describe(entry, key, bytes.length, ttl);
+  const described = found.view;
   if (values.json) {
     io.out(`${toJson(described)}\n`);
     return EXIT.ok;
   }
   const lines: string[][] = [];
   for (const [name, value] of Object.entries(described)) {
-    if (value === undefined || name === 'headers' || name === 'body' || name === 'value') continue;
+    if (value === undefined || name === 'headers' || name === 'body' || name === 'value' || name === 'source') continue;
     lines.push([name, name.endsWith('Ms') ? formatMs(Number(value)) : name === 'size' || name === 'bodyBytes' ? formatBytes(Number(value)) : String(value)]);
   }
   io.out(table(['field', 'value'], lines));
-  if (entry.kind === 'response') {
-    io.out(`\nheaders:\n${Object.entries(entry.headers).map(([n, v]) => `  ${n}: ${Array.isArray(v) ? v.join(', ') : v}`).join('\n')}\n`);
+  if (described.kind === 'response') {
+    io.out(`\nheaders:\n${Object.entries(described.headers ?? {}).map(([n, v]) => `  ${n}: ${Array.isArray(v) ? v.join(', ') : v}`).join('\n')}\n`);
     io.out(`\nbody:\n${typeof described.body === 'string' ? described.body : toJson(described.body, 2)}\n`);
   } else {
-    io.out(`\nvalue:\n${toJson(entry.value, 2)}\n`);
+    io.out(`\nvalue:\n${toJson(described.value, 2)}\n`);
   }
   return EXIT.ok;
 }
 
-async function invalidate(url: string, values: Values, io: CliOutput): Promise<number> {
+function invalidation(values: Values): { spec: Invalidation; label: string } {
   const chosen = [values.pattern !== undefined, values.tag !== undefined, values.scope !== undefined].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError('invalidate needs exactly one of --pattern <glob>, --tag <tag> (repeatable), --scope <scope> [--id <id>]');
-  // Check reachability first, so an unreachable server is one line and exit 2, like other commands.
-  (await connect(url)).disconnect();
-  // The engine's own invalidations: same escaping, same tag indexes, same counts as the app's.
-  const store = new RedisStore({ url, operationTimeoutMs: 10_000 });
-  const cache = createCache({ store, namespace: values.namespace, breaker: false });
-  try {
-    await store.ready(5_000);
-    let count: number;
-    let what: string;
-    if (values.pattern !== undefined) {
-      count = await cache.invalidatePattern(values.pattern, { strict: true });
-      what = `pattern ${values.pattern}`;
-    } else if (values.tag !== undefined) {
-      count = await cache.invalidateTags(values.tag, { strict: true });
-      what = `tag${values.tag.length > 1 ? 's' : ''} ${values.tag.join(', ')}`;
-    } else {
-      count = await cache.invalidateScope(values.scope as string, values.id, { strict: true });
-      what = `scope ${values.scope as string}${values.id === undefined ? '' : `:${values.id}`}`;
-    }
-    io.out(values.json ? `${toJson({ invalidated: what, count })}\n` : `removed ${count} entr${count === 1 ? 'y' : 'ies'} (${what})\n`);
-    return EXIT.ok;
-  } finally {
-    await cache.close();
-  }
+  if (values.pattern !== undefined) return { spec: { pattern: values.pattern }, label: `pattern ${values.pattern}` };
+  if (values.tag !== undefined) return { spec: { tags: values.tag }, label: `tag${values.tag.length > 1 ? 's' : ''} ${values.tag.join(', ')}` };
+  const scope = values.scope as string;
+  return { spec: values.id === undefined ? { scope } : { scope, id: values.id }, label: `scope ${scope}${values.id === undefined ? '' : `:${values.id}`}` };
+}
+
+async function invalidate(target: Target, what: { spec: Invalidation; label: string }, values: Values, io: CliOutput): Promise<number> {
+  const count = await target.invalidate(what.spec);
+  io.out(values.json ? `${toJson({ invalidated: what.label, count })}\n` : `removed ${count} entr${count === 1 ? 'y' : 'ies'} (${what.label})\n`);
+  return EXIT.ok;
 }
 
 interface WatchedEndpoint {
@@ -373,17 +342,12 @@ interface WatchedEndpoint {
   bypassed?: number;
 }
 
-async function watch(values: Values, io: CliOutput): Promise<number> {
+async function watch(values: Values, env: CliEnv, io: CliOutput): Promise<number> {
   if (values.url === undefined) throw new UsageError('watch needs --url http://host/_cache/stats.json (the dashboard JSON of a running app)');
   const url = values.url;
   const intervalMs = positive('interval', values.interval, 2) * 1000;
   const count = values.count === undefined ? Infinity : positive('count', values.count, 1);
-  const headers: Record<string, string> = {};
-  for (const header of values.header ?? []) {
-    const colon = header.indexOf(':');
-    if (colon <= 0) throw new UsageError(`--header expects "name: value", got "${header}"`);
-    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
-  }
+  const headers = headersOf(values, env);
   let previous: Record<string, WatchedEndpoint> | undefined;
   for (let i = 0; i < count; i++) {
     if (i > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -394,7 +358,7 @@ async function watch(values: Values, io: CliOutput): Promise<number> {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
       throw new UnreachableError(`cannot reach ${url} (${cause})`);
     }
-    if (!res.ok) throw new UsageError(`${url} answered ${res.status}${res.status === 403 ? ': pass what authorize() expects with --header' : ''}`);
+    if (!res.ok) throw new UsageError(`${url} answered ${res.status}${res.status === 401 || res.status === 403 ? ": pass the dashboard's token with --token (or CACHE_DASHBOARD_TOKEN), or what authorize() expects with --header" : ''}`);
     const body = (await res.json()) as { stats?: { endpoints?: Record<string, WatchedEndpoint> } };
     const endpoints = body.stats?.endpoints ?? {};
     const rows = Object.entries(endpoints).map(([name, now]) => {

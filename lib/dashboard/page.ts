@@ -4,7 +4,7 @@
  * chart is an SVG with one `circle.point` per sample.
  * @internal
  */
-export function renderPage(options: { base: string; nonce: string; refreshMs: number }): string {
+export function renderPage(options: { base: string; nonce: string; refreshMs: number; signOut?: boolean }): string {
   const config = JSON.stringify({ base: options.base, refreshMs: options.refreshMs }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">
@@ -20,6 +20,7 @@ export function renderPage(options: { base: string; nonce: string; refreshMs: nu
   <h1>Cache dashboard</h1>
   <span id="store" class="muted"></span>
   <span id="updated" class="muted right"></span>
+  ${options.signOut ? `<form method="post" action="${escapeAttr(options.base)}/logout" class="signout"><button type="submit" id="sign-out">Sign out</button></form>` : ''}
 </header>
 <main>
   <section class="cards" id="totals"></section>
@@ -60,6 +61,72 @@ ${SCRIPT}</script>
 </body>
 </html>
 `;
+}
+
+/**
+ * The token sign-in form. It posts to `login` without script (a same-origin form post), and the
+ * answer sets the session cookie.
+ * @internal
+ */
+export function renderSignIn(options: { base: string; nonce: string; error?: string }): string {
+  return shell(
+    options.nonce,
+    'Sign in',
+    `<form id="sign-in" class="card narrow" method="post" action="${escapeAttr(options.base)}/login">
+  <h2>Sign in to the cache dashboard</h2>
+  <p class="muted">Paste the token this dashboard was mounted with (<code>cacheDashboard({ token })</code>).</p>
+  ${options.error === undefined ? '' : `<p class="error" role="alert">${escapeText(options.error)}</p>`}
+  <input type="password" name="token" id="token" required autocomplete="current-password" aria-label="token" placeholder="token">
+  <button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+/**
+ * The page of a refused request: why, and how to let people in.
+ * @internal
+ */
+export function renderLocked(options: { reason: 'locked' | 'refused' | 'basic'; nonce: string }): string {
+  const body =
+    options.reason === 'basic'
+      ? '<h2>Sign-in required</h2><p>This dashboard uses HTTP Basic authentication: reload the page and enter the username and password it was mounted with.</p>'
+      : options.reason === 'refused'
+        ? '<h2>Forbidden</h2><p><code>authorize(req)</code> did not return <code>true</code> for this request. Only exactly <code>true</code> lets a request in.</p>'
+        : `<h2>This dashboard is locked</h2>
+<p>It lists the URLs your cache holds and can remove entries, so it lets nobody in until it is told who may. Mount it with one of:</p>
+<pre>// a token, exchanged for a session cookie at /_cache/login
+app.use('/_cache', cacheDashboard({ cache, token: process.env.CACHE_DASHBOARD_TOKEN }));
+
+// HTTP Basic (over HTTPS)
+app.use('/_cache', cacheDashboard({ cache, basic: { username: 'ops', password: process.env.CACHE_DASHBOARD_PASSWORD } }));
+
+// your own check: only exactly true lets a request in
+app.use('/_cache', cacheDashboard({ cache, authorize: (req) =&gt; req.user?.isAdmin === true }));</pre>`;
+  return shell(options.nonce, 'Cache dashboard', `<section class="card narrow">${body}</section>`);
+}
+
+function shell(nonce: string, title: string, main: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeText(title)}</title>
+<link rel="icon" href="data:,">
+<style nonce="${nonce}">${STYLE}</style>
+</head>
+<body>
+<header><h1>Cache dashboard</h1></header>
+<main>
+${main}
+</main>
+</body>
+</html>
+`;
+}
+
+function escapeText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function escapeAttr(text: string): string {
@@ -106,6 +173,12 @@ input, select, button { font: inherit; padding: 6px 10px; border: 1px solid var(
 input#value { min-width: 280px; }
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
 button:hover { filter: brightness(1.08); }
+.narrow { max-width: 640px; margin: 40px auto; }
+.narrow input { min-width: 280px; }
+.error { color: var(--bad); font-weight: 600; }
+pre { background: #f0f2f5; padding: 10px 12px; border-radius: 6px; overflow-x: auto; font-size: 12px; }
+header form.signout { margin-left: 12px; }
+header form.signout button { background: transparent; border-color: #aab2c5; color: #fff; padding: 3px 10px; }
 `;
 
 // Plain browser script (no build step): it builds every node with textContent, never innerHTML,
@@ -132,7 +205,7 @@ function bytes(n) { return n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixe
 function ttl(ms) { if (ms < 0) return 'none'; const s = Math.round(ms / 1000); return s < 60 ? s + 's' : s < 3600 ? Math.round(s / 60) + 'm' : Math.round(s / 3600) + 'h'; }
 function table(head, rows, numeric) {
   if (rows.length === 0) return el('p', { class: 'muted', text: 'Nothing yet.' });
-  const tr = (cells, tag) => el('tr', {}, ...cells.map((c, i) => (c instanceof Node ? el(tag, { class: numeric.includes(i) ? 'num' : undefined }, c) : el(tag, { class: numeric.includes(i) ? 'num' : i === 0 && tag === 'td' ? 'key' : undefined, text: c, title: i === 0 ? c : undefined }))));
+  const tr = (cells, tag) => el('tr', {}, ...cells.map((c, i) => (c instanceof Node ? el(tag, { class: numeric.includes(i) ? 'num' : i === 0 && tag === 'td' ? 'key' : undefined }, c) : el(tag, { class: numeric.includes(i) ? 'num' : i === 0 && tag === 'td' ? 'key' : undefined, text: c, title: i === 0 ? c : undefined }))));
   return el('table', {}, el('thead', {}, tr(head, 'th')), el('tbody', {}, ...rows.map((r) => tr(r, 'td'))));
 }
 function replace(id, node) { const box = $(id); box.replaceChildren(node); }
@@ -184,14 +257,18 @@ function render(data) {
   if (st.degradedSince) rows.push(['degraded since', new Date(st.degradedSince).toLocaleTimeString('en-GB')]);
   replace('health', el('table', {}, el('tbody', {}, ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), v instanceof Node ? el('td', {}, v) : el('td', { text: v }))))));
   $('store').textContent = 'store: ' + st.name;
-  replace('largest', data.entries.largest === null ? el('p', { class: 'muted', text: 'This store cannot list its entries.' }) : table(['key', 'endpoint', 'size', 'ttl', 'hits'], data.entries.largest.map((e) => [e.key, e.endpoint, bytes(e.bytes), ttl(e.ttlMs), num(e.hits)]), [2, 3, 4]));
-  replace('hot', table(['key', 'hits'], data.entries.mostHit.map((e) => [e.key, num(e.hits)]), [1]));
+  // The URL a response answers says more than its hashed key; the key stays in the tooltip.
+  const label = (e) => el('span', { text: e.url || e.key, title: e.key, 'data-key': e.key });
+  replace('largest', data.entries.largest === null ? el('p', { class: 'muted', text: 'This store cannot list its entries.' }) : table(['entry', 'endpoint', 'size', 'ttl', 'hits'], data.entries.largest.map((e) => [label(e), e.endpoint, bytes(e.bytes), ttl(e.ttlMs), num(e.hits)]), [2, 3, 4]));
+  replace('hot', table(['entry', 'hits'], data.entries.mostHit.map((e) => [label(e), num(e.hits)]), [1]));
   $('updated').textContent = 'updated ' + new Date(data.at).toLocaleTimeString('en-GB');
 }
 
 async function refresh() {
   try {
     const res = await fetch(CONFIG.base + '/stats.json', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    // A session that expired: back to the sign-in page rather than a page that silently stops.
+    if (res.status === 401) { location.assign(CONFIG.base + '/login'); return; }
     if (!res.ok) throw new Error('stats.json answered ' + res.status);
     render(await res.json());
   } catch (error) {
@@ -201,10 +278,10 @@ async function refresh() {
 
 $('invalidate').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const form = new URLSearchParams(new FormData(event.target));
+  const payload = JSON.stringify(Object.fromEntries(new FormData(event.target)));
   $('result').textContent = '…';
   try {
-    const res = await fetch(CONFIG.base + '/invalidate', { method: 'POST', body: form, headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    const res = await fetch(CONFIG.base + '/invalidate', { method: 'POST', body: payload, headers: { 'content-type': 'application/json', accept: 'application/json' }, credentials: 'same-origin' });
     const body = await res.json();
     $('result').textContent = res.ok ? 'removed ' + body.count + ' entr' + (body.count === 1 ? 'y' : 'ies') : 'failed: ' + body.error;
   } catch (error) {

@@ -12,6 +12,7 @@ import { bodyEtag, isNotModified } from './conditional';
 import { hasValidator } from './freshness';
 import { type Answer, answerOf, variantKey } from './lookup';
 import type { ResolvedCacheResponseOptions } from './options';
+import { requestSource } from './response-entry';
 import { freshenedHeaders, onNotModified, validatorsOf } from './revalidate';
 import { replayableHeaders } from './rules';
 import { routeTags } from './scope-tags';
@@ -200,7 +201,7 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
         if (captured.body !== undefined) headers.etag ??= bodyEtag(body);
         const verdict = finalStorability(input, captured.status, captured.headers, captured.body, now);
         const lifetime = verdict.storable ? verdict.lifetime : 0;
-        const entry: ResponseEntry = { kind: 'response', status: captured.status, headers, body, createdAt: now, expiresAt: now + lifetime * 1000 };
+        const entry: ResponseEntry = { kind: 'response', status: captured.status, headers, body, createdAt: now, expiresAt: now + lifetime * 1000, source: requestSource(req) };
         if (verdict.storable && verdict.age > 0) entry.age = verdict.age;
         const shareError = captured.status >= 500 && captured.headers['set-cookie'] === undefined && captured.body !== undefined;
         // Only the handler's own validators make a revalidation worth keeping the entry for.

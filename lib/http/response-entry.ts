@@ -1,5 +1,6 @@
 import type { Cache, SetOptions } from '../engine/cache';
-import { type ResponseEntry, type StoredHeaders, isStorableResponse } from '../serializer';
+import { type RequestSource, type ResponseEntry, type StoredHeaders, isStorableResponse } from '../serializer';
+import type { Request } from 'express';
 
 /** A response to store with {@link setResponse}. */
 export interface CachedResponseInput {
@@ -8,6 +9,31 @@ export interface CachedResponseInput {
   body: Buffer;
   /** Set when `body` was gzip-compressed for storage only (see `ResponseEntry.bodyEncoding`). */
   bodyEncoding?: 'gzip';
+  /** The request it answers, shown by the dashboard and the CLI (see `ResponseEntry.source`). */
+  source?: RequestSource;
+}
+
+// A request line can be long (Node accepts 16 KB of headers); the source is for reading, so a
+// stored entry never carries more than this of it.
+const MAX_SOURCE_CHARS = 2_048;
+
+/**
+ * The request a stored answer came from, for `ResponseEntry.source`: method, the path of
+ * `req.originalUrl` (mount path included) and its raw query, each cut to 2 KB.
+ *
+ * @example
+ * ```ts
+ * requestSource(req); // { method: 'GET', path: '/characters/1', query: 'lang=en' }
+ * ```
+ */
+export function requestSource(req: Pick<Request, 'method' | 'originalUrl'>): RequestSource {
+  const url = req.originalUrl;
+  const at = url.indexOf('?');
+  return {
+    method: req.method,
+    path: (at === -1 ? url : url.slice(0, at)).slice(0, MAX_SOURCE_CHARS),
+    query: at === -1 ? '' : url.slice(at + 1, at + 1 + MAX_SOURCE_CHARS),
+  };
 }
 
 /**

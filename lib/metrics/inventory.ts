@@ -24,9 +24,25 @@ function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
 }
 
-// Reserved names inside a namespace (fill locks, limiters, tag indexes, stamps, soft marks, the
-// breaker probe): not entries.
-const RESERVED = /^(__lock__|__rate__|__tag__|__inv__|__soft__|__probe__):/;
+// Every name the library keeps beside entries starts with a reserved `__word__` segment: tag
+// indexes, invalidation stamps, soft marks, fill locks, limiters (`{__rate__:name}:last` on
+// Redis), Vary records, the breaker's probe. None of them is an entry, whatever comes next.
+const RESERVED = /^\{?__[a-z0-9]+__(?:[:}]|$)/;
+
+/**
+ * Whether `key` (without the namespace, or a raw name without the client's keyPrefix) is one
+ * of the library's own bookkeeping names rather than an entry: `__tag__:…`, `__inv__:…`,
+ * `__soft__:{…}`, `__lock__:…`, `{__rate__:…}:last`, `__variants__:…`, `__probe__`.
+ *
+ * @example
+ * ```ts
+ * isInternalKey('__inv__:api:users:*'); // true
+ * isInternalKey('character:char_1'); // false
+ * ```
+ */
+export function isInternalKey(key: string): boolean {
+  return RESERVED.test(key);
+}
 
 /**
  * Walks the keys of `namespace` matching `pattern` (a Redis glob, namespace-free) with `SCAN`
@@ -54,7 +70,7 @@ export async function* scanRedis(
       cursor = next;
       // Where a later walk of a standalone server can resume (the CLI's pages).
       onCursor?.(cursor);
-      const keys = rawKeys.filter((raw) => !RESERVED.test(raw.slice(prefix.length + namespace.length)) && !raw.slice(prefix.length).startsWith('__tag__:'));
+      const keys = rawKeys.filter((raw) => !RESERVED.test(raw.slice(prefix.length + namespace.length)) && !RESERVED.test(raw.slice(prefix.length)));
       if (keys.length === 0) continue;
       const pipeline = node.pipeline();
       // SCAN returns raw names: the node's own keyPrefix must not be applied again.

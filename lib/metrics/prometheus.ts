@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type * as PromClient from 'prom-client';
 import type { Cache } from '../engine/cache';
 import type { CacheEventName } from '../engine/events';
-import { InvalidOptionError } from '../errors';
+import { InvalidOptionError, loadPeer } from '../errors';
 import { InstrumentedStore, storeLayers } from './instrumented-store';
 import { collectorOf } from './stats';
 
@@ -56,13 +56,9 @@ const OUTCOMES = ['hit', 'miss', 'stale', 'uncacheable', 'bypass', 'limited', 'n
 const NO_ENDPOINT = '(none)';
 
 function loadPromClient(): typeof PromClient {
-  try {
-    // Loaded lazily: prom-client is an optional peer, needed only by users of this entry point.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('prom-client') as typeof PromClient;
-  } catch (error) {
-    throw new Error('express-cache-kit/prometheus needs prom-client: run `npm install prom-client`', { cause: error });
-  }
+  // Loaded lazily: prom-client is an optional peer, needed only by users of this entry point.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return loadPeer('express-cache-kit/prometheus', 'prom-client', () => require('prom-client') as typeof PromClient);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CacheError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
+import { CacheError, StoreClosedError, StoreError, StoreTimeoutError, loadPeer } from '../errors';
 import {
   type PgPool,
   type PgPoolClient,
@@ -151,13 +151,9 @@ const MAX_PENDING_HIT_KEYS = 100_000;
 const PAGE = 1_000;
 
 function loadPg(): { Pool: new (config: Record<string, unknown>) => PgPool } {
-  try {
-    // Loaded lazily so `pg` stays an optional peer for users of the other stores.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('pg') as { Pool: new (config: Record<string, unknown>) => PgPool };
-  } catch (err) {
-    throw new CacheError('ERR_CACHE_UNSUPPORTED', 'PostgresStore needs the "pg" package: run `npm install pg`', { cause: err });
-  }
+  // Loaded lazily so `pg` stays an optional peer for users of the other stores.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return loadPeer('PostgresStore', 'pg', () => require('pg') as { Pool: new (config: Record<string, unknown>) => PgPool });
 }
 
 /**
@@ -195,6 +191,7 @@ export class PostgresStore implements Store {
   private schema: Promise<void> | undefined;
   private pruning: Promise<number> | undefined;
   private closed = false;
+  private connectionError: Error | undefined;
 
   constructor(options: PostgresStoreOptions) {
     this.options = resolvePostgresStoreOptions(options);
@@ -225,12 +222,39 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Creates the tables and indexes when missing (unless `createTable: false`, then it checks the
-   * table exists). Operations run it themselves on first use; call it at startup to fail early.
+   * Connects and creates the tables and indexes when missing (unless `createTable: false`, then
+   * it checks the table exists). Resolves `true` when the store is usable, `false` when it is not
+   * within `timeoutMs` (server down, wrong credentials, missing table); then
+   * {@link PostgresStore.lastConnectionError} says why. It never rejects, like every store's
+   * `ready()`: a cache that cannot reach its database is a miss, not a reason to stop a boot.
+   * Operations run the same schema step themselves on first use, so a `false` at startup heals
+   * once PostgreSQL answers.
+   *
+   * @example
+   * ```ts
+   * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL });
+   * if (!(await store.ready(2_000))) console.warn('cache database not reachable yet:', store.lastConnectionError?.message);
+   * ```
    */
-  async ready(timeoutMs = 10_000): Promise<void> {
-    if (this.closed) throw new StoreClosedError('PostgresStore');
-    await this.withTimeout('ready', timeoutMs, this.ensureSchema());
+  async ready(timeoutMs = 10_000): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.withTimeout('ready', timeoutMs, this.ensureSchema());
+      this.connectionError = undefined;
+      return true;
+    } catch (err) {
+      this.connectionError = err instanceof Error ? err : new Error(String(err));
+      return false;
+    }
+  }
+
+  /**
+   * Why the last {@link PostgresStore.ready} resolved `false` (a `StoreError` or
+   * `StoreTimeoutError` whose `cause` is the driver's error, e.g. `ECONNREFUSED`, or "relation
+   * does not exist" with `createTable: false`); `undefined` after a successful one.
+   */
+  get lastConnectionError(): Error | undefined {
+    return this.connectionError;
   }
 
   private ensureSchema(): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type * as IORedis from 'ioredis';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { CacheError, IncompleteDeleteError, StoreClosedError, StoreError, StoreTimeoutError } from '../errors';
+import { CacheError, IncompleteDeleteError, StoreClosedError, StoreError, StoreTimeoutError, loadPeer } from '../errors';
 import { escapeGlob } from '../keys';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './redis-options';
 import { randomUUID } from 'node:crypto';
@@ -165,6 +165,16 @@ function hashTagOf(key: string): string {
   return close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
+/**
+ * ioredis, loaded on first use so it stays an optional peer for users of the other stores; a
+ * missing package is a `MissingPeerError` naming it, not a raw `MODULE_NOT_FOUND`.
+ * @internal
+ */
+export function loadIORedis(feature: string): typeof IORedis {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return loadPeer(feature, 'ioredis', () => require('ioredis') as typeof IORedis);
+}
+
 function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true;
 }
@@ -249,9 +259,7 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
       this.client = resolved.client;
       this.ownsClient = false;
     } else {
-      // Loaded lazily so ioredis stays an optional peer for users of MemoryStore only.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { Redis: RedisClient } = require('ioredis') as typeof IORedis;
+      const { Redis: RedisClient } = loadIORedis('RedisStore');
       this.client = new RedisClient(resolved.url as string, { ...cacheClientOptions(this.timeoutMs), ...resolved.redisOptions });
       // Failures surface through rejected commands; without a listener ioredis would print each
       // one. The last one is kept: a command refused while disconnected only says "Stream isn't
