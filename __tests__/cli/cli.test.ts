@@ -242,8 +242,11 @@ async function fill(cache: Cache): Promise<void> {
   await cache.invalidatePattern('gone:*', { soft: true });
 }
 
-/** The same checks on every SQL target, given how to name it on the command line. */
-async function checkTarget(args: string[], env: Record<string, string> = {}, tags: number | null = 1): Promise<void> {
+/**
+ * The same checks on every SQL target, given how to name it on the command line. 3 tags: the
+ * values' one, and one path tag per stored route answer (invalidation by writes).
+ */
+async function checkTarget(args: string[], env: Record<string, string> = {}, tags: number | null = 3): Promise<void> {
   const stats = await cliWith(env, 'stats', ...args, '--json');
   expect(stats.stderr).toBe('');
   const parsed = JSON.parse(stats.stdout) as { entries: number; tags: number | null; endpoints: Array<{ endpoint: string; entries: number }> };
