@@ -1,9 +1,9 @@
 // What a reader of the README, the docs pages and the examples meets: a short guide whose links
 // work where the package is read (npm shows README.md without the repository around it),
 // examples that can be copied into an app, and no words that only mean something to us.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ROOT } from './snippets';
+import { ROOT, extractSnippets } from './snippets';
 
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
 const readme = read('README.md');
@@ -66,4 +66,23 @@ test('the examples import the package by name, never its sources or the test hel
   const offending = examples.filter((file) => /from '(\.\.\/)+(lib|__tests__)\b|require\('(\.\.\/)+(lib|__tests__)\b/.test(read(file)));
   expect(offending).toEqual([]);
   expect(examples.filter((file) => read(file).includes("from 'express-cache-kit'")).length).toBeGreaterThan(3);
+});
+
+test('the README names in an install line every package its blocks import, and the @types package of each that needs one', () => {
+  const blocks = extractSnippets(join(ROOT, 'README.md'));
+  const imported = new Set(
+    blocks.flatMap((block) => [...block.code.matchAll(/(?:from |require\()'([^']+)'/g)].map((m) => m[1] ?? '')).filter((spec) => !spec.startsWith('node:') && !spec.startsWith('.')),
+  );
+  const packageOf = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+  const installs = readme.split('\n').filter((line) => /npm install\b/.test(line)).join('\n');
+  const missing: string[] = [];
+  for (const name of new Set([...imported].map(packageOf))) {
+    if (!new RegExp(`npm install[^\\n]*\\s${name.replace('/', '\\/')}(@|\\s|\`|$)`, 'm').test(installs)) missing.push(name);
+    if (name === 'express-cache-kit') continue; // its types are in the package
+    const manifest = JSON.parse(read(join('node_modules', name, 'package.json'))) as { types?: string; typings?: string };
+    const typed = manifest.types !== undefined || manifest.typings !== undefined || existsSync(join(ROOT, 'node_modules', name, 'index.d.ts'));
+    if (!typed && !installs.includes(`@types/${name}`)) missing.push(`@types/${name}`);
+  }
+  expect(imported.size).toBeGreaterThanOrEqual(2);
+  expect(missing).toEqual([]);
 });
