@@ -207,9 +207,13 @@ test('an instance that could not publish sends a clear once it can, so peers dro
 
   // A's command connection (its store and its publisher) goes away; its bus subscriber stays.
   const ended = new Promise<void>((resolve) => aClient.once('end', () => resolve()));
+  // The failure is expected, so heard here (unheard, it would also be a process warning).
+  const failed: string[] = [];
+  a.on('error', ({ operation }) => failed.push(operation));
   aClient.disconnect();
   await ended;
   expect(await a.delete('character:1')).toBe(false); // journaled: the store could not take it
+  expect(failed).toContain('delete');
   expect(tierOf(b).holds('app:character:1')).toBe(true); // B never heard of it
 
   await aClient.connect();

@@ -14,11 +14,13 @@ export function tierOf(cache: Cache): TieredStore {
 export function nextMessage(cache: Cache, accept: (message: InvalidationMessage) => boolean = () => true, timeoutMs = 5_000): Promise<InvalidationMessage> {
   const bus = tierOf(cache).bus;
   if (bus === undefined) return Promise.reject(new Error('this cache has no bus'));
-  return new Promise((resolve, reject) => {
+  const next = new Promise<InvalidationMessage>((resolve, reject) => {
+    // Unref'd, and the rejection marked handled below: a test that fails before awaiting this
+    // must not keep its worker alive, nor leave an unhandled rejection behind.
     const timer = setTimeout(() => {
       off();
       reject(new Error(`no bus message within ${timeoutMs} ms`));
-    }, timeoutMs);
+    }, timeoutMs).unref();
     const off = bus.on('message', (message) => {
       if (!accept(message)) return;
       clearTimeout(timer);
@@ -26,6 +28,8 @@ export function nextMessage(cache: Cache, accept: (message: InvalidationMessage)
       resolve(message);
     });
   });
+  next.catch(() => undefined);
+  return next;
 }
 
 /** Resolves on the next `event` of `cache`'s bus. */

@@ -1,106 +1,104 @@
-// Every TypeScript block of README.md and bench/README.md is part of the suite: extracted,
-// type-checked under strict + noUncheckedIndexedAccess + exactOptionalPropertyTypes with
-// Express 5's types against the built package (imported by name, as ESM), then run in a child
-// process of its own. A block marked `<!-- snippet: compile-only (why) -->` is only compiled.
-// Blocks may use the globals of preamble.ts.txt ("your app": app, db, handlers); everything
-// from express-cache-kit they import themselves.
+// Every code block of the reference pages (docs/*.md) and of bench/README.md, compiled against the
+// package built from lib/ (imported by name, as a user does) and run on its own: see snippets.ts.
+// README.md's blocks go through the packed tarball instead (newcomer.test.ts).
 //
 // A run must end by itself (a script that hangs, e.g. an unclosed RedisStore, fails), print no
-// process warning, and, when it mounted routes on `app`, answer each route (twice for GET)
+// process warning, and, when it starts a server, answer each of its routes (twice for GET)
 // without a 5xx; then the runner stops it (a server does not end by itself).
-import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testRedisUrl } from '../helpers/redis';
-import { ROOT, STRICT_APP_OPTIONS, type Snippet, diagnosticsBySnippet, extractSnippets, freshWorkDir, installBuiltPackage, snippetFileName } from './snippets';
+import {
+  LEGACY_APP_OPTIONS,
+  ROOT,
+  STRICT_APP_OPTIONS,
+  type Snippet,
+  compileErrors,
+  diagnosticsBySnippet,
+  docPages,
+  extractSnippets,
+  runSnippet,
+  snippetFileName,
+  tsc,
+  usesDecorators,
+  writeRunners,
+} from './snippets';
 
-const RUNNER = `
-import { once } from 'node:events';
-await import('./preamble.js');
-// Listening before the block runs, so its routes are requested the moment it has finished:
-// a block that leaves something unready (a Redis connection) shows it on the first request.
-const server = app.listen(0, '127.0.0.1');
-await once(server, 'listening');
-await import(process.argv[2]);
-const router = app.router ?? app._router;
-const routes = (router?.stack ?? []).filter((layer) => layer.route).map((layer) => layer.route);
-if (routes.length === 0) server.close();
-else {
-  const { port } = server.address();
-  let failed = false;
-  for (const route of routes) {
-    const path = String(route.path).replace(/:\\w+/g, 'char_1');
-    for (const method of Object.keys(route.methods)) {
-      for (let i = 0; i < (method === 'get' ? 2 : 1); i += 1) {
-        const res = await fetch('http://127.0.0.1:' + port + path, { method: method.toUpperCase() });
-        await res.arrayBuffer();
-        console.log(method.toUpperCase(), path, res.status, res.headers.get('x-cache'));
-        if (res.status >= 500) failed = true;
-      }
-    }
-  }
-  // Work after the response (store writes, invalidateAfter) gets a moment to report problems.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  process.exit(failed ? 1 : 0);
-}
-`;
-
-const snippets: Snippet[] = [...extractSnippets(join(ROOT, 'README.md')), ...extractSnippets(join(ROOT, 'bench', 'README.md'))];
-let work = '';
+const snippets: Snippet[] = docPages().flatMap((page) => extractSnippets(page));
+let dir = '';
+let app = '';
 let diagnostics = new Map<string, string[]>();
+let legacy = new Map<string, string[]>();
 
 beforeAll(() => {
-  work = freshWorkDir('readme-snippets');
-  installBuiltPackage(work);
-  mkdirSync(join(work, 'src'));
-  copyFileSync(join(__dirname, 'preamble.ts.txt'), join(work, 'src', 'preamble.ts'));
-  // `export {}` makes every block a module (top-level await, no global leaks between blocks).
-  for (const snippet of snippets) writeFileSync(join(work, 'src', snippetFileName(snippet)), `${snippet.code}\nexport {};\n`);
-  writeFileSync(join(work, 'src', 'run.mjs'), RUNNER);
-  writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...STRICT_APP_OPTIONS, rootDir: 'src', outDir: 'out' }, include: ['src'] }));
-  let output = '';
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', work], { cwd: work, stdio: 'pipe' });
-  } catch (error) {
-    output = String((error as { stdout?: Buffer }).stdout ?? error);
+  // A temp dir whose parent node_modules is this project's, so express, ioredis... resolve.
+  dir = mkdtempSync(join(tmpdir(), 'express-cache-kit-docs-'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  app = join(dir, 'app');
+  mkdirSync(join(app, 'src'), { recursive: true });
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'docs-app', private: true, type: 'module' }));
+  const pkg = join(app, 'node_modules', 'express-cache-kit');
+  mkdirSync(pkg, { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+  writeFileSync(join(dir, 'tsconfig.build.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.build.json'), compilerOptions: { rootDir: join(ROOT, 'lib'), outDir: join(pkg, 'dist') }, include: [join(ROOT, 'lib')] }));
+  const build = tsc(join(dir, 'tsconfig.build.json'));
+  if (build !== '') throw new Error(`the package does not build:\n${build}`);
+  writeRunners(app);
+  mkdirSync(join(app, 'out'));
+  // `export {}` makes every ts block a module (top-level await, no global leaks between blocks).
+  for (const snippet of snippets) {
+    if (snippet.lang === 'ts') writeFileSync(join(app, 'src', snippetFileName(snippet)), `${snippet.code}\nexport {};\n`);
+    else writeFileSync(join(app, 'out', snippetFileName(snippet)), snippet.code);
   }
-  diagnostics = diagnosticsBySnippet(output, snippets);
-  copyFileSync(join(work, 'src', 'run.mjs'), join(work, 'out', 'run.mjs'));
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...STRICT_APP_OPTIONS, rootDir: 'src', outDir: 'out' }, include: ['src'] }));
+  diagnostics = diagnosticsBySnippet(tsc(app), snippets);
+
+  // Decorator blocks once more, as a CommonJS app with legacy decorators.
+  const cjs = join(app, 'cjs');
+  mkdirSync(join(cjs, 'src'), { recursive: true });
+  writeFileSync(join(cjs, 'package.json'), JSON.stringify({ name: 'docs-app-cjs', private: true, type: 'commonjs' }));
+  writeRunners(cjs);
+  for (const snippet of snippets.filter(usesDecorators)) writeFileSync(join(cjs, 'src', snippetFileName(snippet)), `${snippet.code}\nexport {};\n`);
+  writeFileSync(join(cjs, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...LEGACY_APP_OPTIONS, rootDir: 'src', outDir: 'out' }, include: ['src'] }));
+  legacy = snippets.some(usesDecorators) ? diagnosticsBySnippet(tsc(cjs), snippets) : new Map();
 }, 120_000);
 
-test('the READMEs have TypeScript blocks to check', () => {
+afterAll(() => {
+  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+});
+
+test('the reference pages have code blocks to check', () => {
   expect(snippets.length).toBeGreaterThan(10);
 });
 
-test('the preamble compiles', () => {
-  expect([...(diagnostics.get('preamble.ts') ?? []), ...(diagnostics.get('tsc') ?? [])]).toEqual([]);
+test('nothing outside the blocks fails to compile', () => {
+  expect([...(diagnostics.get('tsc') ?? []), ...(legacy.get('tsc') ?? [])]).toEqual([]);
 });
 
 describe.each(snippets.map((s) => [s.where, s] as const))('%s', (where, snippet) => {
-  test('compiles under strict with Express 5 types', () => {
-    const errors = diagnostics.get(where) ?? [];
-    if (errors.length > 0) throw new Error(`the block at ${where} does not compile:\n${errors.join('\n')}`);
-    // tsc reports only syntax errors while any file has one, so the others were not type-checked.
-    const syntax = [...diagnostics.entries()].filter(([, lines]) => lines.some((line) => /error TS1\d{3}:/.test(line))).map(([at]) => at);
-    if (syntax.length > 0) throw new Error(`the block at ${where} was not type-checked: tsc stops at the syntax errors of ${syntax.join(', ')}`);
-  });
+  if (snippet.lang === 'ts') {
+    test('compiles under strict with Express 5 types', () => {
+      const error = compileErrors(where, diagnostics);
+      if (error) throw new Error(error);
+    });
+  }
+  if (usesDecorators(snippet)) {
+    test('compiles as CommonJS with legacy decorators (no top-level await)', () => {
+      const error = compileErrors(where, legacy);
+      if (error) throw new Error(error);
+    });
+  }
 
   const run = snippet.compileOnly === undefined ? test : test.skip;
+  // CACHE_DASHBOARD_TOKEN: set, as in an app that mounts the dashboard (unset, the dashboard stays
+  // locked and warns once, by design).
+  const README_ENV = { REDIS_URL: testRedisUrl(), CACHE_DASHBOARD_TOKEN: 'a-dashboard-token-for-readme-blocks' };
   run('runs, ends, and prints no warning', async () => {
     if ((diagnostics.get(where) ?? []).length > 0) throw new Error(`the block at ${where} does not compile, so it was not run`);
-    const file = join(work, 'out', snippetFileName(snippet).replace(/\.ts$/, '.js'));
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [join(work, 'out', 'run.mjs'), file], {
-        cwd: work,
-        timeout: 20_000,
-        // CACHE_DASHBOARD_TOKEN: set, as in an app that mounts the dashboard (unset, the dashboard
-        // stays locked and warns once, by design).
-        env: { ...process.env, REDIS_URL: testRedisUrl(), CACHE_DASHBOARD_TOKEN: 'a-dashboard-token-for-readme-blocks', NODE_OPTIONS: '' },
-      }, (error, out, err) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout: out, stderr: err }));
-      void child;
-    });
-    const report = `the block at ${where} (run as ${file}):\nexit code ${String(code)}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
-    if (code !== 0) throw new Error(`${report}\n(a block that never ends is killed after 20 s: close what it opens, e.g. await cache.close())`);
-    if (/Warning/.test(stderr)) throw new Error(`${report}\n(a process warning was printed)`);
-  }, 30_000);
+    const name = snippetFileName(snippet);
+    const file = join(app, 'out', snippet.lang === 'ts' ? name.replace(/\.ts$/, '.js') : name);
+    await runSnippet(where, app, file, snippet.lang === 'ts' ? 'esm' : 'cjs', README_ENV);
+    if (usesDecorators(snippet)) await runSnippet(`${where} (CommonJS, legacy decorators)`, join(app, 'cjs'), join(app, 'cjs', 'out', name.replace(/\.ts$/, '.js')), 'cjs', README_ENV);
+  }, 45_000);
 });

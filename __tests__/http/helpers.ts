@@ -73,12 +73,14 @@ export function request(
  * should be stored: the write happens after the response has been sent.
  */
 export function whenSet(cache: { on(event: 'set', listener: (payload: { key: string; ttl: number }) => void): () => void }, count = 1): Promise<Array<{ key: string; ttl: number }>> {
-  return new Promise((resolve, reject) => {
+  const writes = new Promise<Array<{ key: string; ttl: number }>>((resolve, reject) => {
     const seen: Array<{ key: string; ttl: number }> = [];
+    // Unref'd, and the rejection marked handled below: a test that fails before awaiting this
+    // must not keep its worker alive, nor leave an unhandled rejection 5 s later.
     const timer = setTimeout(() => {
       off();
       reject(new Error(`expected ${count} cache write(s), saw ${seen.length}`));
-    }, 5_000);
+    }, 5_000).unref();
     const off = cache.on('set', (payload) => {
       seen.push(payload);
       if (seen.length >= count) {
@@ -88,6 +90,8 @@ export function whenSet(cache: { on(event: 'set', listener: (payload: { key: str
       }
     });
   });
+  writes.catch(() => undefined);
+  return writes;
 }
 
 /** Closes the keep-alive sockets of {@link request}. */

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { type Cache, IncompleteDeleteError, RedisStore, StoreError, createCache } from '../../lib';
 import { type RedisServer, freePort, startRedisServer } from '../helpers/redis-server';
+import { report } from '../helpers/report';
 
 // Each test runs its own redis-server: they kill it, pause it or fill its memory, which must not
 // touch the run's shared one.
@@ -42,9 +43,13 @@ describe('RedisStore.ready and connection errors (Redis absent at boot)', () => 
     const port = await freePort();
     const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, operationTimeoutMs: 200 });
     const cache = cacheOn(store);
+    // Expected here, so heard here (unheard, the first one would be a process warning).
+    const failed: string[] = [];
+    cache.on('error', ({ operation }) => failed.push(operation));
     await expect(store.ready(300)).resolves.toBe(false);
     // The app serves from the origin meanwhile.
     expect(await cache.wrap('k', async () => 'origin')).toBe('origin');
+    expect(failed.length).toBeGreaterThan(0);
     await server([], port);
     await expect(store.ready(10_000)).resolves.toBe(true);
     await expect(store.ready(1)).resolves.toBe(true);
@@ -104,7 +109,7 @@ describe('recovery after an outage', () => {
     await eventually(() => recovered.length === 1, 500);
     const [{ at, downtimeMs }] = recovered as [{ at: number; downtimeMs: number }];
     expect(downtimeMs).toBeGreaterThanOrEqual(restartedAt - (firstErrorAt as number));
-    console.log(`recovery noticed ${at - restartedAt} ms after redis-server answered again; downtimeMs ${downtimeMs}`);
+    report(`recovery noticed ${at - restartedAt} ms after redis-server answered again; downtimeMs ${downtimeMs}`);
     await cache.set('after', 'v');
     expect(await cache.get('after')).toBe('v');
   });

@@ -244,12 +244,16 @@ describe('L1 over Redis', () => {
       await tier.ready();
       await cache.set('held', 'from-l1');
       const degraded = new Promise<void>((resolve) => cache.on('degraded', () => resolve()));
+      // The outage's failures are expected, so heard here (unheard, the first would be a process warning).
+      const failed: string[] = [];
+      cache.on('error', ({ operation }) => failed.push(operation));
       const busDown = new Promise<void>((resolve) => tier.bus?.on('down', () => resolve()));
       await own.stop();
       await busDown;
       // Misses reach the (dead) store and open the breaker.
       while (!tier.degraded) expect(await cache.get(`absent-${Math.random()}`)).toBeUndefined();
       await degraded;
+      expect(failed.length).toBeGreaterThan(0);
       const hitsBefore = cache.stats().hits;
       expect(tier.holds('outage:held')).toBe(true);
       expect(await cache.get('held')).toBe(expected);

@@ -1,5 +1,5 @@
 import express from 'express';
-import { type Cache, cacheResponse } from '../../lib';
+import { type Cache, cacheResponse } from 'express-cache-kit';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -3,7 +3,7 @@
  * and prints MISS/HIT with each latency, then exits. Run with `npm run demo`.
  */
 import type { AddressInfo } from 'node:net';
-import { createCache, getDefaultCache } from '../../lib';
+import { createCache, getDefaultCache } from 'express-cache-kit';
 import { createApp } from './app';
 
 export async function runDemo(label: string, cache = getDefaultCache()): Promise<void> {

@@ -3,7 +3,7 @@
 //
 // Uses TC39 standard decorators (TypeScript 5 without experimentalDecorators); the same
 // decorators also work with experimentalDecorators + emitDecoratorMetadata (NestJS).
-import { CacheEvict, Cacheable, MemoryStore, RedisStore, configureCache, getCacheMetadata, getCachedQuery, getDefaultCache } from '../../lib';
+import { CacheEvict, Cacheable, MemoryStore, RedisStore, configureCache, getCacheMetadata, getCachedQuery, getDefaultCache } from 'express-cache-kit';
 
 interface Character {
   id: string;

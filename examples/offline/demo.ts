@@ -1,23 +1,47 @@
 /**
- * Seed 004's layout: a Redis primary with a SQLite mirror, so a route keeps answering from the
- * cache (X-Cache: HIT) when Redis dies. `npm run demo:offline`.
+ * A Redis primary with a SQLite mirror, so a route keeps answering from the cache
+ * (X-Cache: HIT) when Redis dies. `npm run demo:offline` (needs `redis-server` on the PATH).
  *
  * It starts its own throwaway redis-server (it is going to kill it, so never yours) and keeps the
  * SQLite file in a temp dir.
  *
  * `fallbackMode: 'mirror'` writes every entry to both stores and sends invalidations to both;
  * `'outage'` (the default) only uses the fallback while the primary is down, so it starts empty.
- * The mirror mode is being built alongside this example (issue 13, item 4): on a build without
- * it the option is ignored and the "after the kill" requests below are MISSes, which the demo says.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
-import { type CacheOptions, RedisStore, SqliteStore, cacheResponse, createCache } from '../../lib';
-import { startRedisServer } from '../../__tests__/helpers/redis-server';
+import { RedisStore, SqliteStore, cacheResponse, createCache } from 'express-cache-kit';
+
+/** A redis-server of its own on a free loopback port, without persistence. */
+async function startRedisServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.once('error', (error) => console.error(`cannot start redis-server (${error.message}): install it (Debian: apt-get install redis-server)`));
+  let output = '';
+  for await (const chunk of child.stdout) {
+    output += String(chunk);
+    if (output.includes('Ready to accept connections')) break;
+  }
+  child.stdout.resume();
+  const exited = once(child, 'exit');
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -27,17 +51,15 @@ async function main(): Promise<void> {
   try {
     const store = new RedisStore({ url: redis.url });
     await store.ready();
-    // Seed 002's file cache: it survives restarts, so it can also answer right after one.
+    // A file cache: it survives restarts, so it can also answer right after one.
     const fallback = new SqliteStore({ path: path.join(dir, 'offline.db') });
-    // A variable, not a literal: on a build that predates `fallbackMode` it still compiles.
-    const options: CacheOptions & { fallbackMode: 'mirror' | 'outage' } = { store, fallback, fallbackMode: 'mirror', breaker: { failureThreshold: 2, coolDownMs: 1_000 } };
-    const cache = createCache(options);
+    const cache = createCache({ store, fallback, fallbackMode: 'mirror', breaker: { failureThreshold: 2, coolDownMs: 1_000 } });
     cache.on('degraded', ({ store: name }) => console.log(`  (the cache noticed ${name} is down and switched to the SQLite mirror)`));
     cache.on('error', () => undefined);
 
     let origin = 0;
     const app = express();
-    // Seed 004: data refreshed every 12 hours, always present.
+    // Data refreshed every 12 hours, always present.
     app.get('/tracks/:id', cacheResponse({ cache, ttl: 12 * 3600, keyPrefix: 'track' }), (req, res) => {
       origin++;
       res.json({ id: req.params.id, title: `Track ${req.params.id}`, fetchedFromSpotify: true });

@@ -1,17 +1,16 @@
 /**
- * Seed 003's PostgreSQL cache tables on PostgresStore: one table per cache type, each with its
+ * PostgreSQL cache tables on PostgresStore: one table per kind of cached data, each with its
  * TTL profile, sharing one pool; then the monitoring printout from `inspect()`.
  *
- *   DATABASE_URL=postgres://user@127.0.0.1:5433/db npm run demo:postgres
+ *   DATABASE_URL=postgres://user@127.0.0.1:5432/db npm run demo:postgres
  *
- * Without DATABASE_URL it starts a throwaway PostgreSQL (the test suite's harness: Debian's
- * `postgresql` package, a temp dir, a free loopback port) and removes it afterwards.
+ * The tables are created when missing (`cache_embeddings`, `cache_llm_responses`, ...) and left
+ * in place, so a second run shows the hit counts growing.
  */
 import { Pool } from 'pg';
-import { type Cache, PostgresStore, type TtlProfileName, createCache } from '../../lib';
-import { type PostgresServer, startPostgresServer } from '../../__tests__/helpers/postgres-server';
+import { type Cache, PostgresStore, type TtlProfileName, createCache } from 'express-cache-kit';
 
-/** Seed 003's cache types, each a table of its own, with the TTL profile the seed gives it. */
+/** Kinds of cached data, each a table of its own, with its TTL profile. */
 const CACHE_TYPES: Array<{ table: string; ttl: TtlProfileName }> = [
   { table: 'cache_embeddings', ttl: 'embeddings' }, // 24 h: embeddings don't change for the same text
   { table: 'cache_llm_responses', ttl: 'llm_responses' }, // 1 h: responses may need updates
@@ -20,12 +19,11 @@ const CACHE_TYPES: Array<{ table: string; ttl: TtlProfileName }> = [
 ];
 
 async function main(): Promise<void> {
-  let server: PostgresServer | undefined;
-  let url = process.env.DATABASE_URL;
+  const url = process.env.DATABASE_URL;
   if (!url) {
-    server = await startPostgresServer();
-    url = server.url;
-    console.log(`no DATABASE_URL: started a throwaway PostgreSQL on ${url}`);
+    console.error('Set DATABASE_URL to a PostgreSQL database the demo may create tables in, e.g.\n  DATABASE_URL=postgres://user@127.0.0.1:5432/db npm run demo:postgres');
+    process.exitCode = 1;
+    return;
   }
   // One pool the application owns, shared by every cache table; the stores never end it.
   const pool = new Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 2_000 });
@@ -54,10 +52,10 @@ async function main(): Promise<void> {
     for (const text of ['hello', 'world', 'hello']) {
       await embeddings.cache.wrap(`emb:${text}`, async () => Array.from({ length: 8 }, (_, i) => text.charCodeAt(i % text.length) / 255), { tags: ['model:small'] });
     }
-    // Seed 003's "invalidate by pattern": `_` and `%` in the pattern are literal here.
+    // Invalidate by pattern: `_` and `%` in the pattern are literal here.
     console.log('invalidated llm:why*:', await llm.cache.invalidatePattern('llm:why*'));
 
-    console.log('\nmonitoring (seed 003: entries, hits, valid entries, size, most-hit keys)');
+    console.log('\nmonitoring (entries, hits, valid entries, size, most-hit keys)');
     for (const [table, { store }] of caches) {
       const report = await store.inspect({ top: 3 });
       console.log(
@@ -69,7 +67,6 @@ async function main(): Promise<void> {
     for (const { cache } of caches.values()) await cache.close();
   } finally {
     await pool.end();
-    await server?.stop();
   }
 }
 

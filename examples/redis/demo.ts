@@ -2,7 +2,7 @@
  * The basic demo on Redis: `REDIS_URL=redis://127.0.0.1:6379 npm run demo:redis`.
  * Entries go under the `demo:` namespace so the demo never touches other keys.
  */
-import { RedisStore, createCache } from '../../lib';
+import { RedisStore, createCache } from 'express-cache-kit';
 import { runDemo } from '../basic/demo';
 
 async function main(): Promise<void> {
