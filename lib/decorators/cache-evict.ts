@@ -20,8 +20,9 @@ function list(option: string, value: string | readonly string[] | undefined): re
 }
 
 /**
- * Runs every eviction the options ask for; rejects if any fails. Every value is resolved before
- * the first deletion starts, so a bad value evicts nothing rather than part of the set.
+ * Runs every eviction the options ask for. Every value is resolved before the first deletion
+ * starts, so a bad value evicts nothing rather than part of the set. An eviction the store cannot
+ * take now is journaled by the cache (applied when it answers again), not rejected.
  */
 async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], result: unknown): Promise<void> {
   const keys = list('keys option', resolve(options.keys, args, result));
@@ -50,8 +51,9 @@ async function evict(cache: Cache, options: CacheEvictOptions, args: unknown[], 
  * `id`), `patterns` and `tags`, each a value or a function of `(args, result)`; with `soft`,
  * marks them stale instead. A scope with an id also clears the `cacheResponse` answers of
  * routes scoped to it (`keyPrefix: 'character'` on `/characters/:id`). Nothing is
- * removed when the method rejects. If an eviction fails the call rejects with the store's error
- * (the method's work is done, but the caller must learn that stale entries may remain).
+ * removed when the method rejects. A store outage never fails the call: an eviction the store
+ * cannot take now is journaled and applied when it answers again (its reads are misses until
+ * then), and the cache emits `error`.
  *
  * Works as a TC39 standard decorator and as a legacy `experimentalDecorators` one; misuse throws
  * `TypeError` when the class is defined, bad options `InvalidOptionError`.

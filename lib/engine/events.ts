@@ -1,4 +1,4 @@
-/** Why an answer was served but not stored (see the README's "Why was this not cached?"). */
+/** Why an answer was served but not stored (see "Why was this not cached?" in docs/observability.md). */
 export type UncacheableReason =
   | 'set-cookie'
   | 'private'

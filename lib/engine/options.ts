@@ -213,7 +213,7 @@ export interface LimiterOptions {
   windowMs?: number | DurationString;
 }
 
-/** Freshness options accepted by `Cache.wrap`, `@Cacheable` and `cacheResponse`. */
+/** Freshness options accepted by `Cache.wrap`, `getCachedQuery` and `cacheResponse`. */
 export interface FreshnessOptions {
   /**
    * Seconds (or a duration string, `'1h'`) after the TTL during which a stale entry is served

@@ -106,7 +106,7 @@ let nodeLayer: object | undefined;
  * onto a layer: Express gives every response its prototype with `Object.setPrototypeOf`, and V8
  * then caches no transitions for it, so each property added builds a new hidden class (about
  * 4 µs per property under load, three per miss and three more to restore them), and moving it
- * again cost about a tenth of a miss's CPU (see bench/README.md, "Miss path (issue 10)", third
+ * again cost about a tenth of a miss's CPU (see bench/README.md, "Miss path", third
  * pass). With the prototype routed, a capture costs one `WeakMap` insert.
  */
 function route(proto: object): void {

@@ -199,8 +199,8 @@ export interface CacheResponseOptions extends FreshnessOptions {
   compressStoredBodiesOver?: number;
   /**
    * Adds `X-Cache-Reason` to answers that were not served from or stored in the cache, naming
-   * why (`set-cookie`, `private`, `status`, `authorization`, `query-too-long`, ... see the
-   * README's "Why was this not cached?"). For development: reasons are not for clients.
+   * why (`set-cookie`, `private`, `status`, `authorization`, `query-too-long`, ... see "Why
+   * was this not cached?" in docs/observability.md). For development: reasons are not for clients.
    * @default false, or true when the environment variable `EXPRESS_CACHE_KIT_DEBUG` is `1` or `true`
    */
   debug?: boolean;

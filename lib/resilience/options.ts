@@ -8,9 +8,12 @@
  */
 export interface BreakerOptions {
   /**
-   * Consecutive store failures that open the breaker. A successful read does not reset a count
-   * that includes failed writes, so a store whose writes all fail (Redis out of memory with
-   * `noeviction`) opens it even while its reads still succeed.
+   * Consecutive store failures that open the breaker. Reads and writes are counted apart (a read
+   * success resets the read count, a write success the write count) and the breaker opens when
+   * the two add up to this, so a store whose writes all fail (Redis out of memory with
+   * `noeviction`) opens it even while its reads still succeed. A timeout while the event loop
+   * was held up for at least half the timeout is not counted. An invalidation the store cannot
+   * take opens it at once, whatever this is (its journal must be replayed before reads).
    * @default 5
    */
   failureThreshold?: number;

@@ -157,7 +157,7 @@ function loadPg(): { Pool: new (config: Record<string, unknown>) => PgPool } {
 }
 
 /**
- * A store on a PostgreSQL table (seed 003's indexed cache tables, generalised): `cache_key`
+ * A store on a PostgreSQL table (indexed cache tables, one per kind of data): `cache_key`
  * (primary key), `cache_value` (bytea), `created_at`, `expires_at`, `hit_count`,
  * `last_accessed_at`, plus `<table>_tags`, `<table>_locks` and `<table>_rates`.
  *

@@ -135,7 +135,7 @@ const PAGE = 1_000;
 const MAX_PENDING_HIT_KEYS = 100_000;
 
 /**
- * A store in a SQLite file through `better-sqlite3` (seed 002's offline cache, generalised):
+ * A store in a SQLite file through `better-sqlite3` (an offline cache that survives restarts):
  * the same columns as {@link PostgresStore} (times in epoch ms), WAL mode, and it survives a
  * process restart, which makes it the persistent fallback of a Redis or PostgreSQL primary.
  *
@@ -156,7 +156,7 @@ const MAX_PENDING_HIT_KEYS = 100_000;
  *   what to do, `ready()` resolves false, `lastOpenError` says why). A file deleted or replaced
  *   while open is noticed within `hitFlushIntervalMs`, reported once and opened again. A full
  *   disk skips entry writes (`skippedWrites`) and keeps reads.
- * - `isStale(key)` (seed 002) says whether a key needs a refresh.
+ * - `isStale(key)` says whether a key needs a refresh.
  *
  * Operations are synchronous underneath (better-sqlite3), typically a few microseconds for a
  * lookup; the methods return promises to fit the {@link Store} contract.
@@ -516,8 +516,8 @@ export class SqliteStore implements Store {
 
   /**
    * Removes expired rows, `pruneBatchSize` per transaction, then (with `maxEntries`) the least
-   * recently accessed rows over the bound; resolves with how many rows it removed (seed 002's
-   * `clear_stale`).
+   * recently accessed rows over the bound; resolves with how many rows it removed (what a
+   * `clear_stale` job does).
    */
   async prune(): Promise<number> {
     await this.flushHits();
@@ -541,7 +541,7 @@ export class SqliteStore implements Store {
     return removed;
   }
 
-  /** Seed 002's `get_stats` and seed 003's monitoring queries as one call; see {@link StoreInspection}. */
+  /** Entry counts, sizes, ages and the most-hit keys in one call (monitoring); see {@link StoreInspection}. */
   async inspect(options: { top?: number } = {}): Promise<StoreInspection> {
     await this.flushHits();
     const now = Date.now();

@@ -24,7 +24,7 @@ export interface L1Options {
   maxEntries?: number;
   /**
    * The most bytes held in process (keys plus stored envelopes, as `MemoryStore` counts them;
-   * the heap cost per entry is higher, see the README). A single entry larger than this is
+   * the heap cost per entry is higher, see docs/stores.md). A single entry larger than this is
    * never held in process. Must be a positive integer.
    * @default 33554432 (32 MiB)
    */
