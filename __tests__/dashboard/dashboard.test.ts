@@ -1,7 +1,8 @@
 import express from 'express';
 import request from 'supertest';
-import { type Cache, InvalidOptionError, type Store, cacheResponse, createCache } from '../../lib';
+import { type Cache, InvalidOptionError, RedisStore, type Store, cacheResponse, createCache } from '../../lib';
 import { cacheDashboard } from '../../lib/dashboard';
+import { startRedisServer } from '../helpers/redis-server';
 import { emit } from '../metrics/emit';
 
 const allow = () => true;
@@ -223,13 +224,33 @@ describe('cacheDashboard over HTTP', () => {
     expect(form.headers.location).toBe('/_cache/?removed=0');
   });
 
+  it('says when an invalidation is pending: the store is down, it was journaled for when it is back', async () => {
+    const server = await startRedisServer();
+    const down = createCache({ store: new RedisStore({ url: server.url, operationTimeoutMs: 200 }), namespace: 'app' });
+    const errors: string[] = [];
+    down.on('error', ({ operation }) => errors.push(operation));
+    const board = cacheDashboard({ cache: down, authorize: allow });
+    try {
+      const admin = express().use('/_cache', board);
+      await server.stop();
+      const res = await request(admin).post('/_cache/invalidate').send({ kind: 'scope', value: 'character', id: '1' });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ kind: 'scope', count: 0, pending: true });
+      expect(errors.length).toBeGreaterThan(0);
+    } finally {
+      board.close();
+      await down.close();
+      await server.stop();
+    }
+  });
+
   it('JSON in, JSON out: a JSON POST gets JSON without asking; a script without Origin may post JSON, never a form', async () => {
     await cache.set('content:c1', 1);
     await cache.set('content:c2', 2);
     const res = await request(app).post('/_cache/invalidate').set('x-admin', 'yes').send({ kind: 'pattern', value: 'content:c1' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toContain('application/json');
-    expect(res.body).toEqual({ kind: 'pattern', value: 'content:c1', count: 1 });
+    expect(res.body).toEqual({ kind: 'pattern', value: 'content:c1', count: 1, pending: false });
     // JSON from another site, or a form with no Origin at all: refused, nothing removed.
     await request(app).post('/_cache/invalidate').set('x-admin', 'yes').set('origin', 'https://evil.example').send({ kind: 'pattern', value: '*' }).expect(403);
     await request(app).post('/_cache/invalidate').set('x-admin', 'yes').set('sec-fetch-site', 'same-site').send({ kind: 'pattern', value: '*' }).expect(403);

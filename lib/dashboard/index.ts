@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Cache } from '../engine/cache';
+import type { InvalidationTargets } from '../engine/invalidate';
 import { CacheError, InvalidOptionError } from '../errors';
 import { globToRegExp } from '../keys';
 import { HotKeys } from '../metrics/hot-keys';
@@ -324,15 +325,17 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
     const value = text('value');
     const id = text('id') === '' ? undefined : text('id');
     if (value === '') throw new InvalidOptionError('value', 'name the tag, scope or pattern to invalidate');
-    let count: number;
-    if (kind === 'tag') count = await cache.invalidateTags([value]);
-    else if (kind === 'scope') count = await cache.invalidateScope(value, id);
-    else if (kind === 'pattern') count = await cache.invalidatePattern(value);
+    let targets: InvalidationTargets;
+    if (kind === 'tag') targets = { tags: [value] };
+    else if (kind === 'scope') targets = { scopes: [id === undefined ? value : [value, id]] };
+    else if (kind === 'pattern') targets = { patterns: [value] };
     else throw new InvalidOptionError('kind', `expected tag, scope or pattern, got "${kind}"`);
+    // `pending`: the store could not take it now; it is journaled and applied when the store is back.
+    const { removed: count, pending } = await cache.invalidate(targets);
     inventory = undefined;
     urls.clear();
-    if (wantsJson(req)) json(res, 200, { kind, value, id, count });
-    else send(res, 303, 'text/plain; charset=utf-8', `removed ${count}`, { Location: `${req.baseUrl}/?removed=${count}` });
+    if (wantsJson(req)) json(res, 200, { kind, value, id, count, pending });
+    else send(res, 303, 'text/plain; charset=utf-8', `removed ${count}${pending ? ' (pending)' : ''}`, { Location: `${req.baseUrl}/?removed=${count}${pending ? '&pending=1' : ''}` });
   };
 
   const cookiePath = (req: Request): string => `${req.baseUrl}/`;

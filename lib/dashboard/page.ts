@@ -283,7 +283,7 @@ $('invalidate').addEventListener('submit', async (event) => {
   try {
     const res = await fetch(CONFIG.base + '/invalidate', { method: 'POST', body: payload, headers: { 'content-type': 'application/json', accept: 'application/json' }, credentials: 'same-origin' });
     const body = await res.json();
-    $('result').textContent = res.ok ? 'removed ' + body.count + ' entr' + (body.count === 1 ? 'y' : 'ies') : 'failed: ' + body.error;
+    $('result').textContent = res.ok ? 'removed ' + body.count + ' entr' + (body.count === 1 ? 'y' : 'ies') + (body.pending ? ' (the store is down: applied when it is back)' : '') : 'failed: ' + body.error;
   } catch (error) {
     $('result').textContent = 'failed: ' + String(error.message || error);
   }
