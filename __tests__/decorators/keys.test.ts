@@ -59,6 +59,7 @@ describe('method keys', () => {
     const key = scopeKey('character');
     expect(key(undefined, ['c1'])).toBe('character:c1');
     expect(key(undefined, [42])).toBe('character:42');
+    expect(key(undefined, ['a:b'])).toBe('character:a%3Ab'); // escaped as the invalidation helpers do
     expect(key(undefined, ['c1', undefined])).toBe('character:c1');
     expect(key(undefined, ['c1', { full: true }])).toBe(`character:c1:${hashArgs([{ full: true }])}`);
     expect(key(undefined, [{ id: 'c1' }])).toBe(`character:${hashArgs([{ id: 'c1' }])}`);

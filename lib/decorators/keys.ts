@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidOptionError } from '../errors';
+import { escapeScopeId } from '../keys';
 
 // Method keys are built on every call, hits included, so arguments are hashed as one canonical
 // string through node:crypto rather than with object-hash (tens of microseconds per call).
@@ -74,13 +75,15 @@ function isKeyPrimitive(value: unknown): value is string | number | bigint | boo
   return type === 'string' || type === 'number' || type === 'bigint' || type === 'boolean';
 }
 
-/** `{scope}:{first}` (plus `:{hash of the rest}`) for a primitive first argument, else `{scope}:{hash}`. @internal */
+/** `{scope}:{first}` (the id escaped with `escapeScopeId`; plus `:{hash of the rest}`) for a primitive first argument, else `{scope}:{hash}`. @internal */
 export function scopeKey(scope: string): KeyBuilder {
   return (_thisArg, all) => {
     const args = trimmed(all);
     const first = args[0];
     if (!isKeyPrimitive(first)) return `${scope}:${hashArgs(args)}`;
-    return args.length === 1 ? `${scope}:${String(first)}` : `${scope}:${String(first)}:${hashArgs(args.slice(1))}`;
+    // Escaped as the invalidation helpers escape ids, so invalidateScope(scope, 'a:b') reaches it.
+    const id = escapeScopeId(String(first));
+    return args.length === 1 ? `${scope}:${id}` : `${scope}:${id}:${hashArgs(args.slice(1))}`;
   };
 }
 
