@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Cache } from '../engine/cache';
 import { createCache } from '../compose';
-import { loadPeer } from '../errors';
+import { InvalidationPendingError, loadPeer } from '../errors';
 import { globToRegExp } from '../keys';
 import { type EntryView, viewEntry } from '../metrics/entry-view';
 import { type ListedEntry, isInternalKey, scanRedis } from '../metrics/inventory';
@@ -66,6 +66,10 @@ async function invalidateWith(store: Store, namespace: string, what: Invalidatio
     if ('pattern' in what) return await cache.invalidatePattern(what.pattern, { strict: true });
     if ('tags' in what) return await cache.invalidateTags(what.tags, { strict: true });
     return await cache.invalidateScope(what.scope, what.id, { strict: true });
+  } catch (error) {
+    // The app's journal would replay it later; this process exits now, so say it was not done.
+    if (error instanceof InvalidationPendingError) throw new UnreachableError(`the store did not take the invalidation (${reason(error.cause)}); nothing is queued: run it again when the store answers`);
+    throw error;
   } finally {
     await cache.close();
   }
