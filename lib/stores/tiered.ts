@@ -194,6 +194,14 @@ export class TieredStore implements Store, SyncReadCapable {
     };
   }
 
+  /**
+   * The store behind the tier (L2), under the name every wrapper of this package uses for the
+   * store it wraps, so what walks a stack (metrics, the dashboard's key list) sees through L1.
+   */
+  get inner(): Store {
+    return this.l2;
+  }
+
   /** How many copies L1 holds. */
   get size(): number {
     return this.lru.size;
