@@ -356,6 +356,11 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
     return new StoreError(operation, `redis ${operation} failed: ${message}`, { cause: err });
   }
 
+  /** The operation timeout, for what shares the client (the bus's publishes). @internal */
+  get operationTimeoutMs(): number {
+    return this.timeoutMs;
+  }
+
   /**
    * Places the store's own keys for names in `namespace` (tag indexes, invalidation stamps, soft
    * marks) inside that namespace: `<namespace>__tag__:<tag>` rather than `__tag__:<tag>`, so a
