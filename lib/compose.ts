@@ -75,7 +75,7 @@ export function createCache(options: CacheOptions = {}): Cache {
     }
     if (resolved.bus !== false && raw instanceof RedisStore) {
       const channel = resolved.bus?.channel ?? `${namespace}__bus__`;
-      bus = new RedisBus(raw.client, channel, resolved.bus?.subscriber);
+      bus = new RedisBus(raw.client, channel, resolved.bus?.subscriber, raw.operationTimeoutMs);
     }
     tier = new TieredStore(resilient, resolved.l1, { expiresAt, degraded: () => resilient.degraded }, bus);
     store = tier;

@@ -3,5 +3,8 @@ import { type ContractTestApi, type StoreCapability } from '../../lib/testing';
 /** Jest's globals, as the shipped contract suite takes them. */
 export const JEST: ContractTestApi = { describe, it, beforeEach, afterEach };
 
-/** Every capability the built-in stores have. */
-export const ALL_CAPABILITIES: StoreCapability[] = ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable'];
+/** Every capability MemoryStore and RedisStore (standalone or Cluster) have. */
+export const ALL_CAPABILITIES: StoreCapability[] = ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable', 'GuardCapable', 'SoftCapable'];
+
+/** Every capability the SQL stores (PostgreSQL, SQLite) have. */
+export const SQL_CAPABILITIES: StoreCapability[] = ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable', 'PruneCapable', 'StalenessCapable'];

@@ -9,7 +9,7 @@ import { globToLike } from '../../lib/stores/sql-glob';
 import { type PostgresServer, startPostgresServer, testPostgresTable, testPostgresUrl } from '../helpers/postgres-server';
 import { freePort } from '../helpers/redis-server';
 import { runStoreContract } from '../../lib/testing';
-import { ALL_CAPABILITIES, JEST } from './contract-api';
+import { JEST, SQL_CAPABILITIES } from './contract-api';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const bytes = (text: string): Buffer => Buffer.from(text);
@@ -31,11 +31,11 @@ runStoreContract(JEST, 'PostgresStore (caller-owned pool)', async () => {
   const store = new PostgresStore({ pool: sharedPool(), table: testPostgresTable(), operationTimeoutMs: 5_000 });
   await store.ready();
   return store;
-}, { capabilities: ALL_CAPABILITIES, timeoutMs: 20_000 });
+}, { capabilities: SQL_CAPABILITIES, timeoutMs: 20_000 });
 
 runStoreContract(JEST, 'PostgresStore (from connectionString, schema created on first use)', async () => {
   return new PostgresStore({ connectionString: testPostgresUrl(), table: testPostgresTable(), operationTimeoutMs: 5_000 });
-}, { capabilities: ALL_CAPABILITIES, timeoutMs: 20_000 });
+}, { capabilities: SQL_CAPABILITIES, timeoutMs: 20_000 });
 
 describe('PostgresStore', () => {
   const stores: PostgresStore[] = [];

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { InvalidOptionError, SqliteStore, canPrune, createCache, sqliteCacheDdl } from '../../lib';
 import { sqliteStatements } from '../../lib/stores/sqlite';
 import { runStoreContract } from '../../lib/testing';
-import { ALL_CAPABILITIES, JEST } from './contract-api';
+import { JEST, SQL_CAPABILITIES } from './contract-api';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const bytes = (text: string): Buffer => Buffer.from(text);
@@ -16,8 +16,8 @@ let files = 0;
 const freshPath = (): string => path.join(dir, `nested/dir/${++files}.db`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-runStoreContract(JEST, 'SqliteStore (file)', async () => new SqliteStore({ path: freshPath(), pruneIntervalMs: 0 }), { capabilities: ALL_CAPABILITIES });
-runStoreContract(JEST, 'SqliteStore (:memory:)', async () => new SqliteStore({ path: ':memory:', pruneIntervalMs: 0 }), { capabilities: ALL_CAPABILITIES });
+runStoreContract(JEST, 'SqliteStore (file)', async () => new SqliteStore({ path: freshPath(), pruneIntervalMs: 0 }), { capabilities: SQL_CAPABILITIES });
+runStoreContract(JEST, 'SqliteStore (:memory:)', async () => new SqliteStore({ path: ':memory:', pruneIntervalMs: 0 }), { capabilities: SQL_CAPABILITIES });
 
 describe('SqliteStore', () => {
   const open: Array<SqliteStore | Database.Database> = [];

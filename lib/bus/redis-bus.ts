@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { type InvalidationMessage, decodeMessage, encodeMessage } from './message';
+import { StoreTimeoutError } from '../errors';
 
 type Client = Redis | Cluster;
 
@@ -47,6 +48,8 @@ const WATCH_MS = 1_000;
  * a heartbeat the bus would stay `up` (and L1 copies trusted) while no message can arrive.
  */
 const HEARTBEAT_MS = 250;
+/** How long a publish may take when the bus is built without the store's operation timeout, in ms. */
+const DEFAULT_PUBLISH_TIMEOUT_MS = 1_000;
 const HEARTBEAT_TIMEOUT_MS = 500;
 
 function isCluster(client: Client): client is Cluster {
@@ -107,11 +110,15 @@ export class RedisBus {
    * @param publisher the store's client: messages are published with it.
    * @param channel the channel name before the client's keyPrefix.
    * @param subscriber a standalone connection for the subscription, yours to close (not on a Cluster).
+   * @param publishTimeoutMs how long a publish may take before it counts as failed (`createCache`
+   *   passes the store's operation timeout): an invalidation awaits its publish, and must not
+   *   hang on a frozen server.
    */
   constructor(
     private readonly publisher: Client,
     private readonly baseChannel: string,
     subscriber?: Redis,
+    private readonly publishTimeoutMs: number = DEFAULT_PUBLISH_TIMEOUT_MS,
   ) {
     this.channel = prefixOf(publisher) + baseChannel;
     this.ownsSubscriber = subscriber === undefined;
@@ -161,17 +168,24 @@ export class RedisBus {
   async publish(message: InvalidationMessage): Promise<boolean> {
     if (this.current === 'closed') return false;
     const text = encodeMessage(this.instanceId, message);
+    // SPUBLISH's channel counts as a key, so ioredis puts the keyPrefix in front of it itself.
+    const sent = isCluster(this.publisher) ? this.publisher.spublish(this.baseChannel, text) : this.publisher.publish(this.channel, text);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      if (isCluster(this.publisher)) {
-        // SPUBLISH's channel counts as a key, so ioredis puts the keyPrefix in front of it itself.
-        await this.publisher.spublish(this.baseChannel, text);
-      } else {
-        await this.publisher.publish(this.channel, text);
-      }
+      await Promise.race([
+        sent,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new StoreTimeoutError('publish', this.publishTimeoutMs)), this.publishTimeoutMs);
+        }),
+      ]);
       return true;
     } catch (error) {
+      // A publish that lands late is harmless: the caller counts it as lost and owes a `clear`.
+      sent.catch(() => undefined);
       this.emit('error', { error: toError(error), operation: 'publish' });
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,6 +1,7 @@
 import { InvalidOptionError, InvalidationPendingError, StoreClosedError, UnsupportedOperationError } from '../errors';
 import { escapeGlob, globToRegExp, scopeKeyPatterns } from '../keys';
 import { type Store, canDeletePattern, canDeleteTags, canGuardWrites, canSoftInvalidate } from '../stores/store';
+import { INVALIDATION_OPERATIONS, type Invalidation } from '../resilience/journal';
 import { resolveScope, resolveTags } from '../validate';
 import type { CacheEvents } from './events';
 import { type EntryMatcher, InvalidationLog } from './invalidation-log';
@@ -87,8 +88,8 @@ export const INVALIDATION_STAMP_TTL_MS = 10 * 60_000;
  */
 const STAMP_PREFIX_DEPTH = 6;
 
-/** One store operation of an invalidation; names are full (namespace included). */
-type Step = { kind: 'delete'; key: string } | { kind: 'pattern'; pattern: string } | { kind: 'tags'; tags: readonly string[] } | { kind: 'tagPattern'; pattern: string } | { kind: 'clear' };
+/** One store operation of an invalidation, as the journal records it; names are full (namespace included). */
+type Step = Invalidation;
 
 /** An invalidation, planned: what it covers, what it stamps, what it asks of the store. */
 interface Plan {
@@ -411,10 +412,8 @@ export class Invalidator {
   }
 }
 
-const OPERATIONS: Record<Step['kind'], string> = { delete: 'delete', pattern: 'deletePattern', tags: 'deleteTags', tagPattern: 'deleteTagPattern', clear: 'clear' };
-
 function operationOf(step: Step): string {
-  return OPERATIONS[step.kind];
+  return INVALIDATION_OPERATIONS[step.kind];
 }
 
 function keyOf(step: Step): string | undefined {

@@ -170,7 +170,12 @@ export class ResilientStore implements Store {
       try {
         const written = await primary.setUnlessInvalidated(key, value, ttlMs, tags, names, sinceMs);
         this.breaker.success('write');
-        if (mirrored) await mirrored;
+        if (mirrored) {
+          await mirrored;
+          // The mirror took the write before the guard refused it: it must not answer with it
+          // once the primary fails (a miss there is safe, an old answer is not).
+          if (!written) await this.onFallback('delete', key, (store) => store.delete(key), false);
+        }
         return written;
       } catch (error) {
         this.failed(error, 'write', 'set', key, this.fallback !== undefined);

@@ -93,6 +93,9 @@ const STAMP_PREFIX = '__inv__:';
  */
 const SOFT_PREFIX = '__soft__:';
 
+/** Limiter counters: `<namespace>{__rate__:<name>}:last` and `:window` (see `consumeRate`). */
+const RATE_PREFIX = '{__rate__:';
+
 // The guarded write: refuse when any stamp (KEYS[2 .. n+1]) is later than ARGV[3], else the
 // same steps as SET_TAGGED, all in one atomic step. ARGV: value, ttl, sinceMs, n.
 const SET_GUARDED = script(`
@@ -353,6 +356,11 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
     return new StoreError(operation, `redis ${operation} failed: ${message}`, { cause: err });
   }
 
+  /** The operation timeout, for what shares the client (the bus's publishes). @internal */
+  get operationTimeoutMs(): number {
+    return this.timeoutMs;
+  }
+
   /**
    * Places the store's own keys for names in `namespace` (tag indexes, invalidation stamps, soft
    * marks) inside that namespace: `<namespace>__tag__:<tag>` rather than `__tag__:<tag>`, so a
@@ -540,10 +548,12 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
   }
 
   async consumeRate(key: string, limits: RateLimits): Promise<number> {
-    // One hash tag for both keys keeps them in one cluster slot, as a script requires.
-    const base = `${key.replace(/[{}]/g, '_')}`;
+    // One hash tag for both keys keeps them in one cluster slot, as a script requires; the
+    // namespace stays in front of it, so the keys lie inside the namespace like every other.
+    const home = this.home(key);
+    const base = key.slice(home.length).replace(/[{}]/g, '_');
     const reply = await this.run('consumeRate', () =>
-      this.client.eval(CONSUME_RATE, 2, `{${base}}:last`, `{${base}}:window`, limits.minIntervalMs, limits.maxPerWindow, limits.windowMs),
+      this.client.eval(CONSUME_RATE, 2, `${home}{${base}}:last`, `${home}{${base}}:window`, limits.minIntervalMs, limits.maxPerWindow, limits.windowMs),
     );
     return Number(reply);
   }
@@ -552,14 +562,14 @@ export class RedisStore implements Store, GuardCapable, SoftCapable {
   // Soft invalidation and the invalidation stamps (GuardCapable, SoftCapable).
 
   /**
-   * Whether a raw key is a tag index, a stamp or a soft mark: never an entry, never matched by
+   * Whether a raw key is a tag index, a stamp, a soft mark or a limiter counter: never an entry, never matched by
    * entry patterns. (A mark left behind by a pattern delete expires with the entry it marked and
    * never touches a newer write of the key.)
    */
   private isReserved(rawKey: string): boolean {
     const start = this.keyPrefix.length;
     const at = start + this.home(rawKey.slice(start)).length;
-    return rawKey.startsWith(TAG_INDEX_PREFIX, at) || rawKey.startsWith(STAMP_PREFIX, at) || rawKey.startsWith(SOFT_PREFIX, at);
+    return rawKey.startsWith(TAG_INDEX_PREFIX, at) || rawKey.startsWith(STAMP_PREFIX, at) || rawKey.startsWith(SOFT_PREFIX, at) || rawKey.startsWith(RATE_PREFIX, at);
   }
 
   /** The soft mark of `key` (as passed to the client, which adds the keyPrefix in front). */

@@ -190,8 +190,16 @@ export class TieredStore implements Store, SyncReadCapable {
       soft: (l2) => this.softOf(l2),
       stale: (l2) => ({ isStale: (key) => l2.isStale(key) }),
       // The tier answers same-tick reads itself, whatever L2 can do.
-      readNow: () => ({ readNow: (key) => this.copyNow(key) }),
+      readNow: () => ({ readNow: this.readNow }),
     };
+  }
+
+  /**
+   * The store behind the tier (L2), under the name every wrapper of this package uses for the
+   * store it wraps, so what walks a stack (metrics, the dashboard's key list) sees through L1.
+   */
+  get inner(): Store {
+    return this.l2;
   }
 
   /** How many copies L1 holds. */
@@ -229,10 +237,6 @@ export class TieredStore implements Store, SyncReadCapable {
 
   /** An L1 copy in the same tick; anything else is the asynchronous read's to answer. @internal */
   readNow(key: string): MarkedValue | undefined | typeof READ_LATER {
-    return this.copyNow(key);
-  }
-
-  private copyNow(key: string): MarkedValue | undefined | typeof READ_LATER {
     if (this.closed || !this.usable()) return READ_LATER;
     const copy = this.lru.get(key);
     return copy === undefined ? READ_LATER : { value: copy.value, softAt: copy.softAt };
@@ -335,7 +339,8 @@ export class TieredStore implements Store, SyncReadCapable {
 
   /** Whether copies may answer: trusted, or untrusted for no longer than `maxStaleMs`. */
   private usable(): boolean {
-    return this.untrustedSince === undefined || Date.now() - this.untrustedSince <= this.maxStaleMs;
+    // Strictly less: with the default 0 no copy answers once untrusted, not even in the same ms.
+    return this.untrustedSince === undefined || Date.now() - this.untrustedSince < this.maxStaleMs;
   }
 
   /** A copy when usable, else L2 (keeping a copy of what it returns while trusted). */

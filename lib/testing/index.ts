@@ -2,7 +2,21 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { StoreClosedError } from '../errors';
 import { globToRegExp as keysGlobToRegExp } from '../keys';
-import { type Store, canDeletePattern, canDeleteTags, canLock, canRateLimit } from '../stores/store';
+import {
+  type GuardCapable,
+  type PruneCapable,
+  type SoftCapable,
+  type StalenessCapable,
+  type Store,
+  canCheckStale,
+  canDeletePattern,
+  canDeleteTags,
+  canGuardWrites,
+  canLock,
+  canPrune,
+  canRateLimit,
+  canSoftInvalidate,
+} from '../stores/store';
 
 /**
  * The test-runner functions the contract suite needs. Jest, Vitest and Mocha globals fit as
@@ -53,14 +67,14 @@ export interface StoreContractOptions {
  * const mine: StoreCapability[] = ['PatternCapable', 'TagCapable'];
  * ```
  */
-export type StoreCapability = 'PatternCapable' | 'TagCapable' | 'LockCapable' | 'RateLimitCapable';
+export type StoreCapability = 'PatternCapable' | 'TagCapable' | 'LockCapable' | 'RateLimitCapable' | 'PruneCapable' | 'GuardCapable' | 'SoftCapable' | 'StalenessCapable';
 
 /**
  * The capabilities `store` has, found with the `can*` guards the cache uses.
  *
  * @example
  * ```ts
- * storeCapabilities(new MemoryStore()); // ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable']
+ * storeCapabilities(new MemoryStore()); // ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable', 'GuardCapable', 'SoftCapable']
  * ```
  */
 export function storeCapabilities(store: Store): StoreCapability[] {
@@ -69,6 +83,10 @@ export function storeCapabilities(store: Store): StoreCapability[] {
   if (canDeleteTags(store)) found.push('TagCapable');
   if (canLock(store)) found.push('LockCapable');
   if (canRateLimit(store)) found.push('RateLimitCapable');
+  if (canPrune(store)) found.push('PruneCapable');
+  if (canGuardWrites(store)) found.push('GuardCapable');
+  if (canSoftInvalidate(store)) found.push('SoftCapable');
+  if (canCheckStale(store)) found.push('StalenessCapable');
   return found;
 }
 
@@ -92,8 +110,9 @@ const text = (value: Buffer | undefined): string | undefined => value?.toString(
 
 /**
  * The contract every {@link Store} passes, as a test suite for your runner. The core runs
- * always; each capability (`PatternCapable`, `TagCapable`, `LockCapable`, `RateLimitCapable`)
- * runs when the store has it, found with the same `can*` guards the cache uses. `makeStore`
+ * always; each capability (`PatternCapable`, `TagCapable`, `LockCapable`, `RateLimitCapable`,
+ * `PruneCapable`, `GuardCapable` (the write guard), `SoftCapable` (soft invalidation),
+ * `StalenessCapable`) runs when the store has it, found with the same `can*` guards the cache uses. `makeStore`
  * returns a fresh, empty store; the suite closes each one after its test.
  *
  * @example
@@ -110,12 +129,21 @@ export function runStoreContract(api: ContractTestApi, label: string, makeStore:
   const timeoutMs = options.timeoutMs ?? 30_000;
   const it = (name: string, body: () => Promise<void>): void => api.it(name, body, timeoutMs);
   let store: Store;
-  let capabilities: { pattern: boolean; tags: boolean; lock: boolean; rate: boolean } | undefined;
+  let capabilities: Record<Has, boolean> | undefined;
 
   describe(`Store contract: ${label}`, () => {
     beforeEach(async () => {
       store = await makeStore();
-      capabilities = { pattern: canDeletePattern(store), tags: canDeleteTags(store), lock: canLock(store), rate: canRateLimit(store) };
+      capabilities = {
+        pattern: canDeletePattern(store),
+        tags: canDeleteTags(store),
+        lock: canLock(store),
+        rate: canRateLimit(store),
+        prune: canPrune(store),
+        guard: canGuardWrites(store),
+        soft: canSoftInvalidate(store),
+        stale: canCheckStale(store),
+      };
     });
     afterEach(async () => {
       await store.close();
@@ -132,7 +160,7 @@ export function runStoreContract(api: ContractTestApi, label: string, makeStore:
     });
     // Capability suites are declared for every store and skip themselves when the store lacks
     // the capability: which capabilities a store has is only known once it is built.
-    const when = (has: keyof NonNullable<typeof capabilities>, body: () => Promise<void>) => async (): Promise<void> => {
+    const when = (has: Has, body: () => Promise<void>) => async (): Promise<void> => {
       if (capabilities?.[has] !== true) return;
       await body();
     };
@@ -140,13 +168,18 @@ export function runStoreContract(api: ContractTestApi, label: string, makeStore:
     describe('TagCapable (runs when the store has deleteTags and deleteTagPattern)', () => tagTests(it, () => store, when, () => capabilities?.pattern === true));
     describe('LockCapable (runs when the store has acquireLock and releaseLock)', () => lockTests(it, () => store, when));
     describe('RateLimitCapable (runs when the store has consumeRate)', () => rateTests(it, () => store, when));
+    describe('PruneCapable (runs when the store has prune and inspect)', () => pruneTests(it, () => store, when));
+    describe('GuardCapable (runs when the store has stampInvalidations and setUnlessInvalidated)', () => guardTests(it, () => store, when, () => capabilities?.tags === true));
+    describe('SoftCapable (runs when the store has getWithMark and the softDelete methods)', () => softTests(it, () => store, when, () => capabilities));
+    describe('StalenessCapable (runs when the store has isStale)', () => staleTests(it, () => store, when));
   });
 }
 
-const ORDER: readonly StoreCapability[] = ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable'];
+const ORDER: readonly StoreCapability[] = ['PatternCapable', 'TagCapable', 'LockCapable', 'RateLimitCapable', 'PruneCapable', 'GuardCapable', 'SoftCapable', 'StalenessCapable'];
 
+type Has = 'pattern' | 'tags' | 'lock' | 'rate' | 'prune' | 'guard' | 'soft' | 'stale';
 type It = (name: string, body: () => Promise<void>) => void;
-type When = (has: 'pattern' | 'tags' | 'lock' | 'rate', body: () => Promise<void>) => () => Promise<void>;
+type When = (has: Has, body: () => Promise<void>) => () => Promise<void>;
 
 function coreTests(it: It, current: () => Store): void {
   it('get of an absent key is undefined', async () => {
@@ -243,6 +276,14 @@ function coreTests(it: It, current: () => Store): void {
     }
     if (canLock(store)) await assert.rejects(store.acquireLock('lock', 1_000), StoreClosedError);
     if (canRateLimit(store)) await assert.rejects(store.consumeRate('rate', { minIntervalMs: 10, maxPerWindow: 0, windowMs: 1_000 }), StoreClosedError);
+    if (canGuardWrites(store)) await assert.rejects(store.setUnlessInvalidated('k', bytes('v'), 1_000, undefined, ['k:k'], 0), StoreClosedError);
+    if (canSoftInvalidate(store)) {
+      await assert.rejects(store.getWithMark('k'), StoreClosedError);
+      await assert.rejects(store.softDelete('k', 1), StoreClosedError);
+      await assert.rejects(store.softDeletePattern('*', 1), StoreClosedError);
+      await assert.rejects(store.softDeleteTags(['t'], 1), StoreClosedError);
+      await assert.rejects(store.softDeleteTagPattern('*', 1), StoreClosedError);
+    }
     await store.close();
   });
 }
@@ -504,6 +545,131 @@ function rateTests(it: It, current: () => Store, when: When): void {
       for (let i = 0; i < 5; i++) assert.ok((await store().consumeRate('rate:refused', limits)) > 0);
       await sleep(400);
       assert.equal(await store().consumeRate('rate:refused', limits), 0);
+    }),
+  );
+}
+
+function pruneTests(it: It, current: () => Store, when: When): void {
+  const store = (): Store & PruneCapable => current() as Store & PruneCapable;
+
+  it(
+    'prune removes expired entries only, and inspect counts what is held',
+    when('prune', async () => {
+      await store().set('short', bytes('s'), 40);
+      await store().set('long', bytes('l'), 60_000);
+      await sleep(150);
+      const before = await store().inspect();
+      assert.ok(before.entries >= 1, `expected at least the live entry, got ${before.entries}`);
+      assert.ok((await store().prune()) >= 1);
+      assert.equal(text(await store().get('long')), 'l');
+      const after = await store().inspect();
+      assert.equal(after.expired, 0);
+      assert.ok(after.entries >= 1);
+    }),
+  );
+}
+
+function staleTests(it: It, current: () => Store, when: When): void {
+  const store = (): Store & StalenessCapable => current() as Store & StalenessCapable;
+
+  it(
+    'isStale: absent and expired keys are stale, live ones are not',
+    when('stale', async () => {
+      assert.equal(await store().isStale('absent'), true);
+      await store().set('short', bytes('s'), 40);
+      await store().set('long', bytes('l'), 60_000);
+      assert.equal(await store().isStale('long'), false);
+      await sleep(150);
+      assert.equal(await store().isStale('short'), true);
+      assert.equal(await store().isStale('long'), false);
+    }),
+  );
+}
+
+function guardTests(it: It, current: () => Store, when: When, hasTags: () => boolean): void {
+  const store = (): Store & GuardCapable => current() as Store & GuardCapable;
+
+  it(
+    'a guarded write is refused when one of its names was stamped after its load began',
+    when('guard', async () => {
+      await store().stampInvalidations(['k:a', 't:red'], 1_000, 60_000);
+      assert.equal(await store().setUnlessInvalidated('a', bytes('old'), 60_000, undefined, ['k:a'], 999), false);
+      assert.equal(await store().setUnlessInvalidated('a', bytes('old'), 60_000, ['red'], ['k:other', 't:red'], 999), false);
+      assert.equal(await store().get('a'), undefined);
+      // A stamp equal to the load's start is the invalidation the load already saw.
+      assert.equal(await store().setUnlessInvalidated('a', bytes('new'), 60_000, ['red'], ['k:a', 't:red'], 1_000), true);
+      assert.equal(await store().setUnlessInvalidated('b', bytes('b'), 60_000, undefined, ['k:b', 't:blue'], 0), true);
+      assert.equal(text(await store().get('a')), 'new');
+      assert.equal(text(await store().get('b')), 'b');
+    }),
+  );
+
+  it(
+    'a later stamp refuses a write that an earlier one allowed; a guarded write joins its tags',
+    when('guard', async () => {
+      assert.equal(await store().setUnlessInvalidated('g', bytes('1'), 60_000, ['blue'], ['k:g', 't:blue'], 500), true);
+      await store().stampInvalidations(['t:blue'], 2_000, 60_000);
+      assert.equal(await store().setUnlessInvalidated('g', bytes('2'), 60_000, ['blue'], ['k:g', 't:blue'], 1_500), false);
+      assert.equal(text(await store().get('g')), '1');
+      if (!hasTags()) return;
+      const tagged = current() as Store & { deleteTags(tags: readonly string[]): Promise<number> };
+      assert.equal(await tagged.deleteTags(['blue']), 1);
+      assert.equal(await tagged.get('g'), undefined);
+    }),
+  );
+}
+
+function softTests(it: It, current: () => Store, when: When, has: () => Partial<Record<Has, boolean>> | undefined): void {
+  const store = (): Store & SoftCapable => current() as Store & SoftCapable;
+
+  it(
+    'softDelete marks a live entry without removing its bytes; an absent key is not marked',
+    when('soft', async () => {
+      assert.equal(await store().getWithMark('k'), undefined);
+      await store().set('k', bytes('v'), 60_000);
+      const fresh = await store().getWithMark('k');
+      assert.equal(text(fresh?.value), 'v');
+      assert.equal(fresh?.softAt, undefined);
+      assert.equal(await store().softDelete('k', 1_234), true);
+      const marked = await store().getWithMark('k');
+      assert.equal(text(marked?.value), 'v');
+      assert.equal(marked?.softAt, 1_234);
+      assert.equal(text(await store().get('k')), 'v');
+      assert.equal(await store().softDelete('absent', 1_234), false);
+      assert.equal(await store().getWithMark('absent'), undefined);
+    }),
+  );
+
+  it(
+    'softDeletePattern marks the matching entries only and counts them',
+    when('soft', async () => {
+      for (const key of ['character:1', 'character:2', 'content:1']) await store().set(key, bytes(key), 60_000);
+      assert.equal(await store().softDeletePattern('character:*', 2_000), 2);
+      assert.equal((await store().getWithMark('character:1'))?.softAt, 2_000);
+      assert.equal((await store().getWithMark('character:2'))?.softAt, 2_000);
+      const other = await store().getWithMark('content:1');
+      assert.equal(text(other?.value), 'content:1');
+      assert.equal(other?.softAt, undefined);
+    }),
+  );
+
+  it(
+    'softDeleteTags and softDeleteTagPattern mark the tagged entries; the indexes stay',
+    when('soft', async () => {
+      await store().set('a', bytes('a'), 60_000, ['character:1']);
+      await store().set('b', bytes('b'), 60_000, ['character:2']);
+      await store().set('c', bytes('c'), 60_000, ['content:1']);
+      assert.equal(await store().softDeleteTags(['character:1'], 3_000), 1);
+      assert.equal((await store().getWithMark('a'))?.softAt, 3_000);
+      assert.equal((await store().getWithMark('b'))?.softAt, undefined);
+      assert.equal(await store().softDeleteTagPattern('character:*', 4_000), 2);
+      assert.equal((await store().getWithMark('b'))?.softAt, 4_000);
+      assert.equal((await store().getWithMark('c'))?.softAt, undefined);
+      if (has()?.tags !== true) return;
+      // A later hard invalidation still finds the marked entries through their tags.
+      const tagged = current() as Store & { deleteTags(tags: readonly string[]): Promise<number> };
+      assert.equal(await tagged.deleteTags(['character:1']), 1);
+      assert.equal(await store().getWithMark('a'), undefined);
     }),
   );
 }
