@@ -22,6 +22,14 @@ import { varyDigest } from './vary';
 // each lives in its own module: request-key.ts, lookup.ts, answer.ts, load.ts, storability.ts,
 // unsafe.ts. It decides no HTTP rule itself.
 
+/** `own` tags plus `api:{baseUrl + route path}` when a route answered. */
+function withRouteTag(req: Request, own: readonly string[] | undefined): readonly string[] {
+  const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof routePath !== 'string') return own ?? [];
+  const tag = `api:${req.baseUrl}${routePath}`;
+  return own === undefined ? [tag] : [...own, tag];
+}
+
 function endpointOf(req: Request): string {
   const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
   return req.baseUrl + (routePath === undefined ? req.path : String(routePath));
@@ -92,6 +100,10 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   const lookupGraceMs = Math.max(freshness.graceMs, REVALIDATION_KEEP_MS);
   const labels = new EndpointLabels(opts.keyPrefix);
   declareScope(opts.scoping.scope);
+  // Mounted with app.use, the key's endpoint is the raw path (no route is matched yet); the
+  // stored answer is also tagged `api:{route}`, the route known once the handler ran, so
+  // invalidateApiCache('/characters/:id') reaches it.
+  const globalOpts = opts.keyPrefix !== undefined ? opts : { ...opts, tags: (req: Request): readonly string[] => withRouteTag(req, opts.tags?.(req)) };
 
   /** The key of this request's URL (and `varyBy` values). */
   const baseKeyFor = (req: Request, key: string): string => {
@@ -148,9 +160,12 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     }
   };
 
-  /** An answer the cache will not store says so before its headers leave, rather than MISS. */
+  /**
+   * An answer the cache will not store says so before its headers leave, rather than MISS.
+   * Only over the MISS the loader set: a stale answer standing in for an origin error says STALE.
+   */
   const uncacheable = (res: Response, reason: UncacheableReason): void => {
-    if (!res.headersSent) res.setHeader('X-Cache', 'UNCACHEABLE');
+    if (!res.headersSent && res.getHeader('X-Cache') === 'MISS') res.setHeader('X-Cache', 'UNCACHEABLE');
     explain(res, reason);
   };
 
@@ -161,6 +176,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     const { key, found } = where;
     const noted: { reason: UncacheableReason | undefined } = { reason: undefined };
     const staleAnswer = found?.stale ? answerOf(found.entry, where.vary, req, true) : undefined;
+    // No route yet means a global mount: its handler has not been matched.
+    const handlerOpts = req.route === undefined ? globalOpts : opts;
     const result = await cache.fill<Answer>({
       key,
       // Read when the fill is reported, after the handler ran: the route that answered, not the raw path.
@@ -174,7 +191,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       // The re-check after taking the lock: in this tick when the store can answer in it.
       find: () => findFresh(cache, baseKey, req),
       load: (context) =>
-        runHandler({ opts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => uncacheable(res, reason) }),
+        runHandler({ opts: handlerOpts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => uncacheable(res, reason) }),
       accepts: (shared) => deliverable(shared.entry, req) && (shared.vary.length === 0 || varyDigest(shared.vary, req.headers) === shared.variant),
     });
     switch (result.kind) {
