@@ -135,8 +135,14 @@ function checkSeconds(option: string, seconds: unknown): number {
 
 /**
  * The longest TTL accepted as a bare number, in seconds (30 days). A larger number is far more
- * often milliseconds written by habit (`300000` for 5 minutes is 3.5 days in seconds) than a
+ * often milliseconds written by habit (`3600000` for an hour is 41.7 days in seconds) than a
  * lifetime meant in seconds; a longer lifetime is written as a duration string (`'45d'`).
+ *
+ * @example
+ * ```ts
+ * cacheResponse({ ttl: MAX_NUMERIC_TTL_SECONDS }); // 30 days: the longest numeric TTL
+ * cacheResponse({ ttl: '45d' });                   // longer: a duration string
+ * ```
  */
 export const MAX_NUMERIC_TTL_SECONDS = 30 * 86_400;
 

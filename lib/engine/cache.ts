@@ -624,6 +624,11 @@ export type { CacheEvents };
 /**
  * The longest `Cache.close()` waits for fills and writes in flight, in ms: a store that neither
  * answers nor fails cannot hold a shutdown longer.
+ *
+ * @example
+ * ```ts
+ * const shutdownBudgetMs = CLOSE_WAIT_MS + 1_000; // close() plus the rest of the shutdown
+ * ```
  */
 export const CLOSE_WAIT_MS = 2_000;
 

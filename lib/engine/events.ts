@@ -79,12 +79,24 @@ export interface CacheEvents {
   warning: { code: WarningCode; message: string; scope?: string; routes: readonly KnownRoute[] };
 }
 
-/** What a {@link CacheEvents.warning} is about. */
+/**
+ * What a {@link CacheEvents.warning} is about.
+ *
+ * @example
+ * ```ts
+ * cache.on('warning', ({ code, message }) => { if (code === 'scope-unreached') logger.warn(message); });
+ * ```
+ */
 export type WarningCode = 'scope-unreached';
 
 /**
  * A route that cached answers through this cache (or declared a scope), as the `warning` of an
  * invalidation that reached nothing names it.
+ *
+ * @example
+ * ```ts
+ * const route: KnownRoute = { endpoint: 'characters', scope: 'characters' };
+ * ```
  */
 export interface KnownRoute {
   /** The endpoint its answers are keyed and counted under (`keyPrefix`, else the route path). */
