@@ -10,6 +10,11 @@ export type { CacheEvictOptions, CacheableOptions, FromCall } from './decorators
 export type { CacheStats, Lookup, SetOptions, WarmResult, WarmTask, WrapOptions } from './engine/cache';
 export type { InvalidateOptions, InvalidationResult } from './engine/cache';
 export { INVALIDATION_STAMP_TTL_MS } from './engine/cache';
+export { CLOSE_WAIT_MS } from './engine/cache';
+export type { CacheSetEntry } from './engine/cache';
+export type { KnownRoute, WarningCode } from './engine/events';
+export { DEFAULT_IGNORED_COOKIES } from './http/options';
+export { MAX_NUMERIC_TTL_SECONDS } from './ttl';
 export { configureCache, getDefaultCache } from './default-cache';
 export {
   CacheError,

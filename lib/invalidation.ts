@@ -94,8 +94,9 @@ export function invalidateContentCache(id?: string | number, options?: Invalidat
 
 /**
  * Removes cached API responses: those of one endpoint (`api:{endpoint}:*`, the endpoint being
- * the middleware's `keyPrefix` or route path, glob-escaped), or every `api:*` entry. Nothing
- * outside `api:` is touched. Resolves with `{ removed, pending }` (see {@link invalidateCharacterCache}).
+ * the middleware's `keyPrefix` or route path, glob-escaped, plus the answers a global
+ * `app.use(cacheResponse())` stored for that route, tagged `api:{route}`), or every `api:*`
+ * entry. Nothing outside `api:` is touched. Resolves with `{ removed, pending }` (see {@link invalidateCharacterCache}).
  *
  * @example
  * ```ts
@@ -108,7 +109,8 @@ export function invalidateApiCache(endpoint?: string, options?: InvalidationHelp
   return invalidateWith(options, () => {
     if (endpoint === undefined) return { patterns: ['api:*'] };
     if (typeof endpoint !== 'string' || endpoint === '') throw new InvalidOptionError('endpoint', `expected a non-empty string, got ${String(endpoint)}`);
-    return { patterns: [`api:${escapeGlob(endpoint)}:*`] };
+    // The tag reaches answers stored by a global mount (`app.use(cacheResponse())`), keyed by path.
+    return { patterns: [`api:${escapeGlob(endpoint)}:*`], tags: [`api:${endpoint}`] };
   });
 }
 

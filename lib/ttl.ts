@@ -129,7 +129,31 @@ function checkSeconds(option: string, seconds: unknown): number {
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
     throw new InvalidOptionError(option, `expected ${ACCEPTED}, got ${describe(seconds)}`);
   }
+  if (seconds > MAX_NUMERIC_TTL_SECONDS) throw new InvalidOptionError(option, overLongTtl(seconds));
   return seconds;
+}
+
+/**
+ * The longest TTL accepted as a bare number, in seconds (30 days). A larger number is far more
+ * often milliseconds written by habit (`3600000` for an hour is 41.7 days in seconds) than a
+ * lifetime meant in seconds; a longer lifetime is written as a duration string (`'45d'`).
+ *
+ * @example
+ * ```ts
+ * cacheResponse({ ttl: MAX_NUMERIC_TTL_SECONDS }); // 30 days: the longest numeric TTL
+ * cacheResponse({ ttl: '45d' });                   // longer: a duration string
+ * ```
+ */
+export const MAX_NUMERIC_TTL_SECONDS = 30 * 86_400;
+
+function overLongTtl(seconds: number): string {
+  const days = Math.round((seconds / 86_400) * 10) / 10;
+  const asMillis = seconds / 1000;
+  return (
+    `${seconds} is ${days} days: TTLs are in seconds, not milliseconds. ` +
+    `If ${seconds} was meant in milliseconds, write { ttl: ${asMillis} }; ` +
+    `a lifetime over 30 days must be written as a duration string ('${Math.ceil(seconds / 86_400)}d')`
+  );
 }
 
 /**

@@ -93,9 +93,17 @@ export function resolveScope(scope: unknown, id: unknown): { scope: string; id: 
   return { scope, id: escapeScopeId(String(id)) };
 }
 
+/** Whether `a` becomes `b` by swapping one pair of adjacent characters. */
+function swapsOnce(a: string, b: string): boolean {
+  if (a.length !== b.length || a === b) return false;
+  let i = 0;
+  while (a[i] === b[i]) i++;
+  return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2);
+}
+
 /**
  * The candidate closest to `name` when it is near enough to be a typo of it (case ignored, about
- * one edit per three characters), else undefined. Used for "did you mean" hints.
+ * one edit per three characters, a swap of two neighbours counting as one), else undefined. Used for "did you mean" hints.
  * @internal
  */
 export function closestName(name: string, candidates: Iterable<string>): string | undefined {
@@ -103,7 +111,9 @@ export function closestName(name: string, candidates: Iterable<string>): string 
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
-    const d = distance(lower, candidate.toLowerCase());
+    const other = candidate.toLowerCase();
+    // Two swapped neighbours ('sfot', 'tagz' aside) are one slip of the fingers, not two edits.
+    const d = swapsOnce(lower, other) ? 1 : distance(lower, other);
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;

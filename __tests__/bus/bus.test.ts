@@ -51,7 +51,7 @@ async function instance(namespace: string, subscriber?: Redis, keyPrefix?: strin
 
 /** `a.set(...)`, resolved once `b` heard it (the set message drops b's copy, whenever it lands). */
 async function setHeard(a: Cache, b: Cache, key: string, value: unknown, tags?: string[]): Promise<void> {
-  const heard = nextMessage(b, (message) => message.kind === 'set' && message.keys?.[0] === `${a.namespace}${key}`);
+  const heard = nextMessage(b, (message) => message.kind === 'set' && message.keys?.[0] === `${a.namespacePrefix}${key}`);
   await a.set(key, value, { tags });
   await heard;
 }

@@ -85,7 +85,7 @@ describeBrowser('cacheDashboard in headless Chromium', () => {
     expect(await page.textContent('#endpoints')).toContain('/characters/:id');
     expect(await page.textContent('#health')).toContain('healthy');
 
-    expect((await listEntries(cache.store, cache.namespace, 100))?.filter((e) => e.key.startsWith('api:/characters/:id:'))).toHaveLength(8);
+    expect((await listEntries(cache.store, cache.namespacePrefix, 100))?.filter((e) => e.key.startsWith('api:/characters/:id:'))).toHaveLength(8);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
 
@@ -94,7 +94,7 @@ describeBrowser('cacheDashboard in headless Chromium', () => {
     await page.click('#invalidate button');
     await page.locator('#result', { hasText: /removed \d+ entr/ }).waitFor();
     expect(await page.textContent('#result')).toBe('removed 8 entries');
-    expect((await listEntries(cache.store, cache.namespace, 100))?.filter((e) => e.key.startsWith('api:/characters/:id:'))).toHaveLength(0);
+    expect((await listEntries(cache.store, cache.namespacePrefix, 100))?.filter((e) => e.key.startsWith('api:/characters/:id:'))).toHaveLength(0);
     expect((await request(server.port, '/characters/1')).headers['x-cache']).toBe('MISS');
     // Other endpoints' entries stayed.
     expect((await request(server.port, '/status')).headers['x-cache']).toBe('HIT');

@@ -299,9 +299,9 @@ describe('cacheDashboard over HTTP', () => {
     await request(site).get('/_cache/entry.json?key=nope').set('x-admin', 'yes').expect(404);
     // Bookkeeping is not an entry, and looking at it must not remove it (read as an entry, it
     // would not decode, and an entry that does not decode is deleted).
-    await cache.store.set(`${cache.namespace}__lock__:api:held`, Buffer.from('a-lock-token'), 60_000);
+    await cache.store.set(`${cache.namespacePrefix}__lock__:api:held`, Buffer.from('a-lock-token'), 60_000);
     await request(site).get(`/_cache/entry.json?key=${encodeURIComponent('__lock__:api:held')}`).set('x-admin', 'yes').expect(404);
-    expect((await cache.store.get(`${cache.namespace}__lock__:api:held`))?.toString()).toBe('a-lock-token');
+    expect((await cache.store.get(`${cache.namespacePrefix}__lock__:api:held`))?.toString()).toBe('a-lock-token');
     await request(site).get('/_cache/entry.json').set('x-admin', 'yes').expect(400);
     await request(site).get('/_cache/entries.json?limit=0').set('x-admin', 'yes').expect(400);
   });

@@ -46,7 +46,7 @@ describe('the request source of a stored response', () => {
       await request(app).get('/v1/characters/7?lang=en&x=%20y').expect(200).expect('X-Cache', 'MISS');
       let keys: string[] = [];
       for (let i = 0; i < 200 && keys.length === 0; i++) {
-        keys = ((await listEntries(cache.store, cache.namespace, 10)) ?? []).map((e) => e.key).filter((k) => k.startsWith('api:'));
+        keys = ((await listEntries(cache.store, cache.namespacePrefix, 10)) ?? []).map((e) => e.key).filter((k) => k.startsWith('api:'));
         if (keys.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       }
       expect(keys).toHaveLength(1);

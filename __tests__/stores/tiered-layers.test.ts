@@ -9,7 +9,7 @@ import { testRedisClient } from '../helpers/redis';
 test('the key list of a cache with l1 lists its entries (memory, no bus)', async () => {
   const cache = createCache({ store: new MemoryStore(), namespace: 'app', l1: {}, bus: false });
   await cache.set('character:1', { v: 1 }, { ttl: 60 });
-  expect((await listEntries(cache.store, cache.namespace, 10))?.map(({ key }) => key)).toEqual(['character:1']);
+  expect((await listEntries(cache.store, cache.namespacePrefix, 10))?.map(({ key }) => key)).toEqual(['character:1']);
   await cache.close();
 });
 
@@ -19,7 +19,7 @@ test('the key list of a cache with l1 lists its entries (Redis, with its bus)', 
   const cache = createCache({ store: new RedisStore({ client, operationTimeoutMs: 2_000 }), namespace: `layers${randomBytes(4).toString('hex')}`, l1: {} });
   try {
     await cache.set('character:1', { v: 1 }, { ttl: 60 });
-    expect((await listEntries(cache.store, cache.namespace, 10))?.map(({ key }) => key)).toEqual(['character:1']);
+    expect((await listEntries(cache.store, cache.namespacePrefix, 10))?.map(({ key }) => key)).toEqual(['character:1']);
   } finally {
     await cache.close();
     client.disconnect();

@@ -107,7 +107,7 @@ async function propagation(url: string, count: number): Promise<void> {
   if (tierB.size !== count) throw new Error(`B holds ${tierB.size} copies, expected ${count}`);
   const latencies: number[] = [];
   for (const [i, key] of keys.entries()) {
-    const full = b.namespace + key;
+    const full = b.namespacePrefix + key;
     const dropped = new Promise<void>((resolve) => {
       // The tier's own listener runs first (it subscribed first): when this one runs, the copy is gone.
       const off = bus.on('message', () => {

@@ -234,7 +234,7 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
   offs.push(cache.on('degraded', () => void (degradedSince = Date.now())));
   offs.push(cache.on('recovered', () => void (degradedSince = null)));
   const breakerLayer = storeLayers(cache.store).find((layer) => typeof (layer as { degraded?: unknown }).degraded === 'boolean') as { degraded: boolean } | undefined;
-  const strip = (key: string): string => (key.startsWith(cache.namespace) ? key.slice(cache.namespace.length) : key);
+  const strip = (key: string): string => (key.startsWith(cache.namespacePrefix) ? key.slice(cache.namespacePrefix.length) : key);
 
   // The URL an entry answers, read from the entry (keys are hashes). A key's URL does not change
   // (the key is derived from it), so answers are remembered, in a bounded map.
@@ -265,7 +265,7 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
   // asked on purpose, lists afresh.
   const listed = (fresh = false): Promise<ListedEntry[] | undefined> => {
     if (fresh || inventory === undefined || Date.now() - inventory.at >= inventoryMs) {
-      inventory = { at: Date.now(), entries: listEntries(cache.store, cache.namespace, scanLimit).catch(() => undefined) };
+      inventory = { at: Date.now(), entries: listEntries(cache.store, cache.namespacePrefix, scanLimit).catch(() => undefined) };
     }
     return inventory.entries;
   };
@@ -275,7 +275,7 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
     const top = [...entries]
       .sort((a, b) => b.bytes - a.bytes)
       .slice(0, 10)
-      .map((entry) => ({ ...entry, endpoint: endpointOfKey(entry.key), hits: hot.hitsOf(cache.namespace + entry.key) }));
+      .map((entry) => ({ ...entry, endpoint: endpointOfKey(entry.key), hits: hot.hitsOf(cache.namespacePrefix + entry.key) }));
     return withUrl(top);
   };
   const data = async (): Promise<DashboardData> => ({

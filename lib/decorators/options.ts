@@ -1,6 +1,7 @@
 import { Cache } from '../engine/cache';
 import { InvalidOptionError } from '../errors';
 import { type Ttl, TTL_PROFILES, isSelfContainedTtl, resolveTtl } from '../ttl';
+import { declareScope } from '../engine/routes';
 import { optionNames, plainObject, rejectUnknownOptions } from '../validate';
 
 // Decorator options live next to the decorators (not in lib/options.ts) because they are
@@ -160,6 +161,8 @@ export function validateCacheableOptions(options: CacheableOptions): void {
   }
   if (options.key !== undefined && typeof options.key !== 'function') nonEmptyString('key', options.key);
   if (options.scope !== undefined) nonEmptyString('scope', options.scope);
+  // A scope invalidation before the first call reaches nothing, yet is not a mistake.
+  declareScope(options.scope ?? (typeof options.key === 'string' ? options.key.split(':', 1)[0] : undefined));
   checkTtl(options.ttl, options.cache);
   functionOr('tags', options.tags, isStringList, 'an array of non-empty strings');
   if (options.condition !== undefined && typeof options.condition !== 'function') {

@@ -1,17 +1,18 @@
-import { StoreClosedError } from '../errors';
+import { InvalidOptionError, StoreClosedError } from '../errors';
 import { normaliseNamespace } from '../keys';
 import { StatsCollector, type StatsSnapshot } from '../metrics/stats';
 import { lookupsTraced } from '../metrics/tracing';
 import type { Entry } from '../serializer';
 import { type MarkedValue, READ_LATER, type Store, canReadNow } from '../stores/store';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
-import { resolveTags } from '../validate';
+import { optionNames, optionalString, plainObject, rejectUnknownOptions, resolveTags } from '../validate';
 import { Entries, type Lookup } from './entries';
-import type { TypedEmitter } from './events';
+import { TypedEmitter } from './events';
 import { type CacheEventName, type CacheEvents, type CacheListener } from './events';
 import { type EntryWrite, FillProtocol, type FillResult, type FillSpec } from './fill';
 import { type InvalidateOptions, type InvalidationResult, type InvalidationTargets, Invalidator } from './invalidate';
 import { type ResolvedCacheOptions, type SetOptions, graceOf } from './options';
+import { RouteRecords, unreachedMessage } from './routes';
 import { type WarmResult, type WarmTask, runTasks } from './tasks';
 import { type WrapHost, type WrapOptions, wrapValue } from './wrap';
 
@@ -53,8 +54,11 @@ export interface CacheStats extends StatsSnapshot {
 export class Cache {
   /** The store entries live in. */
   readonly store: Store;
-  /** The normalised namespace (`''` or ending with `:`). */
-  readonly namespace: string;
+  /**
+   * The normalised namespace every key and tag of this cache starts with (`''` or ending with
+   * `:`). (It was called `namespace` before {@link Cache.namespace} made child caches.)
+   */
+  readonly namespacePrefix: string;
   /** The TTL profiles in force (built-ins merged with `ttlProfiles`). */
   readonly profiles: TtlProfiles;
   /** The TTL used where none is given, in seconds. */
@@ -76,28 +80,44 @@ export class Cache {
   private internalErrorListeners = 0;
   private warnedUnheardError = false;
   private closed = false;
+  /** Whether this cache caches at all (see `CacheOptions.enabled`). */
+  readonly enabled: boolean;
+  /**
+   * The routes and key prefixes seen through this cache, so a scope invalidation that reaches
+   * nothing can say why.
+   * @internal
+   */
+  readonly routes = new RouteRecords();
+  /** Fills, loads and writes in flight: `close()` waits for them (bounded). */
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly options: CacheConstruction;
+  /** Set on a child made by {@link Cache.namespace}: the store belongs to the parent. */
+  private readonly sharesStore: boolean;
 
   /**
    * @internal Use {@link createCache}, the composition root: it builds the store stack (breaker,
    * fallback) and hands the engine the composed store and the emitter the stack reports to.
    */
-  constructor(store: Store, events: TypedEmitter, options: Pick<ResolvedCacheOptions, 'namespace' | 'profiles' | 'defaultTtlSeconds' | 'lock'>) {
+  constructor(store: Store, events: TypedEmitter, options: CacheConstruction, sharesStore = false) {
     this.store = store;
+    this.options = options;
+    this.sharesStore = sharesStore;
+    this.enabled = options.enabled ?? true;
     this.events = events;
-    this.namespace = normaliseNamespace(options.namespace);
+    this.namespacePrefix = normaliseNamespace(options.namespace);
     const reportError = (error: unknown, operation: string, key: string | undefined): void => this.reportError(error, operation, key);
-    this.invalidator = new Invalidator({ store, namespace: this.namespace, emitDelete: (payload) => this.events.emit('delete', payload), reportError });
-    this.entries = new Entries({ store, namespace: this.namespace, invalidator: this.invalidator, emitSet: (key, ttl) => this.events.emit('set', { key, ttl }), reportError });
+    this.invalidator = new Invalidator({ store, namespace: this.namespacePrefix, emitDelete: (payload) => this.events.emit('delete', payload), reportError });
+    this.entries = new Entries({ store, namespace: this.namespacePrefix, invalidator: this.invalidator, emitSet: (key, ttl) => this.events.emit('set', { key, ttl }), reportError });
     const host = {
       store,
-      namespace: this.namespace,
+      namespace: this.namespacePrefix,
       invalidations: this.invalidator.log,
-      write: (write: EntryWrite, generation: number) => this.entries.write(write.key, write.entry, write.ttlSeconds, write.tags, generation, write.graceMs),
+      write: (write: EntryWrite, generation: number) => this.track(this.entries.write(write.key, write.entry, write.ttlSeconds, write.tags, generation, write.graceMs)),
       reportError,
     };
     this.fills = new FillProtocol(host, options.lock, (key, endpoint, durationMs, stored) => this.events.emit('fill', { key, endpoint, durationMs, stored }));
     this.wrapHost = {
-      namespace: this.namespace,
+      namespace: this.namespacePrefix,
       fills: this.fills,
       entries: this.entries,
       events: this.events,
@@ -108,7 +128,7 @@ export class Cache {
     this.profiles = options.profiles;
     this.defaultTtlSeconds = options.defaultTtlSeconds;
     // Statistics are one more listener, not counters sprinkled through the code.
-    this.statsCollector = new StatsCollector({ namespace: this.namespace });
+    this.statsCollector = new StatsCollector({ namespace: this.namespacePrefix });
     this.statsCollector.attach(this.events);
     this.events.on('error', ({ operation, key }) => {
       if (operation === 'set') this.writeErrors++;
@@ -137,7 +157,8 @@ export class Cache {
 
   /** The value stored under `key`, or `undefined` on a miss. */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const fullKey = this.namespace + key;
+    if (!this.enabled) return undefined;
+    const fullKey = this.namespacePrefix + key;
     const found = await this.entries.read(fullKey, 0);
     if (found?.entry.kind !== 'value') {
       this.events.emit('miss', { key: fullKey });
@@ -153,7 +174,10 @@ export class Cache {
    * says an invalidation overtook the value.
    */
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
-    return this.setEntry(key, { kind: 'value', value }, options);
+    checkOptions('Cache.set', options, SET_OPTION_NAMES);
+    if (!this.enabled) return false;
+    this.routes.noteKey(key);
+    return this.track(this.setEntry(key, { kind: 'value', value }, options));
   }
 
   /**
@@ -165,7 +189,7 @@ export class Cache {
     const ttl = this.resolveTtl(options.ttl);
     const tags = this.fullTags(options.tags);
     const now = Date.now();
-    return (await this.entries.write(this.namespace + key, { ...entry, createdAt: now, expiresAt: now + ttl * 1000 } as Entry, ttl, tags, options.generation, graceOf(options))) === 'stored';
+    return (await this.entries.write(this.namespacePrefix + key, { ...entry, createdAt: now, expiresAt: now + ttl * 1000 } as Entry, ttl, tags, options.generation, graceOf(options))) === 'stored';
   }
 
   /**
@@ -199,6 +223,7 @@ export class Cache {
    * ```
    */
   async delete(key: string, options: InvalidateOptions = {}): Promise<boolean> {
+    checkOptions('Cache.delete', options, INVALIDATE_OPTION_NAMES);
     return (await this.invalidator.key(key, options)).removed > 0;
   }
 
@@ -223,7 +248,14 @@ export class Cache {
    * ```
    */
   wrap<T>(key: string, loader: () => T | Promise<T>, options: WrapOptions<T> = {}): Promise<T> {
-    return wrapValue(this.wrapHost, key, loader, options);
+    try {
+      checkOptions('Cache.wrap', options, WRAP_OPTION_NAMES);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.enabled) return Promise.resolve().then(loader);
+    this.routes.noteKey(key);
+    return this.track(wrapValue(this.wrapHost, key, loader, options));
   }
 
   /**
@@ -253,7 +285,7 @@ export class Cache {
    * @internal
    */
   peek(key: string, graceMs = 0): Promise<Lookup | undefined> {
-    return this.entries.read(this.namespace + key, graceMs);
+    return this.entries.read(this.namespacePrefix + key, graceMs);
   }
 
   /**
@@ -265,7 +297,7 @@ export class Cache {
   peekNow(key: string, graceMs = 0): Lookup | undefined | typeof READ_LATER {
     const store = this.store;
     if (!canReadNow(store) || lookupsTraced()) return READ_LATER;
-    const fullKey = this.namespace + key;
+    const fullKey = this.namespacePrefix + key;
     let marked: MarkedValue | undefined | typeof READ_LATER;
     try {
       marked = store.readNow(fullKey);
@@ -283,9 +315,9 @@ export class Cache {
    * @internal
    */
   fill<V>(spec: FillSpec<V>): Promise<FillResult<V>> {
-    const ns = this.namespace;
-    if (ns === '') return this.fills.run(spec);
-    return this.fills.run({
+    const ns = this.namespacePrefix;
+    if (ns === '') return this.track(this.fills.run(spec));
+    return this.track(this.fills.run({
       ...spec,
       key: ns + spec.key,
       tags: this.fullTags(spec.tags),
@@ -294,7 +326,7 @@ export class Cache {
         if (loaded.kind !== 'value' || loaded.writes === undefined) return loaded;
         return { ...loaded, writes: loaded.writes.map((write) => ({ ...write, key: ns + write.key, tags: this.fullTags(write.tags) })) };
       },
-    });
+    }));
   }
 
   /**
@@ -305,7 +337,7 @@ export class Cache {
   report<E extends 'hit' | 'miss' | 'stale' | 'uncacheable' | 'bypass' | 'limited' | 'not-modified'>(event: E, payload: CacheEvents[E]): void {
     const key = (payload as { key?: string }).key;
     // The hit path reports too: no copy of the payload unless a namespace must be added.
-    this.events.emit(event, (key === undefined || this.namespace === '' ? payload : { ...payload, key: this.namespace + key }) as CacheEvents[E]);
+    this.events.emit(event, (key === undefined || this.namespacePrefix === '' ? payload : { ...payload, key: this.namespacePrefix + key }) as CacheEvents[E]);
   }
 
 
@@ -320,6 +352,7 @@ export class Cache {
    * ```
    */
   async invalidatePattern(pattern: string, options: InvalidateOptions = {}): Promise<number> {
+    checkOptions('Cache.invalidatePattern', options, INVALIDATE_OPTION_NAMES);
     return (await this.invalidator.pattern(pattern, options)).removed;
   }
 
@@ -336,6 +369,7 @@ export class Cache {
    * ```
    */
   async invalidateTags(tags: readonly string[], options: InvalidateOptions = {}): Promise<number> {
+    checkOptions('Cache.invalidateTags', options, INVALIDATE_OPTION_NAMES);
     return (await this.invalidator.tags(tags, options)).removed;
   }
 
@@ -356,7 +390,10 @@ export class Cache {
    * ```
    */
   async invalidateScope(scope: string, id?: string | number, options: InvalidateOptions = {}): Promise<number> {
-    return (await this.invalidator.scope(scope, id, options)).removed;
+    checkOptions('Cache.invalidateScope', options, INVALIDATE_OPTION_NAMES);
+    const result = await this.invalidator.scope(scope, id, options);
+    this.checkReached([scope], result);
+    return result.removed;
   }
 
   /**
@@ -370,8 +407,12 @@ export class Cache {
    * const { removed, pending } = await cache.invalidate({ scopes: [['character', id]], tags: ['leaderboard'] });
    * ```
    */
-  invalidate(targets: InvalidationTargets, options: InvalidateOptions = {}): Promise<InvalidationResult> {
-    return this.invalidator.targets(targets, options);
+  async invalidate(targets: InvalidationTargets, options: InvalidateOptions = {}): Promise<InvalidationResult> {
+    checkOptions('Cache.invalidate', options, INVALIDATE_OPTION_NAMES);
+    const result = await this.invalidator.targets(targets, options);
+    const scopes = targets.scopes?.map((scope) => (typeof scope === 'string' ? scope : scope[0]));
+    if (scopes !== undefined) this.checkReached(scopes, result);
+    return result;
   }
 
   /**
@@ -388,11 +429,158 @@ export class Cache {
     return { ...this.statsCollector.snapshot(), writeErrors: this.writeErrors };
   }
 
-  /** Closes the store. Later reads are misses; later invalidations reject. */
+  /**
+   * Waits (at most {@link CLOSE_WAIT_MS}) for the fills and writes in flight, among them the
+   * writes and lock releases of answers already sent, then closes the store (a child made by
+   * {@link Cache.namespace} leaves the shared store open). Later reads are misses; later
+   * invalidations reject.
+   *
+   * @example
+   * ```ts
+   * server.close();
+   * await cache.close(); // the last miss's entry is written and its lock released first
+   * ```
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.store.close();
+    await this.settled();
+    if (!this.sharesStore) await this.store.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Everyday switches: presence, remaining lifetime, batches, child caches.
+
+  /**
+   * Whether a fresh value is stored under `key` (no `hit`/`miss` event: it is not a read).
+   *
+   * @example
+   * ```ts
+   * if (!(await cache.has('platform:status'))) await cache.set('platform:status', await loadStatus());
+   * ```
+   */
+  async has(key: string): Promise<boolean> {
+    if (!this.enabled) return false;
+    const found = await this.entries.read(this.namespacePrefix + key, 0);
+    return found !== undefined && !found.stale;
+  }
+
+  /**
+   * The remaining fresh lifetime of `key`, in seconds (fractions included), or `undefined` when
+   * nothing fresh is stored under it.
+   *
+   * @example
+   * ```ts
+   * await cache.set('session:1', session, { ttl: 600 });
+   * await cache.ttl('session:1'); // about 600
+   * ```
+   */
+  async ttl(key: string): Promise<number | undefined> {
+    if (!this.enabled) return undefined;
+    const found = await this.entries.read(this.namespacePrefix + key, 0);
+    if (found === undefined || found.stale) return undefined;
+    return Math.max(0, found.entry.expiresAt - Date.now()) / 1000;
+  }
+
+  /**
+   * The values of several keys at once, in the order given (`undefined` for each miss).
+   *
+   * @example
+   * ```ts
+   * const [ada, bob] = await cache.mget<Character>(['character:1', 'character:2']);
+   * ```
+   */
+  async mget<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    if (!Array.isArray(keys)) throw new InvalidOptionError('keys', `expected an array of keys, got ${typeof keys}`);
+    return Promise.all(keys.map((key) => this.get<T>(key)));
+  }
+
+  /**
+   * Stores several values at once, each with its own `ttl` and `tags` (as {@link Cache.set}).
+   * Resolves `true` when every one was stored.
+   *
+   * @example
+   * ```ts
+   * await cache.mset([
+   *   { key: 'character:1', value: ada, ttl: 'character' },
+   *   { key: 'character:2', value: bob },
+   * ]);
+   * ```
+   */
+  async mset(entries: readonly CacheSetEntry[]): Promise<boolean> {
+    if (!Array.isArray(entries)) throw new InvalidOptionError('entries', `expected an array of { key, value, ttl?, tags? }, got ${typeof entries}`);
+    entries.forEach((entry, index) => {
+      plainObject(`entries[${index}]`, entry);
+      rejectUnknownOptions('Cache.mset entry', entry, MSET_ENTRY_NAMES, `entries[${index}].`);
+    });
+    const stored = await Promise.all(entries.map(({ key, value, ttl, tags }) => this.set(key, value, { ttl, tags })));
+    return stored.every(Boolean);
+  }
+
+  /**
+   * A child cache whose keys, tags and `clear()` live under `{namespace}{name}:`, sharing this
+   * cache's store, profiles and switches. It has its own events and `stats()`; failures the
+   * store stack absorbs (breaker, fallback) are reported on this (the parent) cache. Its
+   * `close()` waits for its own work and leaves the shared store open.
+   *
+   * @example
+   * ```ts
+   * const users = cache.namespace('users');
+   * await users.set('1', ada);   // key users:1
+   * await users.clear();         // only users:*
+   * ```
+   */
+  namespace(name: string): Cache {
+    const checked = optionalString('name', name);
+    if (checked === undefined) throw new InvalidOptionError('name', 'expected a non-empty namespace name');
+    return new Cache(this.store, new TypedEmitter(), { ...this.options, namespace: this.namespacePrefix + checked }, true);
+  }
+
+  /**
+   * Records a route answering through this cache, for the `warning` of a scope invalidation
+   * that reached nothing.
+   * @internal
+   */
+  noteRoute(endpoint: string, scope: string | undefined, debug: boolean): void {
+    this.routes.noteRoute(endpoint, scope, debug);
+  }
+
+  /** Emits `warning` (once per scope) for scopes an invalidation could not have reached. */
+  private checkReached(scopes: readonly string[], result: InvalidationResult): void {
+    if (result.removed > 0 || result.pending) return;
+    for (const scope of scopes) {
+      if (this.routes.uses(scope) || !this.routes.firstWarning(scope)) continue;
+      const routes = this.routes.known();
+      const message = unreachedMessage(scope, routes);
+      this.events.emit('warning', { code: 'scope-unreached', message, scope, routes });
+      if (this.routes.debug || debugFromEnvironment()) console.warn(`express-cache-kit: ${message}`);
+    }
+  }
+
+  /** Remembers `work` until it settles, so `close()` can wait for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.pending.add(work);
+    const done = (): void => {
+      this.pending.delete(work);
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  /** Resolves when the work in flight settled, or after {@link CLOSE_WAIT_MS}. */
+  private async settled(): Promise<void> {
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      timer.unref();
+    });
+    // Work started while waiting (a write after a fill) is waited for too.
+    const drain = async (): Promise<void> => {
+      while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    };
+    await Promise.race([drain(), timeout]);
+    clearTimeout(timer);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -432,5 +620,70 @@ export class Cache {
 }
 
 export type { CacheEvents };
+
+/**
+ * The longest `Cache.close()` waits for fills and writes in flight, in ms: a store that neither
+ * answers nor fails cannot hold a shutdown longer.
+ *
+ * @example
+ * ```ts
+ * const shutdownBudgetMs = CLOSE_WAIT_MS + 1_000; // close() plus the rest of the shutdown
+ * ```
+ */
+export const CLOSE_WAIT_MS = 2_000;
+
+/**
+ * One entry of {@link Cache.mset}.
+ *
+ * @example
+ * ```ts
+ * const entry: CacheSetEntry = { key: 'character:1', value: { name: 'Ada' }, ttl: 'character' };
+ * ```
+ */
+export interface CacheSetEntry {
+  key: string;
+  value: unknown;
+  /** Seconds, a duration string or a profile name; defaults to the cache's `defaultTtl`. */
+  ttl?: Ttl;
+  /** Tags for the entry (see {@link SetOptions.tags}). */
+  tags?: readonly string[];
+}
+
+/** What the engine is built from (see `createCache`). @internal */
+export type CacheConstruction = Pick<ResolvedCacheOptions, 'namespace' | 'profiles' | 'defaultTtlSeconds' | 'lock'> & { enabled?: boolean };
+
+// The option names of each call taking options: the compiler keeps each equal to its interface.
+const SET_OPTION_NAMES = optionNames<SetOptions>({ ttl: true, tags: true, generation: true, graceMs: true });
+const WRAP_OPTION_NAMES = optionNames<WrapOptions>({
+  ttl: true,
+  cacheNull: true,
+  condition: true,
+  tags: true,
+  refreshAhead: true,
+  staleWhileRevalidate: true,
+  staleIfError: true,
+  limiter: true,
+});
+const INVALIDATE_OPTION_NAMES = optionNames<InvalidateOptions>({ soft: true, strict: true });
+const MSET_ENTRY_NAMES = optionNames<CacheSetEntry>({ key: true, value: true, ttl: true, tags: true });
+
+/**
+ * Throws unless `options` is an options object with known names. A number gets its own
+ * message: it is a positional TTL in the habit of other caches, silently ignored otherwise.
+ */
+function checkOptions(owner: string, options: unknown, known: readonly string[]): void {
+  if (typeof options === 'number' || typeof options === 'string') {
+    const ttl = typeof options === 'number' ? String(options) : JSON.stringify(options);
+    throw new InvalidOptionError('options', `${owner} takes an options object, not a bare ${typeof options}: write { ttl: ${ttl} } (a TTL in seconds, a duration string or a profile name)`);
+  }
+  plainObject(`${owner} options`, options);
+  rejectUnknownOptions(owner, options as object, known);
+}
+
+/** The `debug` default of the middleware, which also logs unreached scopes. */
+function debugFromEnvironment(): boolean {
+  const value = process.env.EXPRESS_CACHE_KIT_DEBUG;
+  return value === '1' || value === 'true';
+}
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -23,7 +23,10 @@ export type BypassReason =
   | 'too-many-params'
   | 'vary-by-threw'
   | 'refresh-requested'
-  | 'misconfigured';
+  | 'misconfigured'
+  | 'disabled'
+  | 'skipped'
+  | 'key-threw';
 
 /** Why a stale entry was served. */
 export type StaleReason = 'revalidate' | 'error' | 'rate-limited';
@@ -67,6 +70,39 @@ export interface CacheEvents {
   degraded: { store: string; error: Error };
   /** The store answered again after being degraded; invalidations issued meanwhile were applied to it. */
   recovered: { store: string; downtimeMs: number };
+  /**
+   * Something that works but is probably not what was meant. `scope-unreached`: a scope
+   * invalidation removed nothing while no route (nor decorator, nor key written through this
+   * cache) uses that scope; emitted once per scope, naming the routes that do exist
+   * (`routes`) and the option that would connect them (`keyPrefix` or `scope`).
+   */
+  warning: { code: WarningCode; message: string; scope?: string; routes: readonly KnownRoute[] };
+}
+
+/**
+ * What a {@link CacheEvents.warning} is about.
+ *
+ * @example
+ * ```ts
+ * cache.on('warning', ({ code, message }) => { if (code === 'scope-unreached') logger.warn(message); });
+ * ```
+ */
+export type WarningCode = 'scope-unreached';
+
+/**
+ * A route that cached answers through this cache (or declared a scope), as the `warning` of an
+ * invalidation that reached nothing names it.
+ *
+ * @example
+ * ```ts
+ * const route: KnownRoute = { endpoint: 'characters', scope: 'characters' };
+ * ```
+ */
+export interface KnownRoute {
+  /** The endpoint its answers are keyed and counted under (`keyPrefix`, else the route path). */
+  endpoint: string;
+  /** The scope its answers are tagged with, when it has one. */
+  scope?: string;
 }
 
 /** The name of a cache event. */

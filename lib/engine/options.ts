@@ -14,7 +14,7 @@ import {
   nonNegativeDurationSeconds,
   resolveTtl,
 } from '../ttl';
-import { nonNegativeInteger, optionNames, optionalString, plainObject, positiveIntegers, rejectUnknownOptions } from '../validate';
+import { nonNegativeInteger, optionNames, optionalBoolean, optionalString, plainObject, positiveIntegers, rejectUnknownOptions } from '../validate';
 
 
 /** Options of {@link createCache}. */
@@ -82,6 +82,16 @@ export interface CacheOptions {
    * @default on when `l1` is set and the store is a `RedisStore`
    */
   bus?: BusOptions | false;
+
+  // Everyday switches
+
+  /**
+   * `false` turns the cache into a pass-through, for tests and development: `get` misses, `set`
+   * stores nothing, `wrap` calls its loader every time, and `cacheResponse` answers every request
+   * from its handler with `X-Cache: BYPASS`. Invalidations still run.
+   * @default true, or false when the environment variable `EXPRESS_CACHE_KIT_ENABLED` is `false` or `0`
+   */
+  enabled?: boolean;
 }
 
 /** Options of the cross-process fill lock ({@link CacheOptions.lock}). */
@@ -121,6 +131,17 @@ export interface ResolvedCacheOptions {
   lock: Required<LockOptions> | false;
   l1: Required<L1Options> | undefined;
   bus: ResolvedBusOptions | false | undefined;
+  enabled: boolean;
+}
+
+/**
+ * The `enabled` default of `createCache` and `cacheResponse`: the environment variable
+ * `EXPRESS_CACHE_KIT_ENABLED` (`false` or `0` turns caching off).
+ * @internal
+ */
+export function enabledFromEnvironment(): boolean {
+  const value = process.env.EXPRESS_CACHE_KIT_ENABLED?.trim().toLowerCase();
+  return value !== 'false' && value !== '0';
 }
 
 // The one list of option names per resolver: the compiler keeps each equal to its interface,
@@ -136,6 +157,7 @@ const CACHE_OPTION_NAMES = optionNames<CacheOptions>({
   l1: true,
   bus: true,
   fallbackMode: true,
+  enabled: true,
 });
 const BREAKER_OPTION_NAMES = optionNames<BreakerOptions>({ failureThreshold: true, coolDownMs: true, probeIntervalMs: true, journalLimit: true });
 const LOCK_OPTION_NAMES = optionNames<LockOptions>({ ttlMs: true, waitMs: true, pollMs: true });
@@ -182,6 +204,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     lock: lock === false ? false : positiveIntegers('lock', lock, DEFAULT_LOCK_OPTIONS),
     l1: l1 === undefined ? undefined : resolveL1Options(l1),
     bus: bus === undefined || bus === false ? bus : resolveBusOptions(bus),
+    enabled: optionalBoolean('enabled', options.enabled, enabledFromEnvironment()),
   };
 }
 

@@ -13,7 +13,7 @@ import { acceptsCoding, isEncoded } from './vary';
 const gunzip = promisify(zlib.gunzip);
 
 /** What `X-Cache` says of an answer from the store. */
-export type CacheStatus = 'HIT' | 'STALE' | 'MISS';
+export type CacheStatus = 'HIT' | 'STALE' | 'MISS' | 'UNCACHEABLE';
 
 /** A response's own `end`, when a wrapper around it must be bypassed. */
 export type End = (this: Response, chunk?: unknown) => Response;

@@ -11,6 +11,8 @@ import { REVALIDATION_KEEP_MS, runHandler } from './load';
 import { type Answer, type Located, answerOf, findFresh, locate, locateNow, variantKey } from './lookup';
 import { type CacheResponseOptions, type RouteMiddleware, asRouteMiddleware, resolveCacheResponseOptions } from './options';
 import { EndpointLabels } from './endpoint-label';
+import { declareScope } from '../engine/routes';
+import { boundKey } from '../keys';
 import { requestKeyer } from './request-key';
 import { isCacheableMethod, requestsRevalidation } from './rules';
 import { coverRoute, invalidateOnSuccess, isUnsafeMethod } from './unsafe';
@@ -19,6 +21,14 @@ import { varyDigest } from './vary';
 // The middleware wires the stages (request -> lookup and answer -> fill and store -> writes);
 // each lives in its own module: request-key.ts, lookup.ts, answer.ts, load.ts, storability.ts,
 // unsafe.ts. It decides no HTTP rule itself.
+
+/** `own` tags plus `api:{baseUrl + route path}` when a route answered. */
+function withRouteTag(req: Request, own: readonly string[] | undefined): readonly string[] {
+  const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof routePath !== 'string') return own ?? [];
+  const tag = `api:${req.baseUrl}${routePath}`;
+  return own === undefined ? [tag] : [...own, tag];
+}
 
 function endpointOf(req: Request): string {
   const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
@@ -89,6 +99,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   // revalidate them. Which of them may be served stale is the fill protocol's decision.
   const lookupGraceMs = Math.max(freshness.graceMs, REVALIDATION_KEEP_MS);
   const labels = new EndpointLabels(opts.keyPrefix);
+  declareScope(opts.scoping.scope);
+  // Mounted with app.use, the key's endpoint is the raw path (no route is matched yet); the
+  // stored answer is also tagged `api:{route}`, the route known once the handler ran, so
+  // invalidateApiCache('/characters/:id') reaches it.
+  const globalOpts = opts.keyPrefix !== undefined ? opts : { ...opts, tags: (req: Request): readonly string[] => withRouteTag(req, opts.tags?.(req)) };
 
   /** The key of this request's URL (and `varyBy` values). */
   const baseKeyFor = (req: Request, key: string): string => {
@@ -104,12 +119,54 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     if (opts.debug && !res.headersSent) res.setHeader('X-Cache-Reason', reason);
   };
 
-  const bypassReason = (req: Request): BypassReason | undefined => {
+  const bypassReason = (req: Request, res: Response, cache: Cache): BypassReason | undefined => {
     if (!isCacheableMethod(req.method)) return 'method';
+    if (!opts.enabled || !cache.enabled) return 'disabled';
+    if (opts.skip !== undefined && skips(req, res)) return 'skipped';
     if (opts.shareAuthenticated) return undefined;
     if (req.headers.authorization !== undefined && !opts.varyCoversAuthorization) return 'authorization';
-    if (req.headers.cookie !== undefined && !opts.varyCoversCookie) return 'cookie';
+    if (req.headers.cookie !== undefined && !opts.varyCoversCookie && !onlyIgnoredCookies(req.headers.cookie)) return 'cookie';
     return undefined;
+  };
+
+  const skips = (req: Request, res: Response): boolean => {
+    try {
+      return opts.skip?.(req, res) === true;
+    } catch {
+      return true;
+    }
+  };
+
+  /** Whether every cookie of the request is one `ignoreCookies` names (analytics cookies). */
+  const onlyIgnoredCookies = (header: string): boolean => {
+    const ignored = opts.ignoreCookie;
+    if (ignored === undefined) return false;
+    for (const pair of header.split(';')) {
+      const eq = pair.indexOf('=');
+      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+      if (name !== '' && !ignored(name)) return false;
+    }
+    return true;
+  };
+
+  /** The key from the `key` option: `api:{endpoint}:{key(req)}`, or a bypass when it fails. */
+  const customKeyOf = (req: Request, endpoint: string, custom: (req: Request) => string): { key: string } | { bypass: 'key-threw' } => {
+    try {
+      const own = custom(req);
+      if (typeof own !== 'string' || own === '') return { bypass: 'key-threw' };
+      return { key: boundKey(`api:${endpoint}:${own}`, opts.maxKeyLength) };
+    } catch {
+      return { bypass: 'key-threw' };
+    }
+  };
+
+  /**
+   * An answer the cache will not store says so before its headers leave, rather than MISS.
+   * Only over the MISS the loader set: a stale answer standing in for an origin error says STALE.
+   */
+  const uncacheable = (res: Response, reason: UncacheableReason): void => {
+    if (!res.headersSent && res.getHeader('X-Cache') === 'MISS') res.setHeader('X-Cache', 'UNCACHEABLE');
+    explain(res, reason);
   };
 
   const answer = (req: Request, res: Response, entry: Answer['entry'], status: CacheStatus): ReturnType<typeof answerFrom> => answerFrom(req, res, entry, status, opts.cacheControl);
@@ -119,6 +176,8 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     const { key, found } = where;
     const noted: { reason: UncacheableReason | undefined } = { reason: undefined };
     const staleAnswer = found?.stale ? answerOf(found.entry, where.vary, req, true) : undefined;
+    // No route yet means a global mount: its handler has not been matched.
+    const handlerOpts = req.route === undefined ? globalOpts : opts;
     const result = await cache.fill<Answer>({
       key,
       // Read when the fill is reported, after the handler ran: the route that answered, not the raw path.
@@ -132,11 +191,12 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       // The re-check after taking the lock: in this tick when the store can answer in it.
       find: () => findFresh(cache, baseKey, req),
       load: (context) =>
-        runHandler({ opts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => explain(res, reason) }),
+        runHandler({ opts: handlerOpts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => uncacheable(res, reason) }),
       accepts: (shared) => deliverable(shared.entry, req) && (shared.vary.length === 0 || varyDigest(shared.vary, req.headers) === shared.variant),
     });
     switch (result.kind) {
       case 'loaded':
+        cache.noteRoute(labels.of(req, endpoint), opts.scoping.scope, opts.debug);
         if (noted.reason === undefined) cache.report('miss', { key, endpoint: labels.of(req, endpoint) });
         else cache.report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: noted.reason });
         return;
@@ -146,7 +206,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       case 'shared': {
         const { entry, storable } = result.value;
         if (!storable) explain(res, 'status');
-        const sent = await answer(req, res, entry, storable ? 'HIT' : 'MISS');
+        const sent = await answer(req, res, entry, storable ? 'HIT' : 'UNCACHEABLE');
         if (sent !== false) {
           if (!storable) cache.report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: 'status' });
           else cache.report(sent === 'not-modified' ? 'not-modified' : 'hit', { key, endpoint: labels.of(req, endpoint) });
@@ -200,7 +260,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       next();
       return;
     }
-    const bypass = bypassReason(req);
+    const bypass = bypassReason(req, res, cache);
     // A cached GET on `app.route(path)` covers the route's writes (see coverRoute); the hit
     // path only compares with the last route seen.
     if (opts.invalidateOnUnsafe && req.route !== lastRoute && req.route !== undefined && bypass !== 'method') {
@@ -215,7 +275,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       next();
       return;
     }
-    const keyed = keyOf(req, endpoint);
+    const keyed = opts.key === undefined ? keyOf(req, endpoint) : customKeyOf(req, endpoint, opts.key);
     if ('bypass' in keyed) {
       res.setHeader('X-Cache', 'BYPASS');
       explain(res, keyed.bypass);

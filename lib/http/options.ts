@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Cache } from '../engine/cache';
-import { type FreshnessOptions, type ResolvedFreshness, resolveFreshness } from '../engine/options';
+import { type FreshnessOptions, type ResolvedFreshness, enabledFromEnvironment, resolveFreshness } from '../engine/options';
 import { InvalidOptionError } from '../errors';
 import type { InvalidationTargets } from '../invalidation';
 import { queryNameMatcher } from '../keys';
@@ -204,7 +204,52 @@ export interface CacheResponseOptions extends FreshnessOptions {
    * @default false, or true when the environment variable `EXPRESS_CACHE_KIT_DEBUG` is `1` or `true`
    */
   debug?: boolean;
+
+  // Everyday switches
+
+  /**
+   * Return `true` to let this request pass through uncached (`X-Cache: BYPASS`, a `bypass`
+   * event with reason `skipped`): e.g. `(req) => req.query.preview !== undefined`. Called before
+   * the lookup, for GET and HEAD requests only; a throwing function skips too.
+   * @default none (every request is looked up)
+   */
+  skip?: (req: Request, res: Response) => boolean;
+  /**
+   * The key of a request, replacing the URL hash: answers are stored under
+   * `api:{endpoint}:{key(req)}`, so requests the function maps to one string share one answer
+   * (Vary variants and `varyBy` still apply on top). Return a non-empty string; a throwing
+   * function, or another result, passes the request through uncached (`X-Cache: BYPASS`,
+   * reason `key-threw`).
+   * @default the scheme, host, path and normalised query (see `keyByHost`, `ignoreQuery`)
+   */
+  key?: (req: Request) => string;
+  /**
+   * `false` turns this middleware into a pass-through (`X-Cache: BYPASS`, reason `disabled`),
+   * for tests and development; so does a cache created with `enabled: false`.
+   * @default true, or false when the environment variable `EXPRESS_CACHE_KIT_ENABLED` is `false` or `0`
+   */
+  enabled?: boolean;
+  /**
+   * Cookie names that do not make a request bypass the cache: when every cookie a request
+   * carries matches one of them, it is served and stored like a request without cookies. For
+   * analytics cookies, which the browser sends and the server never reads. Strings match whole
+   * names, `*` matching any run of characters; RegExps are tested against the name. `[]` makes
+   * any cookie bypass.
+   * @default {@link DEFAULT_IGNORED_COOKIES} (`_ga`, `_ga_*`, `_gid`, `_gat*`, `_gcl_*`, `_fbp`, `_fbc`, `_hj*`, `_pk_*`)
+   */
+  ignoreCookies?: readonly QueryNamePattern[];
 }
+
+/**
+ * Analytics cookies that never make a request bypass the cache by default (see
+ * `CacheResponseOptions.ignoreCookies`): Google Analytics and Ads, Meta Pixel, Hotjar, Matomo.
+ *
+ * @example
+ * ```ts
+ * cacheResponse({ ignoreCookies: [...DEFAULT_IGNORED_COOKIES, 'consent'] });
+ * ```
+ */
+export const DEFAULT_IGNORED_COOKIES: readonly string[] = Object.freeze(['_ga', '_ga_*', '_gid', '_gat*', '_gcl_*', '_fbp', '_fbc', '_hj*', '_pk_*']);
 
 /** The `debug` default: the `EXPRESS_CACHE_KIT_DEBUG` environment variable. */
 function debugFromEnvironment(): boolean {
@@ -245,6 +290,11 @@ export interface ResolvedCacheResponseOptions {
   compressStoredBodiesOver: number;
   debug: boolean;
   freshness: ResolvedFreshness;
+  skip: ((req: Request, res: Response) => boolean) | undefined;
+  key: ((req: Request) => string) | undefined;
+  enabled: boolean;
+  /** Whether a cookie name is ignored; undefined when none is. */
+  ignoreCookie: ((name: string) => boolean) | undefined;
 }
 
 /** Defaults of {@link CacheResponseOptions}. */
@@ -310,7 +360,24 @@ const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
   limiter: true,
   scope: true,
   scopeParam: true,
+  skip: true,
+  key: true,
+  enabled: true,
+  ignoreCookies: true,
 });
+
+function optionalFunction<F>(option: string, value: unknown, expected: string): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(option, `expected a function ${expected}`);
+  return value as F | undefined;
+}
+
+function resolveIgnoreCookies(value: unknown): ((name: string) => boolean) | undefined {
+  const patterns = value ?? DEFAULT_IGNORED_COOKIES;
+  if (!Array.isArray(patterns) || patterns.some((p) => !(p instanceof RegExp) && (typeof p !== 'string' || p === ''))) {
+    throw new InvalidOptionError('ignoreCookies', 'expected an array of cookie names, globs like "_ga_*", or RegExps');
+  }
+  return patterns.length === 0 ? undefined : queryNameMatcher(patterns as QueryNamePattern[]);
+}
 
 function resolveScoping(options: CacheResponseOptions, keyPrefix: string | undefined): RouteScoping {
   const { scope, scopeParam } = options;
@@ -381,6 +448,10 @@ export function resolveCacheResponseOptions(
     compressStoredBodiesOver: compressOver,
     debug: optionalBoolean('debug', options.debug, debugFromEnvironment()),
     freshness: resolveFreshness(options),
+    skip: optionalFunction('skip', options.skip, '(req, res) => boolean'),
+    key: optionalFunction('key', options.key, '(req) => string'),
+    enabled: optionalBoolean('enabled', options.enabled, enabledFromEnvironment()),
+    ignoreCookie: resolveIgnoreCookies(options.ignoreCookies),
   };
 }
 

@@ -94,7 +94,7 @@ export async function* scanRedis(
  *
  * @example
  * ```ts
- * const entries = await listEntries(cache.store, cache.namespace, 1000);
+ * const entries = await listEntries(cache.store, cache.namespacePrefix, 1000);
  * ```
  */
 export async function listEntries(store: Store, namespace: string, limit: number): Promise<ListedEntry[] | undefined> {

@@ -215,7 +215,7 @@ export class StatsCollector {
 }
 
 interface StatsSource extends EventSource {
-  readonly namespace?: string;
+  readonly namespacePrefix?: string;
 }
 
 const attached = new WeakMap<object, StatsCollector>();
@@ -239,14 +239,14 @@ export function statsOf(cache: StatsSource): StatsSnapshot {
  * A collector listening to `cache`, created and attached on the first call for that cache, so
  * several views share one set of counters. @internal
  */
-export function collectorOf(cache: EventSource & { readonly namespace?: string }): StatsCollector {
+export function collectorOf(cache: EventSource & { readonly namespacePrefix?: string }): StatsCollector {
   // The engine's own collector when it has one (Cache.stats() delegating to it): one set of
   // counters, counted once per event.
   const own = (cache as { readonly statsCollector?: unknown }).statsCollector;
   if (own instanceof StatsCollector) return own;
   let collector = attached.get(cache);
   if (collector === undefined) {
-    collector = new StatsCollector({ namespace: cache.namespace });
+    collector = new StatsCollector({ namespace: cache.namespacePrefix });
     collector.attach(cache);
     attached.set(cache, collector);
   }
