@@ -392,7 +392,30 @@ export class Cache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const hook of this.closeHooks) hook();
+    this.closeHooks.clear();
     await this.store.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Background refresh (cacheResponse's background revalidation, refreshAhead, refreshRoutes).
+
+  private readonly closeHooks = new Set<() => void>();
+
+  /** Whether {@link Cache.close} was called. @internal */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Runs `hook` when the cache closes (a schedule stops); returns a function that unregisters it. @internal */
+  onClose(hook: () => void): () => void {
+    this.closeHooks.add(hook);
+    return () => this.closeHooks.delete(hook);
+  }
+
+  /** Emits a `refresh` event; `key` without namespace. @internal */
+  reportRefresh(payload: CacheEvents['refresh']): void {
+    this.events.emit('refresh', payload.key === undefined || this.namespace === '' ? payload : { ...payload, key: this.namespace + payload.key });
   }
 
   // -------------------------------------------------------------------------------------------

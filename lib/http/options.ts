@@ -8,6 +8,7 @@ import { isReplayableStatus } from '../serializer';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { optionNames, optionalBoolean, optionalString, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 import { type RouteScoping, type ScopeParam, namesScope } from './scope-tags';
+import { ROUTE_REFRESH_OPTION_NAMES, type ResolvedRouteRefresh, type RouteRefreshOptions, resolveRouteRefresh } from './refresh-options';
 
 
 /**
@@ -58,7 +59,7 @@ export function asRouteMiddleware(middleware: (req: Request, res: Response, next
 export type QueryNamePattern = string | RegExp;
 
 /** Options of {@link cacheResponse}. */
-export interface CacheResponseOptions extends FreshnessOptions {
+export interface CacheResponseOptions extends FreshnessOptions, RouteRefreshOptions {
   /**
    * How long an answer stays fresh: seconds, a duration string (`'5m'`, `'1 hour'`) or a
    * profile name. An answer's own lifetime (`s-maxage`, `max-age`, `Expires`, less its `Age`;
@@ -245,6 +246,8 @@ export interface ResolvedCacheResponseOptions {
   compressStoredBodiesOver: number;
   debug: boolean;
   freshness: ResolvedFreshness;
+  /** Background revalidation and refresh-ahead (refresh-options.ts). */
+  refresh: ResolvedRouteRefresh;
 }
 
 /** Defaults of {@link CacheResponseOptions}. */
@@ -310,6 +313,7 @@ const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
   limiter: true,
   scope: true,
   scopeParam: true,
+  ...ROUTE_REFRESH_OPTION_NAMES,
 });
 
 function resolveScoping(options: CacheResponseOptions, keyPrefix: string | undefined): RouteScoping {
@@ -381,6 +385,7 @@ export function resolveCacheResponseOptions(
     compressStoredBodiesOver: compressOver,
     debug: optionalBoolean('debug', options.debug, debugFromEnvironment()),
     freshness: resolveFreshness(options),
+    refresh: resolveRouteRefresh(options),
   };
 }
 

@@ -1,0 +1,37 @@
+import { refreshAheadFraction } from '../engine/options';
+import { optionalBoolean } from '../validate';
+
+/** The background-refresh options of `cacheResponse` (see docs/refresh.md). */
+export interface RouteRefreshOptions {
+  /**
+   * Within `staleWhileRevalidate` (after the TTL or a soft invalidation) a request is answered
+   * `STALE` at once and one refresh runs the route's handler detached from any client, as a
+   * request through the same app (same URL and host, the headers the key and `Vary` depend on;
+   * no `Cookie` or `Authorization` unless the route shares authenticated answers). `false`
+   * keeps the first request after expiry waiting for the handler (for handlers that need the
+   * real client, its socket or its cookies).
+   * @default true
+   */
+  backgroundRefresh?: boolean;
+  /**
+   * A hit with less than this fraction of the entry's lifetime left starts one background
+   * refresh (like `backgroundRefresh`), so a hot route never expires in front of a client. Keys
+   * nobody asks for are left to expire. Between 0 and 1, e.g. `0.1`.
+   * @default 0 (off)
+   */
+  refreshAhead?: number;
+}
+
+/** @internal */
+export interface ResolvedRouteRefresh {
+  background: boolean;
+  ahead: number;
+}
+
+/** The option names of {@link RouteRefreshOptions}, for the unknown-option check. @internal */
+export const ROUTE_REFRESH_OPTION_NAMES = { backgroundRefresh: true, refreshAhead: true } as const;
+
+/** @internal */
+export function resolveRouteRefresh(options: RouteRefreshOptions): ResolvedRouteRefresh {
+  return { background: optionalBoolean('backgroundRefresh', options.backgroundRefresh, true), ahead: refreshAheadFraction(options.refreshAhead) };
+}
