@@ -275,7 +275,10 @@ export class FillProtocol {
         case 'limited':
           return spec.stale ? { kind: 'stale', value: spec.stale.value, reason: 'rate-limited' } : outcome;
         case 'stale':
-          if (spec.stale) return { kind: 'stale', value: spec.stale.value, reason: outcome.reason };
+          // The leader's stale answer goes to this caller only within this caller's own window.
+          if (spec.stale && (outcome.reason === 'rate-limited' || mayServeStale(spec.stale.expiresAt, spec.freshness, outcome.reason))) {
+            return { kind: 'stale', value: spec.stale.value, reason: outcome.reason };
+          }
           return this.lead(spec, false);
         case 'unshared':
           // Never another caller's personal answer: this one calls the origin itself.
