@@ -38,6 +38,7 @@ export type { WarmRouteTask, WarmRoutesOptions } from './http/warm';
 export { refreshRoutes } from './refresh/schedule';
 export type { RefreshRoute, RefreshRouteStats, RefreshRoutesOptions, RouteRefresher } from './refresh/schedule';
 export type { RouteRefreshOptions } from './http/refresh-options';
+export type { AdaptiveTtlOptions } from './refresh/adaptive';
 export {
   createScopeInvalidator,
   invalidateApiCache,

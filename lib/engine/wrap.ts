@@ -4,6 +4,7 @@ import type { Ttl } from '../ttl';
 import type { Entries } from './entries';
 import type { RefreshOutcome, RefreshTrigger, TypedEmitter } from './events';
 import type { FillProtocol, FillResult, FillSpec } from './fill';
+import { type AdaptiveTtlOptions, nextAdaptiveTtl, resolveAdaptiveTtl } from '../refresh/adaptive';
 import { type FreshnessOptions, refreshAheadDue, refreshAheadFraction, resolveFreshness } from './options';
 
 /** Options of {@link Cache.wrap}; `T` is the loader's result. */
@@ -29,6 +30,13 @@ export interface WrapOptions<T = unknown> extends FreshnessOptions {
    * @default 0 (off)
    */
   refreshAhead?: number;
+  /**
+   * Lengthens the TTL while the loader keeps returning the same value (×2 per unchanged
+   * refresh, up to `max`) and drops it to `min` when the value changes. Needs a previous entry
+   * to compare with: pair it with `refreshAhead` or `staleWhileRevalidate`.
+   * @default none: every entry lives `ttl`
+   */
+  adaptiveTtl?: AdaptiveTtlOptions;
 }
 
 /** What {@link wrapValue} needs from the cache. @internal */
@@ -53,6 +61,7 @@ export async function wrapValue<T>(host: WrapHost, key: string, loader: () => T 
   const ttlSeconds = host.resolveTtl(options.ttl);
   const freshness = resolveFreshness(options);
   const refreshAhead = refreshAheadFraction(options.refreshAhead);
+  const adaptive = resolveAdaptiveTtl(options.adaptiveTtl);
   const found = await host.entries.read(fullKey, freshness.graceMs);
   const entry = found?.entry.kind === 'value' ? found.entry : undefined;
   const stale = entry && found?.stale ? { value: entry.value as T, expiresAt: entry.expiresAt } : undefined;
@@ -71,8 +80,9 @@ export async function wrapValue<T>(host: WrapHost, key: string, loader: () => T 
       if (!store) return { kind: 'value', value, share: true };
       const tags = typeof options.tags === 'function' ? host.fullTags(options.tags(value)) : staticTags;
       const now = Date.now();
-      const written: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + ttlSeconds * 1000 };
-      return { kind: 'value', value, share: true, writes: [{ key: fullKey, entry: written, ttlSeconds, tags, graceMs: freshness.graceMs }] };
+      const lifetime = adaptive === undefined ? ttlSeconds : nextAdaptiveTtl(adaptive, ttlSeconds, entry && (entry.expiresAt - entry.createdAt) / 1000, entry !== undefined && sameValue(entry.value, value));
+      const written: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + lifetime * 1000 };
+      return { kind: 'value', value, share: true, writes: [{ key: fullKey, entry: written, ttlSeconds: lifetime, tags, graceMs: freshness.graceMs }] };
     },
   };
   if (entry && !found?.stale) {
@@ -87,6 +97,15 @@ export async function wrapValue<T>(host: WrapHost, key: string, loader: () => T 
     return revalidating.value;
   }
   return settleWrap(host, fullKey, await host.fills.run(spec));
+}
+
+/** Whether a loaded value equals the stored one (as stored: JSON), for `adaptiveTtl`. */
+function sameValue(stored: unknown, loaded: unknown): boolean {
+  try {
+    return JSON.stringify(stored) === JSON.stringify(loaded);
+  } catch {
+    return false;
+  }
 }
 
 /** A background refresh (stale-while-revalidate, refresh-ahead), unless one is running; ends in a `refresh` event. */

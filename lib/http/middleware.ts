@@ -139,7 +139,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       // The re-check after taking the lock: in this tick when the store can answer in it.
       find: () => findFresh(cache, baseKey, req),
       load: (context) =>
-        runHandler({ opts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => explain(res, reason) }),
+        runHandler({ opts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => explain(res, reason), previous: found?.entry }),
       accepts: (shared) => deliverable(shared.entry, req) && (shared.vary.length === 0 || varyDigest(shared.vary, req.headers) === shared.variant),
     });
     mark?.settle(key, endpoint, result);

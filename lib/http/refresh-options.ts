@@ -1,4 +1,5 @@
 import { refreshAheadFraction } from '../engine/options';
+import { type AdaptiveTtlOptions, type ResolvedAdaptiveTtl, resolveAdaptiveTtl } from '../refresh/adaptive';
 import { optionalBoolean } from '../validate';
 
 /** The background-refresh options of `cacheResponse` (see docs/refresh.md). */
@@ -20,18 +21,27 @@ export interface RouteRefreshOptions {
    * @default 0 (off)
    */
   refreshAhead?: number;
+  /**
+   * Lengthens the route's TTL while refreshes find the answer unchanged (same `ETag`, else the
+   * same body; a 304 from the handler counts as unchanged): ×2 per refresh up to `max`; a
+   * changed answer drops it to `min`. The first answer is stored for `ttl` within the bounds.
+   * Ignored under `ttl: 'origin'`. See docs/refresh.md.
+   * @default none: every answer lives `ttl`
+   */
+  adaptiveTtl?: AdaptiveTtlOptions;
 }
 
 /** @internal */
 export interface ResolvedRouteRefresh {
   background: boolean;
   ahead: number;
+  adaptive: ResolvedAdaptiveTtl | undefined;
 }
 
 /** The option names of {@link RouteRefreshOptions}, for the unknown-option check. @internal */
-export const ROUTE_REFRESH_OPTION_NAMES = { backgroundRefresh: true, refreshAhead: true } as const;
+export const ROUTE_REFRESH_OPTION_NAMES = { backgroundRefresh: true, refreshAhead: true, adaptiveTtl: true } as const;
 
 /** @internal */
 export function resolveRouteRefresh(options: RouteRefreshOptions): ResolvedRouteRefresh {
-  return { background: optionalBoolean('backgroundRefresh', options.backgroundRefresh, true), ahead: refreshAheadFraction(options.refreshAhead) };
+  return { background: optionalBoolean('backgroundRefresh', options.backgroundRefresh, true), ahead: refreshAheadFraction(options.refreshAhead), adaptive: resolveAdaptiveTtl(options.adaptiveTtl) };
 }
