@@ -5,7 +5,7 @@ import { type Cache, RedisStore, cacheResponse, createCache, invalidateCharacter
 import { EXPRESS_VERSIONS } from '../helpers/apps';
 import { testRedisClient } from '../helpers/redis';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
-import { type Gate, gate, refreshes, sleep, until } from './helpers';
+import { type Gate, gate, refreshes, sleep, until, writes } from './helpers';
 
 afterAll(closeStoreClients);
 
@@ -75,7 +75,9 @@ describe.each(STORE_KINDS)('background revalidation of routes on $name', (kind) 
 
     test('a failing refresh keeps serving stale until the window ends, then misses', async () => {
       build({ staleWhileRevalidate: 1 });
+      const stored = writes(cache);
       expect(await get()).toBe('MISS 200 v1');
+      await stored.wait(1);
       await invalidateCharacterCache('3', { soft: true, cache });
       failing = true;
       const seen = refreshes(cache);
@@ -85,6 +87,35 @@ describe.each(STORE_KINDS)('background revalidation of routes on $name', (kind) 
       expect(await get()).toBe('STALE 200 v1');
       await sleep(1_100);
       expect(await get()).toMatch(/^MISS 503 /);
+    });
+
+    test('the refresh sends the stored validators and no credentials; a 304 freshens the entry', async () => {
+      app = express.create();
+      const seenHeaders: Array<Record<string, unknown>> = [];
+      app.get('/same', cacheResponse({ cache, ttl: 300, keyPrefix: 'same', staleWhileRevalidate: 60 }), (req: Request, res: Response) => {
+        calls++;
+        seenHeaders.push({ ...req.headers });
+        // Express answers 304 itself when If-None-Match matches the ETag it computes.
+        res.json({ same: true });
+      });
+      const seen = refreshes(cache);
+      const stored = writes(cache);
+      expect((await request(app).get('/same')).headers['x-cache']).toBe('MISS');
+      await stored.wait(1);
+      await cache.invalidatePattern('api:same:*', { soft: true });
+      const stale = await request(app).get('/same').set('X-Trace', 'kept').set('Pragma', 'no-cache');
+      expect(stale.headers['x-cache']).toBe('STALE');
+      await until(() => seen.length === 1, 'the refresh to end');
+      expect(seen[0]).toMatchObject({ trigger: 'stale', outcome: 'stored' });
+      const refresh = seenHeaders[1] ?? {};
+      expect(refresh['if-none-match']).toBe(stale.headers.etag);
+      expect(refresh['x-trace']).toBe('kept');
+      expect(refresh.pragma).toBeUndefined();
+      expect(refresh.cookie).toBeUndefined();
+      const after = await request(app).get('/same');
+      expect(after.headers['x-cache']).toBe('HIT');
+      expect(after.body).toEqual({ same: true });
+      expect(calls).toBe(2);
     });
 
     test('backgroundRefresh: false keeps the first request waiting for the handler', async () => {
@@ -118,7 +149,9 @@ describe.each(EXPRESS_VERSIONS)('two instances on one Redis ($name)', (express) 
     try {
       const seenA = refreshes(first);
       const seenB = refreshes(second);
+      const stored = writes(first);
       expect((await request(a).get('/top')).headers['x-cache']).toBe('MISS');
+      await stored.wait(1);
       await first.invalidatePattern('api:top:*', { soft: true });
       held = gate();
       expect((await request(a).get('/top')).headers['x-cache']).toBe('STALE');

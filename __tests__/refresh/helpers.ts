@@ -29,3 +29,10 @@ export function refreshes(cache: Cache): Array<CacheEvents['refresh']> {
   cache.on('refresh', (event) => seen.push(event));
   return seen;
 }
+
+/** Counts a cache's writes; `wait(n)` resolves once `n` entries were stored (answers are stored after they are sent). */
+export function writes(cache: Cache): { wait: (count: number) => Promise<void> } {
+  let count = 0;
+  cache.on('set', () => count++);
+  return { wait: (wanted) => until(() => count >= wanted, `${wanted} stored entries`) };
+}
