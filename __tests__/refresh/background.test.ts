@@ -118,6 +118,28 @@ describe.each(STORE_KINDS)('background revalidation of routes on $name', (kind) 
       expect(calls).toBe(2);
     });
 
+    test('a route of a mounted sub-app refreshes through the top app', async () => {
+      app = express.create();
+      const v1 = express.create();
+      app.use('/v1', v1);
+      v1.get('/characters/:id', cacheResponse({ cache, ttl: 300, keyPrefix: 'character', staleWhileRevalidate: 60 }), (req: Request, res: Response) => {
+        calls++;
+        res.json({ id: req.params.id, version: calls });
+      });
+      const stored = writes(cache);
+      const at = async (): Promise<string> => {
+        const res = await request(app).get('/v1/characters/3');
+        return `${String(res.headers['x-cache'])} v${String(res.body.version)}`;
+      };
+      expect(await at()).toBe('MISS v1');
+      await stored.wait(1);
+      await invalidateCharacterCache('3', { soft: true, cache });
+      expect(await at()).toBe('STALE v1');
+      await stored.wait(2);
+      expect(await at()).toBe('HIT v2');
+      expect(calls).toBe(2);
+    });
+
     test('backgroundRefresh: false keeps the first request waiting for the handler', async () => {
       build({ backgroundRefresh: false });
       expect(await get()).toBe('MISS 200 v1');
