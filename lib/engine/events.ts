@@ -25,7 +25,14 @@ export type BypassReason =
   | 'refresh-requested'
   | 'misconfigured';
 
-/** What started a background refresh: a stale answer, refresh-ahead, or a schedule (`refreshRoutes`). */
+/**
+ * What started a background refresh: a stale answer, refresh-ahead, or a schedule (`refreshRoutes`).
+ *
+ * @example
+ * ```ts
+ * cache.on('refresh', ({ trigger, outcome }) => metrics.increment(`refresh.${trigger}.${outcome}`));
+ * ```
+ */
 export type RefreshTrigger = 'stale' | 'ahead' | 'schedule';
 
 /**
@@ -33,6 +40,11 @@ export type RefreshTrigger = 'stale' | 'ahead' | 'schedule';
  * uncacheable answer: the old entry stays within its windows); `skipped` (another refresh of
  * the key was running, here or in another process); `failed` (the handler or loader threw, or
  * never answered).
+ *
+ * @example
+ * ```ts
+ * cache.on('refresh', ({ key, outcome }) => { if (outcome === 'failed') console.warn(`refresh of ${key} failed`); });
+ * ```
  */
 export type RefreshOutcome = 'stored' | 'not-stored' | 'skipped' | 'failed';
 

@@ -2,7 +2,15 @@ import { refreshAheadFraction } from '../engine/options';
 import { type AdaptiveTtlOptions, type ResolvedAdaptiveTtl, resolveAdaptiveTtl } from '../refresh/adaptive';
 import { optionalBoolean } from '../validate';
 
-/** The background-refresh options of `cacheResponse` (see docs/refresh.md). */
+/**
+ * The background-refresh options of `cacheResponse` (see docs/refresh.md).
+ *
+ * @example
+ * ```ts
+ * app.get('/charts/top', cacheResponse({ ttl: '5m', staleWhileRevalidate: 60, refreshAhead: 0.1, adaptiveTtl: { min: '1m', max: '1h' } }), handler);
+ * app.get('/me/feed', cacheResponse({ varyBy: ['x-user'], staleWhileRevalidate: 60, backgroundRefresh: false }), feedHandler);
+ * ```
+ */
 export interface RouteRefreshOptions {
   /**
    * Within `staleWhileRevalidate` (after the TTL or a soft invalidation) a request is answered

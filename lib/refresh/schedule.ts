@@ -8,7 +8,14 @@ import { type DurationString, nonNegativeDurationSeconds } from '../ttl';
 import { optionNames, optionalString, plainObject, rejectUnknownOptions } from '../validate';
 import type { RequestListener } from './dispatch';
 
-/** One route to keep filled: a path of the app and how often to refresh it. */
+/**
+ * One route to keep filled: a path of the app and how often to refresh it.
+ *
+ * @example
+ * ```ts
+ * const route: RefreshRoute = { path: '/charts/top?limit=10', every: '12h', headers: { 'accept-language': 'en' } };
+ * ```
+ */
 export interface RefreshRoute {
   /** The path and query, relative to the app (`/charts/top?limit=10`). */
   path: string;
@@ -18,7 +25,14 @@ export interface RefreshRoute {
   headers?: Record<string, string>;
 }
 
-/** Options of {@link refreshRoutes}. */
+/**
+ * Options of {@link refreshRoutes}.
+ *
+ * @example
+ * ```ts
+ * refreshRoutes(app, [{ path: '/charts/top', every: '12h' }], { cache, host: 'api.example.com' });
+ * ```
+ */
 export interface RefreshRoutesOptions {
   /**
    * The cache that reports the refreshes (`refresh` events) and whose `close()` stops them;
@@ -34,7 +48,14 @@ export interface RefreshRoutesOptions {
   host?: string;
 }
 
-/** Counters of one scheduled route. */
+/**
+ * Counters of one scheduled route.
+ *
+ * @example
+ * ```ts
+ * const [top] = refresher.stats(); // { path: '/charts/top', stored: 3, notStored: 0, failed: 0, skipped: 0, ... }
+ * ```
+ */
 export interface RefreshRouteStats {
   path: string;
   /** Refreshes that ran, by how they ended. */
@@ -48,7 +69,16 @@ export interface RefreshRouteStats {
   lastOutcome: RefreshOutcome | undefined;
 }
 
-/** What {@link refreshRoutes} returns. */
+/**
+ * What {@link refreshRoutes} returns.
+ *
+ * @example
+ * ```ts
+ * const refresher = refreshRoutes(app, [{ path: '/charts/top', every: '12h' }], { cache });
+ * await refresher.ready;
+ * refresher.stop();
+ * ```
+ */
 export interface RouteRefresher {
   /** Resolves once the start-up run of every route has ended. Never rejects. */
   readonly ready: Promise<void>;
