@@ -22,6 +22,7 @@ import { summarize } from './lib/stats';
 import { type StoresResults, renderStores, storesScenario } from './lib/stores-bench';
 import { renderTiers, tiersScenario } from './scenarios/tiers';
 import { metricsScenario } from './scenarios/metrics';
+import { refreshScenario } from './scenarios/refresh';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONFIG = QUICK
@@ -34,7 +35,7 @@ const BOUND_MAX_BYTES = 16 * 1024 * 1024;
 const STAMPEDE_CANDIDATES: Candidate[] = ['ck-memory', 'ck-redis', 'apicache-memory', 'apicache-redis'];
 const MISS_CANDIDATES: Candidate[] = ['bare', 'ck-memory', 'ck-redis'];
 const RESULTS_DIR = path.resolve(__dirname, 'results');
-const SCENARIOS = ['hit', 'miss', 'stampede', 'memory', 'invalidation', 'stores', 'tiers', 'metrics'] as const;
+const SCENARIOS = ['hit', 'miss', 'stampede', 'memory', 'invalidation', 'stores', 'tiers', 'metrics', 'refresh'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** `BENCH_SCENARIOS=hit,miss` runs only those (for working on one); the default is all of them. */
@@ -314,6 +315,7 @@ async function main(): Promise<void> {
     const tiersConfig = { rounds: QUICK ? 1 : 5, durationSeconds: CONFIG.durationSeconds, warmupSeconds: CONFIG.warmupSeconds, connections: CONFIG.connections, quick: QUICK };
     const tiers = scenarios.has('tiers') ? await tiersScenario(group, redis.url, tiersConfig, log) : undefined;
     const metrics = scenarios.has('metrics') ? await metricsScenario(group, CONFIG, log) : undefined;
+    const refresh = scenarios.has('refresh') ? await refreshScenario(group, CONFIG, log) : undefined;
 
     const results: BenchResults = {
       meta: {
@@ -347,6 +349,7 @@ async function main(): Promise<void> {
       memory,
       invalidation,
       metrics,
+      refresh,
     };
     const markdown = stores ? `${renderMarkdown(results)}\n\n${renderStores(stores)}` : renderMarkdown(results);
     mkdirSync(RESULTS_DIR, { recursive: true });

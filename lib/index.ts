@@ -30,7 +30,7 @@ export {
   UnsupportedOperationError,
 } from './errors';
 export type { CacheErrorCode } from './errors';
-export type { BypassReason, CacheEventName, CacheEvents, CacheListener, StaleReason, UncacheableReason } from './engine/events';
+export type { BypassReason, CacheEventName, CacheEvents, CacheListener, RefreshOutcome, RefreshTrigger, StaleReason, UncacheableReason } from './engine/events';
 export { invalidateAfter } from './http/invalidate-after';
 export type { InvalidateAfterSpec } from './http/invalidate-after';
 export { cacheResponse } from './http/middleware';
@@ -40,6 +40,10 @@ export { getResponse, setResponse } from './http/response-entry';
 export type { CachedResponseInput } from './http/response-entry';
 export { warmRoutes } from './http/warm';
 export type { WarmRouteTask, WarmRoutesOptions } from './http/warm';
+export { refreshRoutes } from './refresh/schedule';
+export type { RefreshRoute, RefreshRouteStats, RefreshRoutesOptions, RouteRefresher } from './refresh/schedule';
+export type { RouteRefreshOptions } from './http/refresh-options';
+export type { AdaptiveTtlOptions } from './refresh/adaptive';
 export {
   createScopeInvalidator,
   invalidateApiCache,

@@ -28,6 +28,7 @@ const CACHED_QUERY_OPTION_NAMES = optionNames<CachedQueryOptions>({
   condition: true,
   tags: true,
   refreshAhead: true,
+  adaptiveTtl: true,
   staleWhileRevalidate: true,
   staleIfError: true,
   limiter: true,

@@ -116,9 +116,9 @@ describe.each(STORE_KINDS)('soft invalidation of route answers on $name', (kind)
     let calls: number;
     let handlerGate: { promise: Promise<void>; open: () => void } | undefined;
 
-    const build = (staleWhileRevalidate: number | undefined): void => {
+    const build = (staleWhileRevalidate: number | undefined, backgroundRefresh?: boolean): void => {
       app = express.create();
-      app.get('/characters/:id', cacheResponse({ cache, ttl: 'character', keyPrefix: 'character', staleWhileRevalidate }), async (req: Request, res: Response) => {
+      app.get('/characters/:id', cacheResponse({ cache, ttl: 'character', keyPrefix: 'character', staleWhileRevalidate, backgroundRefresh }), async (req: Request, res: Response) => {
         calls++;
         const mine = calls;
         if (handlerGate) await handlerGate.promise;
@@ -138,14 +138,14 @@ describe.each(STORE_KINDS)('soft invalidation of route answers on $name', (kind)
       return `${String(res.headers['x-cache'])} v${String(res.body.version)}`;
     };
 
-    test('STALE while exactly one refresh runs, then the new answer', async () => {
-      build(30);
+    test('backgroundRefresh: false: STALE while exactly one foreground refresh runs, then the new answer', async () => {
+      build(30, false);
       expect(await get()).toBe('MISS v1');
       expect(await get()).toBe('HIT v1');
       expect(await invalidateCharacterCache('1', { soft: true, cache })).toEqual({ removed: 1, pending: false });
       handlerGate = gate();
-      // The route's handler cannot run in the background: the first request revalidates in the
-      // foreground (MISS), concurrent ones are answered at once from the marked entry.
+      // Without background refresh the first request revalidates in the foreground (MISS),
+      // concurrent ones are answered at once from the marked entry (__tests__/refresh covers the default).
       const refreshing = get();
       await until(() => calls === 2, 'the refresh to reach the handler');
       expect(await get()).toBe('STALE v1');
@@ -157,7 +157,7 @@ describe.each(STORE_KINDS)('soft invalidation of route answers on $name', (kind)
     });
 
     test('a stale answer never outlives its window', async () => {
-      build(0.2);
+      build(0.2, false);
       expect(await get()).toBe('MISS v1');
       await cache.invalidateScope('character', '1', { soft: true });
       await sleep(300);

@@ -140,7 +140,7 @@ describe('one outcome event per cacheResponse answer', () => {
 
   it('stale (stale-while-revalidate) and limited', async () => {
     let calls = 0;
-    route('/s', { keyPrefix: 's', ttl: 0.2, staleWhileRevalidate: 60 }, async (_req, res) => {
+    route('/s', { keyPrefix: 's', ttl: 0.2, staleWhileRevalidate: 60, backgroundRefresh: false }, async (_req, res) => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       res.json({ calls: ++calls });
     });

@@ -1,4 +1,5 @@
 import type { MetricsOverhead } from '../scenarios/metrics';
+import type { RefreshResults } from '../scenarios/refresh';
 import { type Candidate, LABELS } from './candidates';
 import type { Summary } from './stats';
 
@@ -44,6 +45,8 @@ export interface BenchResults {
   };
   /** Hit throughput with every observability listener on vs none (bench/scenarios/metrics.ts). */
   metrics?: MetricsOverhead;
+  /** First request after an expiry (background vs foreground revalidation) and hit throughput with refreshAhead (bench/scenarios/refresh.ts). */
+  refresh?: RefreshResults;
 }
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
@@ -143,6 +146,12 @@ export function renderMarkdown(results: BenchResults): string {
     out.push(`- without: ${spread(m.plainRps, int)} req/s, ${spread(m.plainCpuUsPerRequest, (n) => fixed(n, 1))} CPU µs/request`);
     out.push(`- with: ${spread(m.metricsRps, int)} req/s, ${spread(m.metricsCpuUsPerRequest, (n) => fixed(n, 1))} CPU µs/request`);
     out.push(`- ratio with/without: best rounds ${fixed(m.bestRpsRatio, 3)}× req/s and ${fixed(m.bestCpuRatio, 3)}× CPU; median of rounds ${fixed(m.medianRpsRatio, 3)}× (target ≥ 0.97)`);
+  }
+  if (results.refresh) {
+    const r = results.refresh;
+    out.push('', '### Refresh (MemoryStore; a 50 ms handler, TTL 0.2 s, stale-while-revalidate 60 s)', '');
+    out.push(`- first request after an expiry: foreground revalidation ${spread(r.plainFirstAfterExpiryMs, (n) => fixed(n, 1))} ms, background revalidation ${spread(r.refreshFirstAfterExpiryMs, (n) => fixed(n, 1))} ms`);
+    out.push(`- hits: refreshAhead off ${spread(r.plainHitRps, int)} req/s, on ${spread(r.aheadHitRps, int)} req/s; on/off best rounds ${fixed(r.bestHitRatio, 3)}×, median of rounds ${fixed(r.medianHitRatio, 3)}× (target ≥ 0.97)`);
   }
   return out.join('\n');
 }

@@ -49,6 +49,7 @@ export function Cacheable<Args extends unknown[] = unknown[], R = unknown>(optio
     ttl: opts.ttl,
     cacheNull: opts.cacheNull,
     condition: opts.condition,
+    refreshAhead: opts.refreshAhead,
     tags: typeof tags === 'function' ? undefined : tags,
   };
 

@@ -1,4 +1,5 @@
 import { Cache } from '../engine/cache';
+import { refreshAheadFraction } from '../engine/options';
 import { InvalidOptionError } from '../errors';
 import { type Ttl, TTL_PROFILES, isSelfContainedTtl, resolveTtl } from '../ttl';
 import { declareScope } from '../engine/routes';
@@ -52,6 +53,13 @@ export interface CacheableOptions<Args extends unknown[] = unknown[], R = unknow
    * @default false
    */
   cacheNull?: boolean;
+  /**
+   * A call that finds its result with less than this fraction of its TTL left returns it and
+   * reruns the method once in the background, so a hot result never expires in front of a
+   * caller; results nobody asks for are left to expire. Between 0 and 1, e.g. `0.1`.
+   * @default 0 (off)
+   */
+  refreshAhead?: number;
   /**
    * The cache to use.
    * @default the default cache at call time ({@link getDefaultCache})
@@ -147,6 +155,7 @@ const CACHEABLE_OPTION_NAMES = optionNames<CacheableOptions>({
   tags: true,
   condition: true,
   cacheNull: true,
+  refreshAhead: true,
   cache: true,
 });
 const CACHE_EVICT_OPTION_NAMES = optionNames<CacheEvictOptions>({ keys: true, scope: true, id: true, patterns: true, tags: true, soft: true, cache: true });
@@ -171,6 +180,7 @@ export function validateCacheableOptions(options: CacheableOptions): void {
   if (options.cacheNull !== undefined && typeof options.cacheNull !== 'boolean') {
     throw new InvalidOptionError('cacheNull', 'expected a boolean');
   }
+  refreshAheadFraction(options.refreshAhead);
 }
 
 /** @internal */

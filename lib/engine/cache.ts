@@ -444,6 +444,8 @@ export class Cache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const hook of this.closeHooks) hook();
+    this.closeHooks.clear();
     await this.settled();
     if (!this.sharesStore) await this.store.close();
   }
@@ -584,6 +586,27 @@ export class Cache {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Background refresh (cacheResponse's background revalidation, refreshAhead, refreshRoutes).
+
+  private readonly closeHooks = new Set<() => void>();
+
+  /** Whether {@link Cache.close} was called. @internal */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Runs `hook` when the cache closes (a schedule stops); returns a function that unregisters it. @internal */
+  onClose(hook: () => void): () => void {
+    this.closeHooks.add(hook);
+    return () => this.closeHooks.delete(hook);
+  }
+
+  /** Emits a `refresh` event; `key` without namespace. @internal */
+  reportRefresh(payload: CacheEvents['refresh']): void {
+    this.events.emit('refresh', payload.key === undefined || this.namespacePrefix === '' ? payload : { ...payload, key: this.namespacePrefix + payload.key });
+  }
+
+  // -------------------------------------------------------------------------------------------
 
   /** Tags carry the namespace like keys do, so two apps sharing a Redis never share a tag. */
   private fullTags(tags: readonly string[] | undefined): readonly string[] | undefined {
@@ -660,6 +683,7 @@ const WRAP_OPTION_NAMES = optionNames<WrapOptions>({
   condition: true,
   tags: true,
   refreshAhead: true,
+  adaptiveTtl: true,
   staleWhileRevalidate: true,
   staleIfError: true,
   limiter: true,

@@ -28,6 +28,29 @@ export type BypassReason =
   | 'skipped'
   | 'key-threw';
 
+/**
+ * What started a background refresh: a stale answer, refresh-ahead, or a schedule (`refreshRoutes`).
+ *
+ * @example
+ * ```ts
+ * cache.on('refresh', ({ trigger, outcome }) => metrics.increment(`refresh.${trigger}.${outcome}`));
+ * ```
+ */
+export type RefreshTrigger = 'stale' | 'ahead' | 'schedule';
+
+/**
+ * How a background refresh ended: its answer `stored`; `not-stored` (an error status, an
+ * uncacheable answer: the old entry stays within its windows); `skipped` (another refresh of
+ * the key was running, here or in another process); `failed` (the handler or loader threw, or
+ * never answered).
+ *
+ * @example
+ * ```ts
+ * cache.on('refresh', ({ key, outcome }) => { if (outcome === 'failed') console.warn(`refresh of ${key} failed`); });
+ * ```
+ */
+export type RefreshOutcome = 'stored' | 'not-stored' | 'skipped' | 'failed';
+
 /** Why a stale entry was served. */
 export type StaleReason = 'revalidate' | 'error' | 'rate-limited';
 
@@ -54,6 +77,12 @@ export interface CacheEvents {
   'not-modified': { key: string; endpoint?: string };
   /** One origin call (loader or handler) finished; `stored` says whether its answer was written. */
   fill: { key: string; endpoint?: string; durationMs: number; stored: boolean };
+  /**
+   * A background refresh ended (no client waited for it): after a stale answer, ahead of expiry
+   * (`refreshAhead`) or on a schedule (`refreshRoutes`). `key` is absent when a scheduled path
+   * reached no cached route.
+   */
+  refresh: { key?: string; endpoint?: string; trigger: RefreshTrigger; outcome: RefreshOutcome; durationMs: number };
   /** An entry was written. `ttl` is in seconds. */
   set: { key: string; ttl: number };
   /**

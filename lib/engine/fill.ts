@@ -7,6 +7,19 @@ import type { ResolvedCacheOptions, ResolvedFreshness } from './options';
 import { DEFAULT_LOCK_OPTIONS } from './options';
 import type { Entry } from '../serializer';
 
+/**
+ * The one stale rule, for `wrap`, the decorators and `cacheResponse` alike: an entry that
+ * stopped being fresh at `expiresAt` (its TTL, or a soft invalidation's mark) may stand in
+ * while a refresh runs (`'revalidate'`) only within `staleWhileRevalidate` after it, and for an
+ * origin error only within `staleIfError` after it. Each window is measured on its own: the
+ * grace (how long the store keeps the entry, the larger of the two) says only that the entry
+ * can still be read, never that it may be served.
+ * @internal
+ */
+export function mayServeStale(expiresAt: number, freshness: Pick<ResolvedFreshness, 'staleWhileRevalidateMs' | 'staleIfErrorMs'>, why: 'revalidate' | 'error', now = Date.now()): boolean {
+  return now < expiresAt + (why === 'revalidate' ? freshness.staleWhileRevalidateMs : freshness.staleIfErrorMs);
+}
+
 /** A stale entry found on the way in, kept by the store within the grace window. */
 export interface StaleCandidate<V> {
   value: V;
@@ -230,7 +243,7 @@ export class FillProtocol {
 
   /** `stale` when it may be served now because a refresh is under way (stale-while-revalidate). */
   revalidating<V>(stale: StaleCandidate<V> | undefined, freshness: ResolvedFreshness): StaleCandidate<V> | undefined {
-    return stale !== undefined && Date.now() < stale.expiresAt + freshness.staleWhileRevalidateMs ? stale : undefined;
+    return stale !== undefined && mayServeStale(stale.expiresAt, freshness, 'revalidate') ? stale : undefined;
   }
 
   /** Runs the protocol for one caller. Never rejects: a loader's error is a result. */
@@ -262,7 +275,10 @@ export class FillProtocol {
         case 'limited':
           return spec.stale ? { kind: 'stale', value: spec.stale.value, reason: 'rate-limited' } : outcome;
         case 'stale':
-          if (spec.stale) return { kind: 'stale', value: spec.stale.value, reason: outcome.reason };
+          // The leader's stale answer goes to this caller only within this caller's own window.
+          if (spec.stale && (outcome.reason === 'rate-limited' || mayServeStale(spec.stale.expiresAt, spec.freshness, outcome.reason))) {
+            return { kind: 'stale', value: spec.stale.value, reason: outcome.reason };
+          }
           return this.lead(spec, false);
         case 'unshared':
           // Never another caller's personal answer: this one calls the origin itself.
@@ -345,7 +361,7 @@ export class FillProtocol {
 
   private staleIfError<V>(spec: FillSpec<V>): { kind: 'stale'; value: V; reason: 'error' } | undefined {
     const { stale } = spec;
-    if (stale === undefined || Date.now() >= stale.expiresAt + spec.freshness.staleIfErrorMs) return undefined;
+    if (stale === undefined || !mayServeStale(stale.expiresAt, spec.freshness, 'error')) return undefined;
     return { kind: 'stale', value: stale.value, reason: 'error' };
   }
 

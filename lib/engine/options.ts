@@ -312,3 +312,23 @@ export function graceOf(options: SetOptions): number {
   }
   return grace;
 }
+
+// Refresh-ahead, shared by Cache.wrap, @Cacheable and cacheResponse
+
+/**
+ * Checks a `refreshAhead` fraction: a hit with less than this fraction of the entry's lifetime
+ * left starts one background refresh. `0` is off; `1` or more would refresh on every hit.
+ * @internal
+ */
+export function refreshAheadFraction(value: unknown): number {
+  const fraction = value ?? 0;
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction < 1)) {
+    throw new InvalidOptionError('refreshAhead', `expected a fraction of the TTL in [0, 1) such as 0.1, got ${String(fraction)}`);
+  }
+  return fraction;
+}
+
+/** Whether a fresh entry is in the last `fraction` of its lifetime (refresh-ahead is due). @internal */
+export function refreshAheadDue(createdAt: number, expiresAt: number, fraction: number, now = Date.now()): boolean {
+  return fraction > 0 && expiresAt - now < fraction * (expiresAt - createdAt);
+}

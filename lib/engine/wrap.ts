@@ -1,10 +1,11 @@
-import { InvalidOptionError, RateLimitedError } from '../errors';
+import { RateLimitedError } from '../errors';
 import type { Entry } from '../serializer';
 import type { Ttl } from '../ttl';
 import type { Entries } from './entries';
-import type { TypedEmitter } from './events';
+import type { RefreshOutcome, RefreshTrigger, TypedEmitter } from './events';
 import type { FillProtocol, FillResult, FillSpec } from './fill';
-import { type FreshnessOptions, resolveFreshness } from './options';
+import { type AdaptiveTtlOptions, nextAdaptiveTtl, resolveAdaptiveTtl } from '../refresh/adaptive';
+import { type FreshnessOptions, refreshAheadDue, refreshAheadFraction, resolveFreshness } from './options';
 
 /** Options of {@link Cache.wrap}; `T` is the loader's result. */
 export interface WrapOptions<T = unknown> extends FreshnessOptions {
@@ -29,6 +30,13 @@ export interface WrapOptions<T = unknown> extends FreshnessOptions {
    * @default 0 (off)
    */
   refreshAhead?: number;
+  /**
+   * Lengthens the TTL while the loader keeps returning the same value (×2 per unchanged
+   * refresh, up to `max`) and drops it to `min` when the value changes. Needs a previous entry
+   * to compare with: pair it with `refreshAhead` or `staleWhileRevalidate`.
+   * @default none: every entry lives `ttl`
+   */
+  adaptiveTtl?: AdaptiveTtlOptions;
 }
 
 /** What {@link wrapValue} needs from the cache. @internal */
@@ -52,10 +60,8 @@ export async function wrapValue<T>(host: WrapHost, key: string, loader: () => T 
   const staticTags = typeof options.tags === 'function' ? undefined : host.fullTags(options.tags);
   const ttlSeconds = host.resolveTtl(options.ttl);
   const freshness = resolveFreshness(options);
-  const refreshAhead = options.refreshAhead ?? 0;
-  if (typeof refreshAhead !== 'number' || !(refreshAhead >= 0 && refreshAhead < 1)) {
-    throw new InvalidOptionError('refreshAhead', `expected a fraction of the TTL in [0, 1), got ${String(refreshAhead)}`);
-  }
+  const refreshAhead = refreshAheadFraction(options.refreshAhead);
+  const adaptive = resolveAdaptiveTtl(options.adaptiveTtl);
   const found = await host.entries.read(fullKey, freshness.graceMs);
   const entry = found?.entry.kind === 'value' ? found.entry : undefined;
   const stale = entry && found?.stale ? { value: entry.value as T, expiresAt: entry.expiresAt } : undefined;
@@ -74,30 +80,57 @@ export async function wrapValue<T>(host: WrapHost, key: string, loader: () => T 
       if (!store) return { kind: 'value', value, share: true };
       const tags = typeof options.tags === 'function' ? host.fullTags(options.tags(value)) : staticTags;
       const now = Date.now();
-      const written: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + ttlSeconds * 1000 };
-      return { kind: 'value', value, share: true, writes: [{ key: fullKey, entry: written, ttlSeconds, tags, graceMs: freshness.graceMs }] };
+      const lifetime = adaptive === undefined ? ttlSeconds : nextAdaptiveTtl(adaptive, ttlSeconds, entry && (entry.expiresAt - entry.createdAt) / 1000, entry !== undefined && sameValue(entry.value, value));
+      const written: Entry = { kind: 'value', value, createdAt: now, expiresAt: now + lifetime * 1000 };
+      return { kind: 'value', value, share: true, writes: [{ key: fullKey, entry: written, ttlSeconds: lifetime, tags, graceMs: freshness.graceMs }] };
     },
   };
   if (entry && !found?.stale) {
     host.events.emit('hit', { key: fullKey });
-    if (refreshAhead > 0 && entry.expiresAt - Date.now() < refreshAhead * ttlSeconds * 1000) refreshInBackground(host, spec);
+    if (refreshAhead > 0 && refreshAheadDue(entry.createdAt, entry.expiresAt, refreshAhead)) refreshInBackground(host, spec, 'ahead');
     return entry.value as T;
   }
   const revalidating = host.fills.revalidating(stale, freshness);
   if (revalidating) {
     host.events.emit('stale', { key: fullKey, reason: 'revalidate' });
-    refreshInBackground(host, spec);
+    refreshInBackground(host, spec, 'stale');
     return revalidating.value;
   }
   return settleWrap(host, fullKey, await host.fills.run(spec));
 }
 
-/** A background refresh (stale-while-revalidate, refresh-ahead), unless one is running. */
-function refreshInBackground<T>(host: WrapHost, spec: FillSpec<T>): void {
+/** Whether a loaded value equals the stored one (as stored: JSON), for `adaptiveTtl`. */
+function sameValue(stored: unknown, loaded: unknown): boolean {
+  try {
+    return JSON.stringify(stored) === JSON.stringify(loaded);
+  } catch {
+    return false;
+  }
+}
+
+/** A background refresh (stale-while-revalidate, refresh-ahead), unless one is running; ends in a `refresh` event. */
+function refreshInBackground<T>(host: WrapHost, spec: FillSpec<T>, trigger: RefreshTrigger): void {
   if (host.fills.inFlight(spec.key)) return;
+  const started = performance.now();
   void host.fills.run({ ...spec, refresh: true }).then((result) => {
     if (result.kind === 'error') host.reportError(result.error, 'refresh', spec.key);
+    host.events.emit('refresh', { key: spec.key, trigger, outcome: refreshOutcome(result), durationMs: performance.now() - started });
   });
+}
+
+/** What a background fill's result means as a `refresh` event's outcome. @internal */
+export function refreshOutcome(result: FillResult<unknown>): RefreshOutcome {
+  switch (result.kind) {
+    case 'loaded':
+      return result.stored ? 'stored' : 'not-stored';
+    case 'error':
+    case 'served-stale':
+      return 'failed';
+    case 'stale':
+      return result.reason === 'error' ? 'failed' : 'skipped';
+    default:
+      return 'skipped';
+  }
 }
 
 /** The answer of a `wrap` call from its fill, with its one outcome event. */

@@ -10,6 +10,7 @@ import { type End, answerFrom, deliverable, overrideCacheControl, replay } from 
 import { captureResponse } from './capture';
 import { bodyEtag, isNotModified } from './conditional';
 import { hasValidator } from './freshness';
+import { nextAdaptiveTtl } from '../refresh/adaptive';
 import { type Answer, answerOf, variantKey } from './lookup';
 import type { ResolvedCacheResponseOptions } from './options';
 import { requestSource } from './response-entry';
@@ -74,6 +75,25 @@ export interface LoadInput {
   noted: { reason: UncacheableReason | undefined };
   /** With `debug`, says why on the answer. */
   explain(reason: UncacheableReason): void;
+  /** The entry found before this fill (fresh or stale), which `adaptiveTtl` compares with. */
+  previous?: ResponseEntry | undefined;
+}
+
+/** Whether a new answer is the stored one again: the same `ETag`, else the same body. */
+function unchangedFrom(previous: ResponseEntry, status: number, headers: OutgoingHttpHeaders, body: Buffer): boolean {
+  if (previous.status !== status) return false;
+  const before = previous.headers.etag;
+  if (before !== undefined && headers.etag !== undefined) return String(before) === String(headers.etag);
+  return previous.bodyEncoding === undefined && previous.body.equals(body);
+}
+
+/** `input` with the route TTL `adaptiveTtl` gives this answer (as it is when the route has none). */
+function withAdaptiveTtl(input: LoadInput, unchanged: (previous: ResponseEntry) => boolean): LoadInput {
+  const rule = input.opts.refresh.adaptive;
+  if (rule === undefined || input.routeTtl === undefined) return input;
+  const { previous } = input;
+  const previousSeconds = previous === undefined ? undefined : (previous.expiresAt - previous.createdAt) / 1000;
+  return { ...input, routeTtl: nextAdaptiveTtl(rule, input.routeTtl, previousSeconds, previous !== undefined && unchanged(previous)) };
 }
 
 /** How long the store keeps an entry past its lifetime: longer when the handler gave it a validator. */
@@ -199,13 +219,14 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
         headers.date ??= new Date(now).toUTCString();
         const body = captured.body ?? Buffer.alloc(0);
         if (captured.body !== undefined) headers.etag ??= bodyEtag(body);
-        const verdict = finalStorability(input, captured.status, captured.headers, captured.body, now);
+        const sized = withAdaptiveTtl(input, (previous) => unchangedFrom(previous, captured.status, headers, body));
+        const verdict = finalStorability(sized, captured.status, captured.headers, captured.body, now);
         const lifetime = verdict.storable ? verdict.lifetime : 0;
         const entry: ResponseEntry = { kind: 'response', status: captured.status, headers, body, createdAt: now, expiresAt: now + lifetime * 1000, source: requestSource(req) };
         if (verdict.storable && verdict.age > 0) entry.age = verdict.age;
         const shareError = captured.status >= 500 && captured.headers['set-cookie'] === undefined && captured.body !== undefined;
         // Only the handler's own validators make a revalidation worth keeping the entry for.
-        settle(input, resolve, entry, responseVary(captured.headers), verdict, shareError, hasValidator(captured.headers));
+        settle(sized, resolve, entry, responseVary(captured.headers), verdict, shareError, hasValidator(captured.headers));
       },
     });
     // Stale-if-error: only an answer this request can take as it is (no gzip to undo mid-response).
@@ -228,12 +249,14 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
         const now = Date.now();
         // The 304 is dated now (Node would have added its Date on the way out).
         const headers = freshenedHeaders(stale.entry.headers, { date: new Date(now).toUTCString(), ...notModifiedHeaders });
-        const verdict = finalStorability(input, stale.entry.status, headers, stale.entry.body, now);
+        // A 304: the answer did not change.
+        const sized = withAdaptiveTtl(input, () => true);
+        const verdict = finalStorability(sized, stale.entry.status, headers, stale.entry.body, now);
         const lifetime = verdict.storable ? verdict.lifetime : 0;
         const entry: ResponseEntry = { ...stale.entry, headers, createdAt: now, expiresAt: now + lifetime * 1000 };
         delete entry.age;
         if (verdict.storable && verdict.age > 0) entry.age = verdict.age;
-        settle(input, resolve, entry, stale.vary, verdict, false, true);
+        settle(sized, resolve, entry, stale.vary, verdict, false, true);
         const sent = answerFrom(req, res, entry, 'MISS', opts.cacheControl, end as End);
         if (sent === false) {
           res.statusCode = 500;

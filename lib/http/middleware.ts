@@ -7,6 +7,9 @@ import { READ_LATER } from '../stores/store';
 import type { BypassReason, UncacheableReason } from '../engine/events';
 import { type CacheStatus, answerFrom, deliverable, tooManyRequests } from './answer';
 import { staleWindows } from './freshness';
+import { type RefreshMark, refreshInBackground, refreshMarkOf } from './background';
+import { mayServeStale } from '../engine/fill';
+import { refreshAheadDue } from '../engine/options';
 import { REVALIDATION_KEEP_MS, runHandler } from './load';
 import { type Answer, type Located, answerOf, findFresh, locate, locateNow, variantKey } from './lookup';
 import { type CacheResponseOptions, type RouteMiddleware, asRouteMiddleware, resolveCacheResponseOptions } from './options';
@@ -174,6 +177,10 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   /** Runs the fill for `key` and answers this request from its result. */
   const fillAndAnswer = async (cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, refresh: boolean, req: Request, res: Response, next: NextFunction, again = false): Promise<void> => {
     const { key, found } = where;
+    // A background refresh has no client: its outcome is a `refresh` event, not a request's.
+    const mark = refreshMarkOf(req);
+    if (mark !== undefined) mark.taken = true;
+    const report: Cache['report'] = mark === undefined ? (event, payload) => cache.report(event, payload) : () => undefined;
     const noted: { reason: UncacheableReason | undefined } = { reason: undefined };
     const staleAnswer = found?.stale ? answerOf(found.entry, where.vary, req, true) : undefined;
     // No route yet means a global mount: its handler has not been matched.
@@ -191,25 +198,26 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       // The re-check after taking the lock: in this tick when the store can answer in it.
       find: () => findFresh(cache, baseKey, req),
       load: (context) =>
-        runHandler({ opts: handlerOpts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => uncacheable(res, reason) }),
+        runHandler({ opts: handlerOpts, baseKey, req, res, next, routeTtl, context, noted, stale: refresh ? undefined : staleAnswer, explain: (reason) => uncacheable(res, reason), previous: found?.entry }),
       accepts: (shared) => deliverable(shared.entry, req) && (shared.vary.length === 0 || varyDigest(shared.vary, req.headers) === shared.variant),
     });
+    mark?.settle(key, endpoint, result);
     switch (result.kind) {
       case 'loaded':
         cache.noteRoute(labels.of(req, endpoint), opts.scoping.scope, opts.debug);
-        if (noted.reason === undefined) cache.report('miss', { key, endpoint: labels.of(req, endpoint) });
-        else cache.report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: noted.reason });
+        if (noted.reason === undefined) report('miss', { key, endpoint: labels.of(req, endpoint) });
+        else report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: noted.reason });
         return;
       case 'served-stale':
-        cache.report('stale', { key, endpoint: labels.of(req, endpoint), reason: 'error' });
+        report('stale', { key, endpoint: labels.of(req, endpoint), reason: 'error' });
         return;
       case 'shared': {
         const { entry, storable } = result.value;
         if (!storable) explain(res, 'status');
         const sent = await answer(req, res, entry, storable ? 'HIT' : 'UNCACHEABLE');
         if (sent !== false) {
-          if (!storable) cache.report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: 'status' });
-          else cache.report(sent === 'not-modified' ? 'not-modified' : 'hit', { key, endpoint: labels.of(req, endpoint) });
+          if (!storable) report('uncacheable', { key, endpoint: labels.of(req, endpoint), reason: 'status' });
+          else report(sent === 'not-modified' ? 'not-modified' : 'hit', { key, endpoint: labels.of(req, endpoint) });
           return;
         }
         break;
@@ -225,23 +233,26 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       case 'stale': {
         const sent = await answer(req, res, result.value.entry, 'STALE');
         if (sent !== false) {
-          cache.report('stale', { key, endpoint: labels.of(req, endpoint), reason: result.reason });
+          report('stale', { key, endpoint: labels.of(req, endpoint), reason: result.reason });
           return;
         }
         break;
       }
       case 'limited':
         tooManyRequests(res, result.retryAfterMs);
-        cache.report('limited', { key, endpoint: labels.of(req, endpoint), retryAfterMs: result.retryAfterMs });
+        report('limited', { key, endpoint: labels.of(req, endpoint), retryAfterMs: result.retryAfterMs });
         return;
       case 'error':
         break;
     }
     // Nothing shareable could answer this request: its handler does, outside any fill.
     res.setHeader('X-Cache', 'MISS');
-    cache.report('miss', { key, endpoint: labels.of(req, endpoint) });
+    report('miss', { key, endpoint: labels.of(req, endpoint) });
     next();
   };
+
+  /** Whether a refresh of a request may carry its credentials: only when the key or the route's sharing covers them. */
+  const credentials = { cookie: opts.shareAuthenticated || opts.varyCoversCookie, authorization: opts.shareAuthenticated || opts.varyCoversAuthorization };
 
   let lastRoute: unknown;
 
@@ -311,10 +322,14 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   /** Answers from what was located: a fresh hit at once, anything else through the fill. */
   function serve(cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, refresh: boolean, req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
     const { found } = where;
+    const mark = refreshMarkOf(req);
+    // A refresh ahead of expiry or on a schedule replaces even a fresh entry.
+    if (mark !== undefined) return skipOrRefresh(cache, endpoint, baseKey, where, routeTtl, mark, req, res, next);
     if (found && !found.stale) {
       const result = answer(req, res, found.entry, 'HIT');
       if (result === 'sent' || result === 'not-modified') {
         cache.report(result === 'not-modified' ? 'not-modified' : 'hit', { key: where.key, endpoint: labels.of(req, endpoint) });
+        if (opts.refresh.ahead > 0 && refreshAheadDue(found.entry.createdAt, found.entry.expiresAt, opts.refresh.ahead)) refreshInBackground(cache, req, where.key, credentials, 'ahead');
         return undefined;
       }
       if (result !== false) {
@@ -325,9 +340,43 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
         }).catch((error: unknown) => recover(error, res, next));
       }
     }
+    if (found?.stale === true && opts.refresh.background && !refresh && req.method === 'GET' && mayServeStale(found.entry.expiresAt, freshnessFor(freshness, found), 'revalidate')) {
+      const sent = staleAtOnce(cache, endpoint, where, req, res);
+      if (sent !== false) return sent === true ? undefined : sent.then((ok) => (ok ? undefined : miss(cache, endpoint, baseKey, where, routeTtl, refresh, req, res, next))).catch((error: unknown) => recover(error, res, next));
+    }
     return miss(cache, endpoint, baseKey, found && !found.stale ? { ...where, found: undefined } : where, routeTtl, refresh, req, res, next).catch((error: unknown) =>
       recover(error, res, next),
     );
+  }
+
+  /**
+   * Answers `STALE` from a stale entry within its stale-while-revalidate window and starts one
+   * background refresh. `false` when the entry cannot answer this request (then it is a miss).
+   */
+  function staleAtOnce(cache: Cache, endpoint: string, where: Located, req: Request, res: Response): boolean | Promise<boolean> {
+    const entry = (where.found as NonNullable<Located['found']>).entry;
+    const done = (sent: 'sent' | 'not-modified' | false): boolean => {
+      if (sent === false) return false;
+      cache.report('stale', { key: where.key, endpoint: labels.of(req, endpoint), reason: 'revalidate' });
+      refreshInBackground(cache, req, where.key, credentials, 'stale');
+      return true;
+    };
+    const sent = answer(req, res, entry, 'STALE');
+    return sent === false || sent === 'sent' || sent === 'not-modified' ? done(sent) : sent.then(done);
+  }
+
+  /**
+   * A background refresh request: after a stale answer it revalidates the stale entry (unless
+   * it was refreshed meanwhile); ahead of expiry or on a schedule it refreshes whatever is there.
+   */
+  function skipOrRefresh(cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, mark: RefreshMark, req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
+    if (mark.trigger === 'stale' && where.found !== undefined && !where.found.stale) {
+      mark.settle(where.key, endpoint, 'skipped');
+      res.statusCode = 204;
+      res.end();
+      return undefined;
+    }
+    return fillAndAnswer(cache, endpoint, baseKey, where, routeTtl, mark.trigger !== 'stale', req, res, next).catch((error: unknown) => recover(error, res, next));
   }
 
   /** A request no fresh entry answered: the handler's, through the fill (a GET) or on its own (a HEAD). */

@@ -8,6 +8,7 @@ import { isReplayableStatus } from '../serializer';
 import { type Ttl, type TtlProfiles, resolveTtl } from '../ttl';
 import { optionNames, optionalBoolean, optionalString, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 import { type RouteScoping, type ScopeParam, namesScope } from './scope-tags';
+import { ROUTE_REFRESH_OPTION_NAMES, type ResolvedRouteRefresh, type RouteRefreshOptions, resolveRouteRefresh } from './refresh-options';
 
 
 /**
@@ -58,7 +59,7 @@ export function asRouteMiddleware(middleware: (req: Request, res: Response, next
 export type QueryNamePattern = string | RegExp;
 
 /** Options of {@link cacheResponse}. */
-export interface CacheResponseOptions extends FreshnessOptions {
+export interface CacheResponseOptions extends FreshnessOptions, RouteRefreshOptions {
   /**
    * How long an answer stays fresh: seconds, a duration string (`'5m'`, `'1 hour'`) or a
    * profile name. An answer's own lifetime (`s-maxage`, `max-age`, `Expires`, less its `Age`;
@@ -295,6 +296,8 @@ export interface ResolvedCacheResponseOptions {
   enabled: boolean;
   /** Whether a cookie name is ignored; undefined when none is. */
   ignoreCookie: ((name: string) => boolean) | undefined;
+  /** Background revalidation and refresh-ahead (refresh-options.ts). */
+  refresh: ResolvedRouteRefresh;
 }
 
 /** Defaults of {@link CacheResponseOptions}. */
@@ -364,6 +367,7 @@ const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
   key: true,
   enabled: true,
   ignoreCookies: true,
+  ...ROUTE_REFRESH_OPTION_NAMES,
 });
 
 function optionalFunction<F>(option: string, value: unknown, expected: string): F | undefined {
@@ -452,6 +456,7 @@ export function resolveCacheResponseOptions(
     key: optionalFunction('key', options.key, '(req) => string'),
     enabled: optionalBoolean('enabled', options.enabled, enabledFromEnvironment()),
     ignoreCookie: resolveIgnoreCookies(options.ignoreCookies),
+    refresh: resolveRouteRefresh(options),
   };
 }
 

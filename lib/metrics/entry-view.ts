@@ -11,6 +11,8 @@ export interface EntryView {
   ageMs: number;
   expiresAt: string;
   fresh: boolean;
+  /** Its lifetime when stored: the TTL it got (with `adaptiveTtl`, the current adaptive TTL). */
+  ttlMs: number;
   /** Milliseconds until the store drops it (TTL plus any stale grace); -1 when unknown. */
   storeTtlMs: number;
   /** Responses: `GET /path?query` of the request it answered, when it was stored with one. */
@@ -45,6 +47,7 @@ export function viewEntry(entry: Entry, key: string, bytes: number, ttlMs: numbe
     ageMs: now - entry.createdAt,
     expiresAt: new Date(entry.expiresAt).toISOString(),
     fresh: entry.expiresAt > now,
+    ttlMs: entry.expiresAt - entry.createdAt,
     storeTtlMs: ttlMs,
   };
   if (entry.kind === 'value') return { ...common, value: entry.value };
