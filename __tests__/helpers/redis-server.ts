@@ -73,15 +73,30 @@ export interface RedisServer {
  * it answers PING. Pass `port` to restart one on the same port.
  */
 export async function startRedisServer(options: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
+  // A free port can be taken by another test worker between finding it and binding it: a server
+  // that exits at once on a port we chose gets another port, up to three times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options.port ?? (await freePort()), options.args ?? []);
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 3 || !(error instanceof ExitedEarly)) throw error;
+    }
+  }
+}
+
+class ExitedEarly extends Error {}
+
+async function startOnce(port: number, args: string[]): Promise<RedisServer> {
   const binary = findRedisServer();
-  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cache-kit-redis-'));
   const child: ChildProcess = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...(options.args ?? [])],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // redis-server logs to stdout: both are kept for the error message.
   let stderr = '';
+  child.stdout?.on('data', (data: Buffer) => (stderr += data.toString()));
   child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 10_000;
@@ -89,7 +104,8 @@ export async function startRedisServer(options: { port?: number; args?: string[]
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`redis-server did not start on port ${port}: ${stderr.trim() || 'no output'}`);
+      const message = `redis-server did not start on port ${port}: ${stderr.trim() || 'no output'}`;
+      throw child.exitCode !== null ? new ExitedEarly(message) : new Error(message);
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
