@@ -1,3 +1,4 @@
+import type { PurgeQueue } from '../cdn/purge-queue';
 import { StoreClosedError } from '../errors';
 import { normaliseNamespace } from '../keys';
 import { StatsCollector, type StatsSnapshot } from '../metrics/stats';
@@ -76,17 +77,25 @@ export class Cache {
   private internalErrorListeners = 0;
   private warnedUnheardError = false;
   private closed = false;
+  private readonly purges: PurgeQueue | undefined;
 
   /**
    * @internal Use {@link createCache}, the composition root: it builds the store stack (breaker,
    * fallback) and hands the engine the composed store and the emitter the stack reports to.
    */
-  constructor(store: Store, events: TypedEmitter, options: Pick<ResolvedCacheOptions, 'namespace' | 'profiles' | 'defaultTtlSeconds' | 'lock'>) {
+  constructor(store: Store, events: TypedEmitter, options: Pick<ResolvedCacheOptions, 'namespace' | 'profiles' | 'defaultTtlSeconds' | 'lock'>, purges?: PurgeQueue) {
     this.store = store;
+    this.purges = purges;
     this.events = events;
     this.namespace = normaliseNamespace(options.namespace);
     const reportError = (error: unknown, operation: string, key: string | undefined): void => this.reportError(error, operation, key);
-    this.invalidator = new Invalidator({ store, namespace: this.namespace, emitDelete: (payload) => this.events.emit('delete', payload), reportError });
+    this.invalidator = new Invalidator({
+      store,
+      namespace: this.namespace,
+      emitDelete: (payload) => this.events.emit('delete', payload),
+      reportError,
+      purge: purges && ((request) => purges.push(request)),
+    });
     this.entries = new Entries({ store, namespace: this.namespace, invalidator: this.invalidator, emitSet: (key, ttl) => this.events.emit('set', { key, ttl }), reportError });
     const host = {
       store,
@@ -310,6 +319,14 @@ export class Cache {
 
 
   /**
+   * Emits a `warning` (a front-end left something out to stay within a limit).
+   * @internal
+   */
+  warn(payload: CacheEvents['warning']): void {
+    this.events.emit('warning', payload);
+  }
+
+  /**
    * Removes (or, with `soft`, marks stale) every entry whose key (without namespace) matches the
    * Redis glob `pattern`; resolves with the count. Escape ids with `escapeGlob`.
    *
@@ -388,10 +405,29 @@ export class Cache {
     return { ...this.statsCollector.snapshot(), writeErrors: this.writeErrors };
   }
 
-  /** Closes the store. Later reads are misses; later invalidations reject. */
+  /**
+   * Resolves once every invalidation handed to the `purge` hook of {@link createCache} was sent
+   * or given up, retries included (at once without a hook). Purges run in the background; wait
+   * for them in scripts and tests, or before a deploy step that needs the CDN clean.
+   *
+   * @example
+   * ```ts
+   * await cache.invalidateTags(['catalog']);
+   * await cache.flushPurges(); // the CDN has been told (or every attempt failed, see the `error` event)
+   * ```
+   */
+  flushPurges(): Promise<void> {
+    return this.purges?.settled() ?? Promise.resolve();
+  }
+
+  /**
+   * Closes the store. Later reads are misses; later invalidations reject. Purges still waiting
+   * for a retry get one last attempt first (see {@link Cache.flushPurges}).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.purges?.close();
     await this.store.close();
   }
 

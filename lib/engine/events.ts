@@ -67,7 +67,18 @@ export interface CacheEvents {
   degraded: { store: string; error: Error };
   /** The store answered again after being degraded; invalidations issued meanwhile were applied to it. */
   recovered: { store: string; downtimeMs: number };
+  /**
+   * Something was left out so that an answer stays within a limit, and the answer went out
+   * without it: a surrogate key longer than the CDN takes, or one past the header's size.
+   */
+  warning: { code: WarningCode; message: string; endpoint?: string; key?: string };
 }
+
+/**
+ * What a `warning` event is about: `surrogate-key-too-long` (over 1 KB), `surrogate-key-invalid`
+ * (a character the header cannot carry), `surrogate-header-full` (past the 16 KB of the header).
+ */
+export type WarningCode = 'surrogate-key-too-long' | 'surrogate-key-invalid' | 'surrogate-header-full';
 
 /** The name of a cache event. */
 export type CacheEventName = keyof CacheEvents;
