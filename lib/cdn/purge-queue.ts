@@ -40,11 +40,12 @@ export class PurgeQueue {
   /** Queues one invalidation for the hook; returns at once. */
   push(request: PurgeRequest): void {
     if (this.queue.length >= this.options.maxQueued) {
-      if (!(this.queue.length === 1 && this.queue[0]?.request.overflowed === true)) {
-        const overflow: PurgeRequest = { kind: 'clear', soft: false, surrogateKeys: [], overflowed: true };
-        this.queue = [{ request: overflow, attempts: 0, dueAt: 0 }];
-        this.report(new PurgeError(describePurge(overflow), 0, true, { cause: new Error(`more than ${this.options.maxQueued} purges waiting`) }), overflow);
-      }
+      // One "everything" covers every purge still waiting, whatever came after it: reported
+      // once, while it waits.
+      const reported = this.queue.some((queued) => queued.request.overflowed === true);
+      const overflow: PurgeRequest = { kind: 'clear', soft: false, surrogateKeys: [], overflowed: true };
+      this.queue = [{ request: overflow, attempts: 0, dueAt: 0 }];
+      if (!reported) this.report(new PurgeError(describePurge(overflow), 0, true, { cause: new Error(`more than ${this.options.maxQueued} purges waiting`) }), overflow);
       return;
     }
     this.queue.push({ request, attempts: 0, dueAt: 0 });
