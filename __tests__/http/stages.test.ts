@@ -77,6 +77,10 @@ describe('freshness', () => {
     // RFC 9213: CDN-Cache-Control speaks to the CDN in front, not to this cache.
     expect(targeted({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' }, field)['cache-control']).toBe('no-store');
     expect(originFreshness({ 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=600' }, NOW, field).lifetime).toBe(1);
+    // Its stale rules count too, and Cache-Control's do not.
+    const route = { staleWhileRevalidateMs: 60_000, staleIfErrorMs: 60_000 };
+    expect(staleWindows({ 'cache-control': 'max-age=60', [field]: 'max-age=1, must-revalidate' }, route, field)).toEqual({ staleWhileRevalidateMs: 0, staleIfErrorMs: 0 });
+    expect(staleWindows({ 'cache-control': 'must-revalidate', [field]: 'max-age=1' }, route, field)).toEqual(route);
     // Turned off (cacheControlField: false): Cache-Control only.
     expect(targeted({ 'cache-control': 'no-store', [field]: 'max-age=60' }, undefined)['cache-control']).toBe('no-store');
     // Not a Structured Field dictionary (RFC 9213 §2.1, RFC 8941): ignored as a whole.

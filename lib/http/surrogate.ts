@@ -86,16 +86,17 @@ export function surrogateHeaders(keys: readonly string[], choice: SurrogateHeade
  * ```
  */
 export function surrogateKeysOf(opts: { tags: ((req: Request) => readonly string[]) | undefined; scoping: RouteScoping }, req: Request): string[] {
+  // Scope keys first: what helpers purge most stays within the header's size.
   const keys: string[] = [];
   if (opts.scoping.scope !== undefined) keys.push(opts.scoping.scope);
-  let tags: readonly string[] | undefined;
+  keys.push(...(routeTags({ tags: undefined, scoping: opts.scoping }, req) ?? []));
+  let own: readonly string[] | undefined;
   try {
-    tags = routeTags(opts, req);
+    own = opts.tags?.(req);
   } catch {
     // The answer is not stored either (`tags-threw`); the scope and path keys still go out.
-    tags = routeTags({ tags: undefined, scoping: opts.scoping }, req);
   }
-  if (Array.isArray(tags)) for (const tag of tags) if (typeof tag === 'string' && tag !== '') keys.push(tag);
+  if (Array.isArray(own)) for (const tag of own) if (typeof tag === 'string' && tag !== '') keys.push(tag);
   keys.push(pathTag(requestPath(req)));
   return [...new Set(keys)];
 }
