@@ -220,6 +220,8 @@ export interface CacheResponseOptions extends FreshnessOptions {
    * lifetime, stale windows) and is removed from the answer, while `Cache-Control` goes on to
    * browsers and `CDN-Cache-Control` to the CDN (this cache never reads that one). A value that
    * is not a valid Structured Field dictionary is ignored. `false`: read `Cache-Control` only.
+   * `'CDN-Cache-Control'` makes this cache read that field (and remove it): only for an app that
+   * is itself the edge, with no CDN in front.
    * @default 'Express-Cache-Control'
    */
   cacheControlField?: string | false;
@@ -395,8 +397,8 @@ function resolveCacheControlField(value: unknown): string | undefined {
   const name = value ?? DEFAULT_CACHE_RESPONSE_OPTIONS.cacheControlField;
   if (typeof name !== 'string' || !HEADER_NAME.test(name)) throw new InvalidOptionError('cacheControlField', `expected a header name or false, got ${String(name)}`);
   const lower = name.toLowerCase();
-  if (lower === 'cache-control' || lower === 'cdn-cache-control') {
-    throw new InvalidOptionError('cacheControlField', `"${name}" speaks to other caches too; name a field for this cache alone, e.g. 'Express-Cache-Control'`);
+  if (lower === 'cache-control') {
+    throw new InvalidOptionError('cacheControlField', `"${name}" is read anyway; name a field for this cache alone, e.g. 'Express-Cache-Control', or pass false`);
   }
   return lower;
 }
