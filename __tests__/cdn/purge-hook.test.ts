@@ -151,6 +151,21 @@ describe('the purge hook', () => {
     expect(calls).toHaveLength(2);
   });
 
+  test('an invalidation the store cannot take now (journaled, pending) is purged all the same', async () => {
+    class DownForTags extends MemoryStore {
+      override deleteTags(): Promise<number> {
+        return Promise.reject(new Error('store down'));
+      }
+    }
+    const { calls, hook } = recording();
+    cache = createCache({ store: new DownForTags(), purge: hook });
+    const errors = errorsOf(cache);
+    await expect(cache.invalidate({ tags: ['catalog'] })).resolves.toEqual({ removed: 0, pending: true });
+    await cache.flushPurges();
+    expect(calls).toEqual([{ kind: 'tags', tags: ['catalog'], surrogateKeys: ['catalog'], soft: false }]);
+    expect(errors.some(({ operation }) => operation === 'deleteTags')).toBe(true);
+  });
+
   test('an invalidation that fails here (a closed store) is not purged', async () => {
     const { calls, hook } = recording();
     cache = createCache({ purge: hook });
