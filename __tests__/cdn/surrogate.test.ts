@@ -118,6 +118,20 @@ describe.each(EXPRESS_VERSIONS)('CDN headers on $name', ({ create }) => {
     for (const tag of many.filter((key) => !kept.includes(key))) expect(full.some(({ key, message }) => key === tag && message.startsWith('Surrogate-Key'))).toBe(true);
   });
 
+  test('a throwing tags or scopeParam function never fails the request: the other keys still go', async () => {
+    const app = characterApp({
+      surrogateKeys: true,
+      scopeParam: () => {
+        throw new Error('bad scope param');
+      },
+      tags: () => {
+        throw new Error('bad tags');
+      },
+    });
+    const answer = await request(app).get('/characters/6').expect(200);
+    expect(answer.headers['surrogate-key']).toMatch(/^character __path__:[0-9a-f]{40}$/);
+  });
+
   test("the handler's own Surrogate-Key replaces the route's, on the miss and the hit", async () => {
     const app = characterApp({ surrogateKeys: true }, (req, res) => {
       res.setHeader('Surrogate-Key', `mine:${String(req.params.id)}`);

@@ -89,12 +89,13 @@ export function surrogateKeysOf(opts: { tags: ((req: Request) => readonly string
   // Scope keys first: what helpers purge most stays within the header's size.
   const keys: string[] = [];
   if (opts.scoping.scope !== undefined) keys.push(opts.scoping.scope);
-  keys.push(...(routeTags({ tags: undefined, scoping: opts.scoping }, req) ?? []));
   let own: readonly string[] | undefined;
   try {
+    keys.push(...(routeTags({ tags: undefined, scoping: opts.scoping }, req) ?? []));
     own = opts.tags?.(req);
   } catch {
-    // The answer is not stored either (`tags-threw`); the scope and path keys still go out.
+    // A throwing `scopeParam` or `tags`: the answer is not stored either (`tags-threw`); the
+    // keys found so far and the path key still go out, and the request never fails for it.
   }
   if (Array.isArray(own)) for (const tag of own) if (typeof tag === 'string' && tag !== '') keys.push(tag);
   keys.push(pathTag(requestPath(req)));
