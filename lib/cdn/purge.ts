@@ -1,7 +1,14 @@
 import { InvalidOptionError } from '../errors';
 import { optionNames, plainObject, positiveInteger, rejectUnknownOptions } from '../validate';
 
-/** What was invalidated, as the purge hook hears it. */
+/**
+ * What was invalidated, as the purge hook hears it.
+ *
+ * @example
+ * ```ts
+ * const hook: PurgeHook = (request) => { if (request.kind === 'clear') console.log('everything'); };
+ * ```
+ */
 export type PurgeKind = 'key' | 'pattern' | 'tags' | 'scope' | 'clear';
 
 /**
@@ -95,7 +102,14 @@ export interface PurgeOptions {
   maxQueued?: number;
 }
 
-/** Defaults of {@link PurgeOptions}. */
+/**
+ * Defaults of {@link PurgeOptions}.
+ *
+ * @example
+ * ```ts
+ * createCache({ purge: { hook, attempts: DEFAULT_PURGE_OPTIONS.attempts * 2 } });
+ * ```
+ */
 export const DEFAULT_PURGE_OPTIONS = Object.freeze({ attempts: 5, retryDelayMs: 250, maxQueued: 1000 });
 
 /** @internal */

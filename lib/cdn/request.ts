@@ -2,7 +2,14 @@ import { InvalidOptionError } from '../errors';
 import { optionalBoolean, positiveInteger } from '../validate';
 import type { PurgeRequest } from './purge';
 
-/** Options every ready purge adapter shares. */
+/**
+ * Options every ready purge adapter shares.
+ *
+ * @example
+ * ```ts
+ * fastlyPurge({ serviceId, token, purgeEverything: true, timeoutMs: 2000 });
+ * ```
+ */
 export interface PurgeAdapterOptions {
   /**
    * Purge everything on the CDN for invalidations it cannot target: `clear()`, key and pattern

@@ -77,6 +77,11 @@ export interface CacheEvents {
 /**
  * What a `warning` event is about: `surrogate-key-too-long` (over 1 KB), `surrogate-key-invalid`
  * (a character the header cannot carry), `surrogate-header-full` (past the 16 KB of the header).
+ *
+ * @example
+ * ```ts
+ * cache.on('warning', ({ code, key }) => { if (code === 'surrogate-header-full') log.warn(`not sent to the CDN: ${key}`); });
+ * ```
  */
 export type WarningCode = 'surrogate-key-too-long' | 'surrogate-key-invalid' | 'surrogate-header-full';
 

@@ -235,7 +235,14 @@ export interface SurrogateHeaderChoice {
   cacheTag: boolean;
 }
 
-/** The object form of {@link CacheResponseOptions.surrogateKeys}. */
+/**
+ * The object form of {@link CacheResponseOptions.surrogateKeys}.
+ *
+ * @example
+ * ```ts
+ * cacheResponse({ keyPrefix: 'character', surrogateKeys: { surrogateKey: false, cacheTag: true } }); // Cloudflare only
+ * ```
+ */
 export interface SurrogateKeysOptions {
   /**
    * Send `Surrogate-Key` (keys separated by spaces; 1 KB a key, 16 KB the header).

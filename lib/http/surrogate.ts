@@ -8,6 +8,11 @@ import { pathTag, requestPath } from './unsafe';
 /**
  * Size limits of the CDNs' tag headers, in bytes: Fastly takes surrogate keys of up to 1 KB in a
  * `Surrogate-Key` of up to 16 KB; Cloudflare a `Cache-Tag` of up to 16 KB.
+ *
+ * @example
+ * ```ts
+ * const fits = (tag: string) => tag.length <= SURROGATE_LIMITS.keyBytes;
+ * ```
  */
 export const SURROGATE_LIMITS = Object.freeze({ keyBytes: 1024, headerBytes: 16 * 1024 });
 
