@@ -166,6 +166,19 @@ describe('the purge hook', () => {
     expect(errors.some(({ operation }) => operation === 'deleteTags')).toBe(true);
   });
 
+  test('a hook that never answers does not hold close() (bounded)', async () => {
+    let calls = 0;
+    cache = createCache({
+      purge: () => {
+        calls++;
+        return new Promise<void>(() => undefined);
+      },
+    });
+    await cache.invalidateTags(['catalog']);
+    await expect(cache.close()).resolves.toBeUndefined();
+    expect(calls).toBe(1);
+  }, 10_000);
+
   test('an invalidation that fails here (a closed store) is not purged', async () => {
     const { calls, hook } = recording();
     cache = createCache({ purge: hook });

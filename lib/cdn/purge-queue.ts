@@ -4,6 +4,9 @@ import { type PurgeRequest, type ResolvedPurgeOptions, describePurge } from './p
 /** The longest wait between two attempts of one purge, in ms. */
 const MAX_RETRY_DELAY_MS = 30_000;
 
+/** The longest `close()` waits for the last attempts, in ms: a shutdown is never held by a slow CDN. */
+const CLOSE_WAIT_MS = 2_000;
+
 interface Queued {
   request: PurgeRequest;
   /** Attempts made so far. */
@@ -66,12 +69,18 @@ export class PurgeQueue {
 
   /**
    * Gives every purge still waiting one last attempt now (no further retries), then resolves:
-   * called by `Cache.close()`, so a shutting-down process does not leave its purges unsent.
+   * called by `Cache.close()`, so a shutting-down process does not leave its purges unsent. It
+   * waits {@link CLOSE_WAIT_MS} at most; attempts still running then finish on their own.
    */
   async close(): Promise<void> {
     this.closing = true;
     this.wakeUp();
-    await this.settled();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS).unref();
+    });
+    await Promise.race([this.settled(), bound]);
+    clearTimeout(timer);
   }
 
   private wakeUp(): void {

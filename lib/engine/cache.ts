@@ -422,7 +422,7 @@ export class Cache {
 
   /**
    * Closes the store. Later reads are misses; later invalidations reject. Purges still waiting
-   * for a retry get one last attempt first (see {@link Cache.flushPurges}).
+   * for a retry get one last attempt first, for 2 s at most (see {@link Cache.flushPurges}).
    */
   async close(): Promise<void> {
     if (this.closed) return;
