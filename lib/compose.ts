@@ -1,4 +1,6 @@
 import { RedisBus } from './bus/redis-bus';
+import { describePurge } from './cdn/purge';
+import { PurgeQueue } from './cdn/purge-queue';
 import { Cache } from './engine/cache';
 import { TypedEmitter } from './engine/events';
 import { type CacheOptions, resolveCacheOptions } from './engine/options';
@@ -82,7 +84,9 @@ export function createCache(options: CacheOptions = {}): Cache {
   } else if (resolved.bus !== undefined && resolved.bus !== false) {
     throw new InvalidOptionError('bus', 'the bus keeps L1 tiers coherent: set "l1" too, or drop "bus"');
   }
-  const cache = new Cache(store, events, resolved);
+  // The CDN purge queue reports through the engine, like the store stack (bound late).
+  const purges = resolved.purge && new PurgeQueue(resolved.purge, (error, request) => report(error, 'purge', describePurge(request)));
+  const cache = new Cache(store, events, resolved, false, purges);
   report = (error, operation, key) => cache.reportError(error, operation, key);
   if (bus !== undefined && tier !== undefined) {
     const l1 = tier;

@@ -11,7 +11,8 @@ export type CacheErrorCode =
   | 'ERR_CACHE_RATE_LIMITED'
   | 'ERR_CACHE_UNSUPPORTED'
   | 'ERR_CACHE_INVALIDATION_PENDING'
-  | 'ERR_CACHE_MISSING_PEER';
+  | 'ERR_CACHE_MISSING_PEER'
+  | 'ERR_CACHE_PURGE';
 
 /**
  * Base class of every error thrown by this package.
@@ -272,5 +273,31 @@ export function loadPeer<T>(feature: string, packageName: string, load: () => T,
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') throw new MissingPeerError(feature, packageName, install, error);
     throw error;
+  }
+}
+
+/**
+ * A purge sent to the CDN (the `purge` hook of `createCache`) failed. Emitted as the cache's
+ * `error` event (operation `purge`), never thrown into the app: `willRetry` says whether another
+ * attempt follows. `cause` is the hook's error.
+ *
+ * @example
+ * ```ts
+ * cache.on('error', ({ error }) => {
+ *   if (error instanceof PurgeError && !error.willRetry) log.warn(`CDN purge dropped: ${error.message}`);
+ * });
+ * ```
+ */
+export class PurgeError extends CacheError {
+  /** Which attempt failed, from 1. */
+  readonly attempt: number;
+  /** Whether the purge is tried again. */
+  readonly willRetry: boolean;
+
+  constructor(what: string, attempt: number, willRetry: boolean, options?: { cause?: unknown }) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('ERR_CACHE_PURGE', `purge of ${what} failed (attempt ${attempt}${willRetry ? ', retrying' : ', giving up'})${reason}`, options);
+    this.attempt = attempt;
+    this.willRetry = willRetry;
   }
 }

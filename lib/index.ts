@@ -100,3 +100,14 @@ export { DEFAULT_MAX_ENDPOINTS, OTHER_ENDPOINT, StatsCollector } from './metrics
 export type { EndpointStats, OutcomeCounts, StatsSnapshot } from './metrics/stats';
 export { CHANNELS } from './metrics/tracing';
 export type { FillTraceContext, LookupTraceContext, StoreTraceContext } from './metrics/tracing';
+// Tags and purges that reach the CDN in front.
+export { PurgeError } from './errors';
+export { DEFAULT_PURGE_OPTIONS } from './cdn/purge';
+export type { PurgeHook, PurgeKind, PurgeOptions, PurgeRequest } from './cdn/purge';
+export type { PurgeAdapterOptions } from './cdn/request';
+export { fastlyPurge } from './cdn/fastly';
+export type { FastlyPurgeOptions } from './cdn/fastly';
+export { cloudflarePurge } from './cdn/cloudflare';
+export type { CloudflarePurgeOptions } from './cdn/cloudflare';
+export { SURROGATE_LIMITS } from './http/surrogate';
+export type { SurrogateKeysOptions } from './http/options';

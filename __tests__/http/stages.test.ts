@@ -70,12 +70,22 @@ describe('freshness', () => {
     expect(staleWindows({ 'cache-control': 'stale-if-error=60' }, none)).toBe(none);
   });
 
-  test('CDN-Cache-Control replaces Cache-Control for the cache', () => {
-    expect(targeted({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' })['cache-control']).toBe('max-age=60');
-    expect(originFreshness({ 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=600' }, NOW).lifetime).toBe(600);
+  test('the targeted field (cacheControlField) replaces Cache-Control for the cache; CDN-Cache-Control is never read', () => {
+    const field = 'express-cache-control';
+    expect(targeted({ 'cache-control': 'no-store', [field]: 'max-age=60' }, field)['cache-control']).toBe('max-age=60');
+    expect(originFreshness({ 'cache-control': 'max-age=1', [field]: 'max-age=600' }, NOW, field).lifetime).toBe(600);
+    // RFC 9213: CDN-Cache-Control speaks to the CDN in front, not to this cache.
+    expect(targeted({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' }, field)['cache-control']).toBe('no-store');
+    expect(originFreshness({ 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=600' }, NOW, field).lifetime).toBe(1);
+    // Its stale rules count too, and Cache-Control's do not.
+    const route = { staleWhileRevalidateMs: 60_000, staleIfErrorMs: 60_000 };
+    expect(staleWindows({ 'cache-control': 'max-age=60', [field]: 'max-age=1, must-revalidate' }, route, field)).toEqual({ staleWhileRevalidateMs: 0, staleIfErrorMs: 0 });
+    expect(staleWindows({ 'cache-control': 'must-revalidate', [field]: 'max-age=1' }, route, field)).toEqual(route);
+    // Turned off (cacheControlField: false): Cache-Control only.
+    expect(targeted({ 'cache-control': 'no-store', [field]: 'max-age=60' }, undefined)['cache-control']).toBe('no-store');
     // Not a Structured Field dictionary (RFC 9213 §2.1, RFC 8941): ignored as a whole.
     for (const invalid of ['max-age=10000, &&&&&', 'max-age="10000"', 'max-age =100', 'MaX-aGe=3600']) {
-      expect(targeted({ 'cache-control': 'no-store', 'cdn-cache-control': invalid })['cache-control']).toBe('no-store');
+      expect(targeted({ 'cache-control': 'no-store', [field]: invalid }, field)['cache-control']).toBe('no-store');
     }
   });
 
@@ -86,14 +96,15 @@ describe('freshness', () => {
 });
 
 describe('the one storability rule', () => {
-  const rule = { statuses: new Set([200]), routeTtl: 60, explicitOnly: false };
+  const rule = { statuses: new Set([200]), routeTtl: 60, explicitOnly: false, cacheControlField: 'express-cache-control' };
   test.each([
     [200, {}, { storable: true, lifetime: 60, age: 0 }],
     [200, { 'cache-control': 'max-age=10' }, { storable: true, lifetime: 10, age: 0 }],
     [404, {}, { storable: false, reason: 'status' }],
     [200, { 'set-cookie': 'a=1' }, { storable: false, reason: 'set-cookie' }],
     [200, { 'cache-control': 'no-store' }, { storable: false, reason: 'no-store' }],
-    [200, { 'cdn-cache-control': 'private', 'cache-control': 'max-age=60' }, { storable: false, reason: 'private' }],
+    [200, { 'express-cache-control': 'private', 'cache-control': 'max-age=60' }, { storable: false, reason: 'private' }],
+    [200, { 'cdn-cache-control': 'private', 'cache-control': 'max-age=60' }, { storable: true, lifetime: 60, age: 0 }],
     [200, { expires: '0' }, { storable: false, reason: 'max-age-zero' }],
   ])('%s %j', (status, headers, verdict) => {
     expect(storability(status, headers, null, rule, NOW)).toEqual(verdict);

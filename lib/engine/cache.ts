@@ -1,3 +1,4 @@
+import type { PurgeQueue } from '../cdn/purge-queue';
 import { InvalidOptionError, StoreClosedError } from '../errors';
 import { normaliseNamespace } from '../keys';
 import { StatsCollector, type StatsSnapshot } from '../metrics/stats';
@@ -93,20 +94,29 @@ export class Cache {
   private readonly options: CacheConstruction;
   /** Set on a child made by {@link Cache.namespace}: the store belongs to the parent. */
   private readonly sharesStore: boolean;
+  /** Where invalidations go on to the CDN (`purge` of `createCache`); shared with child caches. */
+  private readonly purges: PurgeQueue | undefined;
 
   /**
    * @internal Use {@link createCache}, the composition root: it builds the store stack (breaker,
    * fallback) and hands the engine the composed store and the emitter the stack reports to.
    */
-  constructor(store: Store, events: TypedEmitter, options: CacheConstruction, sharesStore = false) {
+  constructor(store: Store, events: TypedEmitter, options: CacheConstruction, sharesStore = false, purges?: PurgeQueue) {
     this.store = store;
     this.options = options;
     this.sharesStore = sharesStore;
+    this.purges = purges;
     this.enabled = options.enabled ?? true;
     this.events = events;
     this.namespacePrefix = normaliseNamespace(options.namespace);
     const reportError = (error: unknown, operation: string, key: string | undefined): void => this.reportError(error, operation, key);
-    this.invalidator = new Invalidator({ store, namespace: this.namespacePrefix, emitDelete: (payload) => this.events.emit('delete', payload), reportError });
+    this.invalidator = new Invalidator({
+      store,
+      namespace: this.namespacePrefix,
+      emitDelete: (payload) => this.events.emit('delete', payload),
+      reportError,
+      purge: purges && ((request) => purges.push(request)),
+    });
     this.entries = new Entries({ store, namespace: this.namespacePrefix, invalidator: this.invalidator, emitSet: (key, ttl) => this.events.emit('set', { key, ttl }), reportError });
     const host = {
       store,
@@ -342,6 +352,14 @@ export class Cache {
 
 
   /**
+   * Emits a `warning` (a front-end left something out to stay within a limit).
+   * @internal
+   */
+  warn(payload: CacheEvents['warning']): void {
+    this.events.emit('warning', payload);
+  }
+
+  /**
    * Removes (or, with `soft`, marks stale) every entry whose key (without namespace) matches the
    * Redis glob `pattern`; resolves with the count. Escape ids with `escapeGlob`.
    *
@@ -430,10 +448,26 @@ export class Cache {
   }
 
   /**
+   * Resolves once every invalidation handed to the `purge` hook of {@link createCache} was sent
+   * or given up, retries included (at once without a hook). Purges run in the background; wait
+   * for them in scripts and tests, or before a deploy step that needs the CDN clean.
+   *
+   * @example
+   * ```ts
+   * await cache.invalidateTags(['catalog']);
+   * await cache.flushPurges(); // the CDN has been told (or every attempt failed, see the `error` event)
+   * ```
+   */
+  flushPurges(): Promise<void> {
+    return this.purges?.settled() ?? Promise.resolve();
+  }
+
+  /**
    * Waits (at most {@link CLOSE_WAIT_MS}) for the fills and writes in flight, among them the
    * writes and lock releases of answers already sent, then closes the store (a child made by
    * {@link Cache.namespace} leaves the shared store open). Later reads are misses; later
-   * invalidations reject.
+   * invalidations reject. Purges still waiting for a retry get one last attempt first, for 2 s
+   * at most (see {@link Cache.flushPurges}).
    *
    * @example
    * ```ts
@@ -447,7 +481,9 @@ export class Cache {
     for (const hook of this.closeHooks) hook();
     this.closeHooks.clear();
     await this.settled();
-    if (!this.sharesStore) await this.store.close();
+    if (this.sharesStore) return;
+    await this.purges?.close();
+    await this.store.close();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -535,7 +571,7 @@ export class Cache {
   namespace(name: string): Cache {
     const checked = optionalString('name', name);
     if (checked === undefined) throw new InvalidOptionError('name', 'expected a non-empty namespace name');
-    return new Cache(this.store, new TypedEmitter(), { ...this.options, namespace: this.namespacePrefix + checked }, true);
+    return new Cache(this.store, new TypedEmitter(), { ...this.options, namespace: this.namespacePrefix + checked }, true, this.purges);
   }
 
   /**

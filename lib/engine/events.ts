@@ -100,23 +100,27 @@ export interface CacheEvents {
   /** The store answered again after being degraded; invalidations issued meanwhile were applied to it. */
   recovered: { store: string; downtimeMs: number };
   /**
-   * Something that works but is probably not what was meant. `scope-unreached`: a scope
-   * invalidation removed nothing while no route (nor decorator, nor key written through this
-   * cache) uses that scope; emitted once per scope, naming the routes that do exist
-   * (`routes`) and the option that would connect them (`keyPrefix` or `scope`).
+   * Something that works but is probably not what was meant, or was left out to stay within a
+   * limit. `scope-unreached`: a scope invalidation removed nothing while no route (nor
+   * decorator, nor key written through this cache) uses that scope; emitted once per scope,
+   * naming the routes that do exist (`routes`) and the option that would connect them
+   * (`keyPrefix` or `scope`). `surrogate-*`: a surrogate key the CDN would not take was left out
+   * of the answer's header (`endpoint`, `key`), and the answer went out without it.
    */
-  warning: { code: WarningCode; message: string; scope?: string; routes: readonly KnownRoute[] };
+  warning: { code: WarningCode; message: string; scope?: string; routes?: readonly KnownRoute[]; endpoint?: string; key?: string };
 }
 
 /**
- * What a {@link CacheEvents.warning} is about.
+ * What a {@link CacheEvents.warning} is about: `scope-unreached` (an invalidation that reached
+ * nothing), `surrogate-key-too-long` (over 1 KB), `surrogate-key-invalid` (a character the
+ * header cannot carry), `surrogate-header-full` (past the 16 KB of the header).
  *
  * @example
  * ```ts
  * cache.on('warning', ({ code, message }) => { if (code === 'scope-unreached') logger.warn(message); });
  * ```
  */
-export type WarningCode = 'scope-unreached';
+export type WarningCode = 'scope-unreached' | 'surrogate-key-too-long' | 'surrogate-key-invalid' | 'surrogate-header-full';
 
 /**
  * A route that cached answers through this cache (or declared a scope), as the `warning` of an

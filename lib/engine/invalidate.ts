@@ -3,6 +3,7 @@ import { escapeGlob, globToRegExp, scopeKeyPatterns } from '../keys';
 import { type Store, canDeletePattern, canDeleteTags, canGuardWrites, canSoftInvalidate } from '../stores/store';
 import { INVALIDATION_OPERATIONS, type Invalidation } from '../resilience/journal';
 import { resolveScope, resolveTags } from '../validate';
+import type { PurgeRequest } from '../cdn/purge';
 import type { CacheEvents } from './events';
 import { type EntryMatcher, InvalidationLog } from './invalidation-log';
 
@@ -101,6 +102,8 @@ interface Plan {
   /** The `delete` event's payload, less the count. */
   event: Omit<CacheEvents['delete'], 'count'>;
   soft: boolean;
+  /** What the `purge` hook hears of it, less `soft`. */
+  purge: Omit<PurgeRequest, 'soft'>;
 }
 
 /** What the invalidator needs from the cache it serves. */
@@ -110,6 +113,8 @@ export interface InvalidatorHost {
   namespace: string;
   emitDelete(payload: CacheEvents['delete']): void;
   reportError(error: unknown, operation: string, key: string | undefined): void;
+  /** Hands an applied (or journaled) invalidation to the `purge` hook's queue; absent without one. */
+  purge?: (request: PurgeRequest) => void;
 }
 
 /**
@@ -120,7 +125,8 @@ export interface InvalidatorHost {
  * 1. record it in the in-process log (a load that began earlier is not stored afterwards),
  * 2. stamp it in the store (the same for loads in other processes, see `GuardCapable`),
  * 3. apply it, step by step (a failed step does not stop the others),
- * 4. report it: one `delete` event, and an `error` event when part of it is pending.
+ * 4. report it: one `delete` event, and an `error` event when part of it is pending,
+ * 5. hand it to the `purge` hook (queued, never awaited), so a CDN in front drops its copies too.
  *
  * A step the store cannot take now comes back as an `InvalidationPendingError` from the store
  * stack, which journaled it (see `ResilientStore`: the store then serves no read until the
@@ -148,6 +154,7 @@ export class Invalidator {
         steps: [{ kind: 'delete', key: fullKey }, ...(canDeleteTags(this.host.store) ? [{ kind: 'tags' as const, tags: [this.variantTag(fullKey)] }] : [])],
         event: { key: fullKey },
         soft: softOf(options),
+        purge: { kind: 'key', key, surrogateKeys: [] },
       },
       options,
     );
@@ -160,13 +167,14 @@ export class Invalidator {
     this.need('pattern', 'delete by pattern');
     const fullPattern = this.nsGlob + pattern;
     const matcher = globToRegExp(fullPattern);
-    return this.run({ matches: (fullKey) => matcher.test(fullKey), stamps: [this.patternStamp(pattern)], steps: [{ kind: 'pattern', pattern: fullPattern }], event: { pattern: fullPattern }, soft }, options);
+    return this.run({ matches: (fullKey) => matcher.test(fullKey), stamps: [this.patternStamp(pattern)], steps: [{ kind: 'pattern', pattern: fullPattern }], event: { pattern: fullPattern }, soft, purge: { kind: 'pattern', pattern, surrogateKeys: [] } }, options);
   }
 
   /** Every entry carrying one of `tags` (without namespace). */
   tags(tags: readonly string[], options: InvalidateOptions): Promise<InvalidationResult> {
     const soft = softOf(options);
-    const fullTags = this.fullTags(resolveTags('tags', tags) ?? []);
+    const given = resolveTags('tags', tags) ?? [];
+    const fullTags = this.fullTags(given);
     if (fullTags.length === 0) return Promise.resolve({ removed: 0, pending: false });
     this.need('tags', 'invalidate tags');
     const wanted = new Set(fullTags);
@@ -177,6 +185,7 @@ export class Invalidator {
         steps: [{ kind: 'tags', tags: fullTags }],
         event: { tags: fullTags },
         soft,
+        purge: { kind: 'tags', tags: given, surrogateKeys: given },
       },
       options,
     );
@@ -203,6 +212,7 @@ export class Invalidator {
           steps: [...keyPatterns.map((pattern) => ({ kind: 'pattern' as const, pattern })), { kind: 'tagPattern', pattern: tagPattern }],
           event: { scope: this.ns + resolved.scope },
           soft,
+          purge: { kind: 'scope', scope: resolved.scope, surrogateKeys: [resolved.scope] },
         },
         options,
       );
@@ -222,6 +232,7 @@ export class Invalidator {
         ],
         event: { scope: fullName },
         soft,
+        purge: { kind: 'scope', scope: resolved.scope, id: resolved.id, surrogateKeys: [name] },
       },
       options,
     );
@@ -260,7 +271,7 @@ export class Invalidator {
     const steps: Step[] = this.ns === '' ? [{ kind: 'clear' }] : [{ kind: 'pattern', pattern: everything }, { kind: 'tagPattern', pattern: everything }];
     // Without a namespace the store's clear takes the stamps too: stamp again after it, so
     // writes that loaded before the clear are still refused from here on.
-    return this.run({ matches: () => true, stamps: [this.prefixStamp('')], steps, event: { pattern: everything }, soft: false }, options, this.ns === '');
+    return this.run({ matches: () => true, stamps: [this.prefixStamp('')], steps, event: { pattern: everything }, soft: false, purge: { kind: 'clear', surrogateKeys: [] } }, options, this.ns === '');
   }
 
   /**
@@ -338,6 +349,8 @@ export class Invalidator {
     }
     if (stampAfter) await this.stamp(plan.stamps, at);
     this.host.emitDelete({ ...plan.event, count: removed });
+    // After it was applied (or journaled) here; a thrown step above means it was neither.
+    this.host.purge?.({ ...plan.purge, soft: plan.soft });
     if (pending === undefined) return { removed, pending: false };
     this.host.reportError(pending, operationOf(plan.steps[0] as Step), keyOf(plan.steps[0] as Step));
     if (strict) throw pending;

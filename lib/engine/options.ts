@@ -1,3 +1,4 @@
+import { type PurgeHook, type PurgeOptions, type ResolvedPurgeOptions, resolvePurgeOptions } from '../cdn/purge';
 import { InvalidOptionError } from '../errors';
 import { type BusOptions, type ResolvedBusOptions, resolveBusOptions } from '../bus/options';
 import { type BreakerOptions, DEFAULT_BREAKER_OPTIONS, DEFAULT_FALLBACK_MODE, type FallbackMode } from '../resilience/options';
@@ -92,6 +93,14 @@ export interface CacheOptions {
    * @default true, or false when the environment variable `EXPRESS_CACHE_KIT_ENABLED` is `false` or `0`
    */
   enabled?: boolean;
+  /**
+   * Tells a CDN or proxy in front of the app about every invalidation (keys, tags, scopes,
+   * patterns, clear; hard or soft), after it was applied here: a hook, or the hook with its retry
+   * bounds. Sent in the background from a bounded queue, retried, never failing the write; a
+   * failed attempt emits `error`. `fastlyPurge` and `cloudflarePurge` build ready hooks.
+   * @default none
+   */
+  purge?: PurgeHook | PurgeOptions;
 }
 
 /** Options of the cross-process fill lock ({@link CacheOptions.lock}). */
@@ -131,6 +140,7 @@ export interface ResolvedCacheOptions {
   lock: Required<LockOptions> | false;
   l1: Required<L1Options> | undefined;
   bus: ResolvedBusOptions | false | undefined;
+  purge: ResolvedPurgeOptions | undefined;
   enabled: boolean;
 }
 
@@ -158,6 +168,7 @@ const CACHE_OPTION_NAMES = optionNames<CacheOptions>({
   bus: true,
   fallbackMode: true,
   enabled: true,
+  purge: true,
 });
 const BREAKER_OPTION_NAMES = optionNames<BreakerOptions>({ failureThreshold: true, coolDownMs: true, probeIntervalMs: true, journalLimit: true });
 const LOCK_OPTION_NAMES = optionNames<LockOptions>({ ttlMs: true, waitMs: true, pollMs: true });
@@ -205,6 +216,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     l1: l1 === undefined ? undefined : resolveL1Options(l1),
     bus: bus === undefined || bus === false ? bus : resolveBusOptions(bus),
     enabled: optionalBoolean('enabled', options.enabled, enabledFromEnvironment()),
+    purge: resolvePurgeOptions(options.purge),
   };
 }
 

@@ -68,8 +68,9 @@ export function overrideCacheControl(res: Response, cacheControl: string, origin
 }
 
 /** Sends a 304 from a stored entry; false (nothing sent or left set) when its headers are refused. */
-function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
+function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: string | undefined, status: CacheStatus, end?: End, ownField?: string): boolean {
   if (!setStoredHeaders(res, entry.headers, NOT_MODIFIED_FIELDS)) return false;
+  if (ownField !== undefined && entry.headers[ownField] !== undefined) res.removeHeader(ownField);
   res.statusCode = 304;
   res.setHeader('X-Cache', status);
   res.setHeader('Age', String(entryAge(entry, Date.now())));
@@ -81,10 +82,12 @@ function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: st
 /**
  * Sends a stored answer (or, for a `Range` GET of a stored 200, the part it asks for).
  * `end` is the response's own `end` when a wrapper must be bypassed. False (nothing sent, no
- * stored header left on `res`) when a stored header is refused.
+ * stored header left on `res`) when a stored header is refused. `ownField` (the route's
+ * `cacheControlField`) is stored for this cache's decisions but never sent.
  */
-export function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End): boolean {
+export function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End, ownField?: string): boolean {
   if (!setStoredHeaders(res, entry.headers)) return false;
+  if (ownField !== undefined && entry.headers[ownField] !== undefined) res.removeHeader(ownField);
   let statusCode = entry.status;
   let sent = body;
   if (req.headers.range !== undefined && entry.status === 200 && req.method === 'GET') {
@@ -122,11 +125,11 @@ export function replay(req: Request, res: Response, entry: ResponseEntry, body: 
  * const sent = answerFrom(req, res, entry, 'HIT', undefined); // 'sent' | 'not-modified' | false | Promise
  * ```
  */
-export function answerFrom(req: Request, res: Response, entry: ResponseEntry, status: CacheStatus, cacheControl: string | undefined, end?: End): Answered | Promise<'sent' | false> {
+export function answerFrom(req: Request, res: Response, entry: ResponseEntry, status: CacheStatus, cacheControl: string | undefined, end?: End, ownField?: string): Answered | Promise<'sent' | false> {
   if (!deliverable(entry, req)) return false;
-  if (notModified(req, entry)) return replayNotModified(res, entry, cacheControl, status, end) && 'not-modified';
-  if (entry.bodyEncoding === undefined) return replay(req, res, entry, entry.body, cacheControl, status, end) && 'sent';
-  return gunzipStored(entry.body).then((body) => body !== undefined && replay(req, res, entry, body, cacheControl, status, end) && 'sent');
+  if (notModified(req, entry)) return replayNotModified(res, entry, cacheControl, status, end, ownField) && 'not-modified';
+  if (entry.bodyEncoding === undefined) return replay(req, res, entry, entry.body, cacheControl, status, end, ownField) && 'sent';
+  return gunzipStored(entry.body).then((body) => body !== undefined && replay(req, res, entry, body, cacheControl, status, end, ownField) && 'sent');
 }
 
 /** A rate-limited miss with nothing stale to stand in: 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3). */

@@ -64,22 +64,26 @@ function first(value: Headers[string]): string | undefined {
 }
 
 /**
- * The headers as this cache reads them: a `CDN-Cache-Control` field (RFC 9213), when present,
- * replaces `Cache-Control` for every decision of the cache (storing, lifetime, serving stale);
- * `Cache-Control` then speaks to the caches after this one (browsers) only. Both are sent on.
+ * The headers as this cache reads them: the route's targeted field (RFC 9213;
+ * `cacheControlField`, lower-case, `express-cache-control` by default), when present and
+ * valid, replaces `Cache-Control` for every decision of the cache (storing, lifetime, serving
+ * stale); `Cache-Control` then speaks to browsers only. `CDN-Cache-Control` is for the CDN in
+ * front and is never read here.
  *
  * @example
  * ```ts
- * targeted({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=600' }); // cache-control: 'max-age=600'
+ * targeted({ 'cache-control': 'no-store', 'express-cache-control': 'max-age=10' }, 'express-cache-control'); // cache-control: 'max-age=10'
+ * targeted({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=600' }, 'express-cache-control'); // unchanged
  * ```
  */
-export function targeted<H extends Headers>(headers: H): H {
-  const cdn = headers['cdn-cache-control'];
-  if (cdn === undefined || !isCdnCacheControl(Array.isArray(cdn) ? cdn.join(', ') : String(cdn))) return headers;
-  return { ...headers, 'cache-control': cdn };
+export function targeted<H extends Headers>(headers: H, field: string | undefined): H {
+  if (field === undefined) return headers;
+  const own = headers[field];
+  if (own === undefined || !isTargetedField(Array.isArray(own) ? own.join(', ') : String(own))) return headers;
+  return { ...headers, 'cache-control': own };
 }
 
-// RFC 9213 §2.1: CDN-Cache-Control is a Structured Field Dictionary (RFC 8941 §3.2); one that
+// RFC 9213 §2.1: a targeted field is a Structured Field Dictionary (RFC 8941 §3.2); one that
 // does not parse is ignored as a whole. Values: integer, decimal, string, token, boolean, with
 // parameters; the lifetimes (max-age, s-maxage, stale-*) must be integers.
 const SF_KEY = '[a-z*][a-z0-9_.*-]*';
@@ -88,7 +92,7 @@ const SF_PARAMS = `(?:;\\s*${SF_KEY}(?:=${SF_BARE})?)*`;
 const SF_MEMBER = new RegExp(`^(${SF_KEY})(?:=(${SF_BARE}))?${SF_PARAMS}$`);
 const INTEGER_DIRECTIVES = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error']);
 
-function isCdnCacheControl(value: string): boolean {
+function isTargetedField(value: string): boolean {
   for (const member of value.split(',')) {
     const match = SF_MEMBER.exec(member.trim());
     if (match === null) return false;
@@ -123,16 +127,16 @@ export interface OriginFreshness {
  * originFreshness({ expires: '0' }, Date.now()); // { lifetime: 0, age: 0 }: an invalid Expires is already expired
  * ```
  */
-export function originFreshness(headers: Headers, now: number): OriginFreshness {
+export function originFreshness(headers: Headers, now: number, field?: string): OriginFreshness {
   const date = parseHttpDate(first(headers.date) ?? '');
   // One Age line holding a list ("7200, 0") counts by its first member, like repeated lines.
   const ageField = first(headers.age)?.split(',')[0]?.trim();
   const age = Math.max(deltaSeconds(ageField) ?? 0, Number.isNaN(date) ? 0 : Math.floor((now - date) / 1000));
-  return { lifetime: explicitLifetime(headers, Number.isNaN(date) ? now : date), age };
+  return { lifetime: explicitLifetime(headers, Number.isNaN(date) ? now : date, field), age };
 }
 
-function explicitLifetime(headers: Headers, date: number): number | undefined {
-  const directives = parseCacheControl(targeted(headers)['cache-control']);
+function explicitLifetime(headers: Headers, date: number, field: string | undefined): number | undefined {
+  const directives = parseCacheControl(targeted(headers, field)['cache-control']);
   // A shared cache takes s-maxage over max-age (§5.2.2.10), both over Expires (§5.3).
   for (const name of ['s-maxage', 'max-age']) {
     if (directives.has(name)) return deltaSeconds(directives.get(name)) ?? 0;
@@ -184,9 +188,9 @@ export interface StaleWindows {
  * staleWindows({ 'cache-control': 'max-age=60, must-revalidate' }, route); // both 0
  * ```
  */
-export function staleWindows(headers: Headers, route: StaleWindows): StaleWindows {
+export function staleWindows(headers: Headers, route: StaleWindows, field?: string): StaleWindows {
   if (route.staleWhileRevalidateMs === 0 && route.staleIfErrorMs === 0) return route;
-  const directives = parseCacheControl(targeted(headers)['cache-control']);
+  const directives = parseCacheControl(targeted(headers, field)['cache-control']);
   if (directives.has('no-cache') || directives.has('must-revalidate') || directives.has('proxy-revalidate') || directives.has('s-maxage')) {
     return { staleWhileRevalidateMs: 0, staleIfErrorMs: 0 };
   }

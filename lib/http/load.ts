@@ -137,7 +137,7 @@ function tagsOf(input: LoadInput): readonly string[] {
  * middleware) may have added a cookie or a `no-store` after the handler's head was taken.
  */
 function finalStorability(input: LoadInput, status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined, now: number): Storability {
-  const rule = { statuses: input.opts.statuses, routeTtl: input.routeTtl, explicitOnly: input.opts.explicitOnly };
+  const rule = { statuses: input.opts.statuses, routeTtl: input.routeTtl, explicitOnly: input.opts.explicitOnly, cacheControlField: input.opts.cacheControlField };
   const own = storability(status, headers, body, rule, now);
   if (!own.storable) return own;
   const { res } = input;
@@ -203,7 +203,9 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
     });
     captureResponse(res, opts.maxBodyBytes, {
       onHead: (head) => {
-        const verdict = storability(head.status, head.headers, null, { statuses: opts.statuses, routeTtl: input.routeTtl, explicitOnly: opts.explicitOnly }, Date.now());
+        const verdict = storability(head.status, head.headers, null, { statuses: opts.statuses, routeTtl: input.routeTtl, explicitOnly: opts.explicitOnly, cacheControlField: opts.cacheControlField }, Date.now());
+        // The targeted field is for this cache alone: captured (and stored), never sent.
+        if (opts.cacheControlField !== undefined && head.headers[opts.cacheControlField] !== undefined) res.removeHeader(opts.cacheControlField);
         if (!verdict.storable) input.explain(verdict.reason);
         if (opts.cacheControl !== undefined && verdict.storable) overrideCacheControl(res, opts.cacheControl, head.headers['cache-control']);
         // The client asked conditionally: answer its condition from the full answer.
@@ -235,7 +237,7 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
       guardWithStale(res, (end) => {
         resolve({ kind: 'stale' });
         // The origin's 5xx is already discarded: a stale entry that cannot be replayed ends bare.
-        if (!replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End)) {
+        if (!replay(req, res, fallback, fallback.body, opts.cacheControl, 'STALE', end as End, opts.cacheControlField)) {
           res.statusCode = 500;
           (end as End).call(res);
         }
@@ -257,7 +259,7 @@ export function runHandler(input: LoadInput): Promise<Loaded<Answer>> {
         delete entry.age;
         if (verdict.storable && verdict.age > 0) entry.age = verdict.age;
         settle(sized, resolve, entry, stale.vary, verdict, false, true);
-        const sent = answerFrom(req, res, entry, 'MISS', opts.cacheControl, end as End);
+        const sent = answerFrom(req, res, entry, 'MISS', opts.cacheControl, end as End, opts.cacheControlField);
         if (sent === false) {
           res.statusCode = 500;
           (end as End).call(res);

@@ -17,6 +17,7 @@ import { EndpointLabels } from './endpoint-label';
 import { declareScope } from '../engine/routes';
 import { boundKey } from '../keys';
 import { requestKeyer } from './request-key';
+import { setSurrogateHeaders } from './surrogate';
 import { isCacheableMethod, requestsRevalidation } from './rules';
 import { coverRoute, invalidateOnSuccess, isUnsafeMethod } from './unsafe';
 import { varyDigest } from './vary';
@@ -45,9 +46,9 @@ function recover(error: unknown, res: Response, next: NextFunction): void {
 }
 
 /** The route's stale windows narrowed by what a stale entry's own `Cache-Control` allows. */
-function freshnessFor(freshness: ResolvedFreshness, found: Located['found']): ResolvedFreshness {
+function freshnessFor(freshness: ResolvedFreshness, found: Located['found'], ownField: string | undefined): ResolvedFreshness {
   if (found === undefined || !found.stale) return freshness;
-  const windows = staleWindows(found.entry.headers, freshness);
+  const windows = staleWindows(found.entry.headers, freshness, ownField);
   return windows === freshness ? freshness : { ...freshness, ...windows };
 }
 
@@ -172,7 +173,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     explain(res, reason);
   };
 
-  const answer = (req: Request, res: Response, entry: Answer['entry'], status: CacheStatus): ReturnType<typeof answerFrom> => answerFrom(req, res, entry, status, opts.cacheControl);
+  const answer = (req: Request, res: Response, entry: Answer['entry'], status: CacheStatus): ReturnType<typeof answerFrom> => answerFrom(req, res, entry, status, opts.cacheControl, undefined, opts.cacheControlField);
 
   /** Runs the fill for `key` and answers this request from its result. */
   const fillAndAnswer = async (cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, refresh: boolean, req: Request, res: Response, next: NextFunction, again = false): Promise<void> => {
@@ -192,7 +193,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
         return labels.of(req, endpoint);
       },
       limitAs: endpoint,
-      freshness: freshnessFor(freshness, found),
+      freshness: freshnessFor(freshness, found, opts.cacheControlField),
       refresh,
       stale: staleAnswer ? { value: staleAnswer, expiresAt: staleAnswer.entry.expiresAt } : undefined,
       // The re-check after taking the lock: in this tick when the store can answer in it.
@@ -304,6 +305,12 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       next();
       return;
     }
+    // Tags for the CDN in front, on every answer this route may serve from or store in the cache.
+    if (opts.surrogate !== undefined) {
+      setSurrogateHeaders(res, req, opts, (dropped) =>
+        cache.warn({ code: dropped.code, message: `${dropped.header}: left out "${dropped.key.slice(0, 64)}" (${dropped.code})`, endpoint: labels.of(req, endpoint), key: dropped.key }),
+      );
+    }
     try {
       const refresh = opts.honorNoCache && requestsRevalidation(req.headers['cache-control'], req.headers.pragma);
       if (refresh) return serve(cache, endpoint, baseKey, { key: baseKey, found: undefined, vary: [] }, routeTtl, refresh, req, res, next);
@@ -340,7 +347,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
         }).catch((error: unknown) => recover(error, res, next));
       }
     }
-    if (found?.stale === true && opts.refresh.background && !refresh && req.method === 'GET' && mayServeStale(found.entry.expiresAt, freshnessFor(freshness, found), 'revalidate')) {
+    if (found?.stale === true && opts.refresh.background && !refresh && req.method === 'GET' && mayServeStale(found.entry.expiresAt, freshnessFor(freshness, found, opts.cacheControlField), 'revalidate')) {
       const sent = staleAtOnce(cache, endpoint, where, req, res);
       if (sent !== false) return sent === true ? undefined : sent.then((ok) => (ok ? undefined : miss(cache, endpoint, baseKey, where, routeTtl, refresh, req, res, next))).catch((error: unknown) => recover(error, res, next));
     }

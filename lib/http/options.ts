@@ -239,6 +239,56 @@ export interface CacheResponseOptions extends FreshnessOptions, RouteRefreshOpti
    * @default {@link DEFAULT_IGNORED_COOKIES} (`_ga`, `_ga_*`, `_gid`, `_gat*`, `_gcl_*`, `_fbp`, `_fbc`, `_hj*`, `_pk_*`)
    */
   ignoreCookies?: readonly QueryNamePattern[];
+  /**
+   * Send the route's tags to the CDN in front: `true` sends `Surrogate-Key` (Fastly and most
+   * CDNs); `{ cacheTag: true }` adds `Cache-Tag` (Cloudflare). The keys are the scope
+   * (`character`), the scope tags (`character:1`), the route's `tags(req)` and an opaque key of
+   * the path, on misses and hits alike, so the `purge` hook of `createCache` can purge exactly
+   * what an invalidation covers. Keys a header cannot carry (over 1 KB, a space, past 16 KB for
+   * the header) are left out with a `warning` event; a header is never cut short.
+   * @default false
+   */
+  surrogateKeys?: boolean | SurrogateKeysOptions;
+  /**
+   * The response header that speaks to this cache alone (RFC 9213 targeted cache control): when
+   * the handler sets it, it replaces `Cache-Control` for every decision of this cache (storing,
+   * lifetime, stale windows) and is removed from the answer, while `Cache-Control` goes on to
+   * browsers and `CDN-Cache-Control` to the CDN (this cache never reads that one). A value that
+   * is not a valid Structured Field dictionary is ignored. `false`: read `Cache-Control` only.
+   * `'CDN-Cache-Control'` makes this cache read that field (and remove it): only for an app that
+   * is itself the edge, with no CDN in front.
+   * @default 'Express-Cache-Control'
+   */
+  cacheControlField?: string | false;
+}
+
+/** Which tag headers a route sends (see `surrogateKeys`). @internal */
+export interface SurrogateHeaderChoice {
+  /** `Surrogate-Key` (Fastly, Varnish, most CDNs): keys separated by spaces. */
+  surrogateKey: boolean;
+  /** `Cache-Tag` (Cloudflare): tags separated by commas. */
+  cacheTag: boolean;
+}
+
+/**
+ * The object form of {@link CacheResponseOptions.surrogateKeys}.
+ *
+ * @example
+ * ```ts
+ * cacheResponse({ keyPrefix: 'character', surrogateKeys: { surrogateKey: false, cacheTag: true } }); // Cloudflare only
+ * ```
+ */
+export interface SurrogateKeysOptions {
+  /**
+   * Send `Surrogate-Key` (keys separated by spaces; 1 KB a key, 16 KB the header).
+   * @default true
+   */
+  surrogateKey?: boolean;
+  /**
+   * Send `Cache-Tag` (tags separated by commas; 16 KB the header).
+   * @default false
+   */
+  cacheTag?: boolean;
 }
 
 /**
@@ -298,6 +348,10 @@ export interface ResolvedCacheResponseOptions {
   ignoreCookie: ((name: string) => boolean) | undefined;
   /** Background revalidation and refresh-ahead (refresh-options.ts). */
   refresh: ResolvedRouteRefresh;
+  /** Which tag headers to send; undefined when none. */
+  surrogate: SurrogateHeaderChoice | undefined;
+  /** The targeted field's lower-case name; undefined when off. */
+  cacheControlField: string | undefined;
 }
 
 /** Defaults of {@link CacheResponseOptions}. */
@@ -314,6 +368,8 @@ export const DEFAULT_CACHE_RESPONSE_OPTIONS = Object.freeze({
   honorNoCache: false,
   compressStoredBodiesOver: 0,
   invalidateOnUnsafe: true,
+  surrogateKeys: false,
+  cacheControlField: 'Express-Cache-Control',
 });
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -368,6 +424,8 @@ const CACHE_RESPONSE_OPTION_NAMES = optionNames<CacheResponseOptions>({
   enabled: true,
   ignoreCookies: true,
   ...ROUTE_REFRESH_OPTION_NAMES,
+  surrogateKeys: true,
+  cacheControlField: true,
 });
 
 function optionalFunction<F>(option: string, value: unknown, expected: string): F | undefined {
@@ -393,6 +451,34 @@ function resolveScoping(options: CacheResponseOptions, keyPrefix: string | undef
   }
   const name = scope === false ? undefined : (scope ?? (namesScope(keyPrefix) ? keyPrefix : undefined));
   return { scope: name, param: scopeParam };
+}
+
+const SURROGATE_KEYS_OPTION_NAMES = optionNames<SurrogateKeysOptions>({ surrogateKey: true, cacheTag: true });
+
+function resolveSurrogateKeys(value: unknown): SurrogateHeaderChoice | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { surrogateKey: true, cacheTag: false };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError('surrogateKeys', `expected true, false or { surrogateKey?, cacheTag? }, got ${String(value)}`);
+  }
+  rejectUnknownOptions('cacheResponse surrogateKeys', value, SURROGATE_KEYS_OPTION_NAMES, 'surrogateKeys.');
+  const options = value as SurrogateKeysOptions;
+  const choice = {
+    surrogateKey: optionalBoolean('surrogateKeys.surrogateKey', options.surrogateKey, true),
+    cacheTag: optionalBoolean('surrogateKeys.cacheTag', options.cacheTag, false),
+  };
+  return choice.surrogateKey || choice.cacheTag ? choice : undefined;
+}
+
+function resolveCacheControlField(value: unknown): string | undefined {
+  if (value === false) return undefined;
+  const name = value ?? DEFAULT_CACHE_RESPONSE_OPTIONS.cacheControlField;
+  if (typeof name !== 'string' || !HEADER_NAME.test(name)) throw new InvalidOptionError('cacheControlField', `expected a header name or false, got ${String(name)}`);
+  const lower = name.toLowerCase();
+  if (lower === 'cache-control') {
+    throw new InvalidOptionError('cacheControlField', `"${name}" is read anyway; name a field for this cache alone, e.g. 'Express-Cache-Control', or pass false`);
+  }
+  return lower;
 }
 
 /** @internal */
@@ -457,6 +543,8 @@ export function resolveCacheResponseOptions(
     enabled: optionalBoolean('enabled', options.enabled, enabledFromEnvironment()),
     ignoreCookie: resolveIgnoreCookies(options.ignoreCookies),
     refresh: resolveRouteRefresh(options),
+    surrogate: resolveSurrogateKeys(options.surrogateKeys),
+    cacheControlField: resolveCacheControlField(options.cacheControlField),
   };
 }
 

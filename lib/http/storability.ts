@@ -16,6 +16,8 @@ export interface StorabilityRule {
   routeTtl: number | undefined;
   /** Store only answers with an explicit lifetime (`ttl: 'origin'`, `ttlFromCacheControl`). */
   explicitOnly: boolean;
+  /** The targeted field read instead of `Cache-Control` (`cacheControlField`, lower-case). */
+  cacheControlField?: string;
 }
 
 /**
@@ -33,10 +35,10 @@ export interface StorabilityRule {
  * ```
  */
 export function storability(status: number, headers: OutgoingHttpHeaders, body: Buffer | undefined | null, rule: StorabilityRule, now: number): Storability {
-  const reason = notStorableReason(status, targeted(headers), rule.statuses);
+  const reason = notStorableReason(status, targeted(headers, rule.cacheControlField), rule.statuses);
   if (reason !== undefined) return { storable: false, reason };
   if (body === undefined) return { storable: false, reason: 'too-large' };
-  const origin = originFreshness(headers, now);
+  const origin = originFreshness(headers, now, rule.cacheControlField);
   if (origin.lifetime === undefined && (rule.explicitOnly || rule.routeTtl === undefined)) return { storable: false, reason: 'no-lifetime' };
   const lifetime = storedLifetime(origin, rule.routeTtl);
   if (lifetime <= 0) return { storable: false, reason: 'max-age-zero' };
