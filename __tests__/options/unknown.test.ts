@@ -11,7 +11,10 @@ import {
   createCache,
   getCachedQuery,
   invalidateAfter,
+  warmRoutes,
 } from '../../lib';
+import { cacheDashboard } from '../../lib/dashboard';
+import { prometheusMetrics } from '../../lib/metrics/prometheus';
 import { closestName, optionNames, rejectUnknownOptions } from '../../lib/validate';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -99,5 +102,31 @@ describe('the helpers', () => {
     const names = optionNames<{ a?: number; b: string }>({ a: true, b: true });
     expect(names).toEqual(['a', 'b']);
     expect(Object.isFrozen(names)).toBe(true);
+  });
+});
+
+describe('the add-ons reject unknown option names too', () => {
+  const cache = createCache({ store: new MemoryStore() });
+  afterAll(() => cache.close());
+
+  test('cacheDashboard: authorise → authorize', () => {
+    const error = caught(() => cacheDashboard(loose({ cache, authorise: () => true })));
+    expect(error.message).toMatch(/authorise.*did you mean 'authorize'/);
+  });
+
+  test('prometheusMetrics: registry → register', () => {
+    const error = caught(() => prometheusMetrics(loose({ cache, registry: undefined })));
+    expect(error.message).toMatch(/registry.*did you mean 'register'/);
+  });
+
+  test('warmRoutes: baseURL → baseUrl (thrown before any request)', () => {
+    const error = caught(() => warmRoutes([{ url: 'http://127.0.0.1:9/' }], loose({ baseURL: 'http://127.0.0.1:9' })));
+    expect(error.message).toMatch(/baseURL.*did you mean 'baseUrl'/);
+  });
+
+  test('createCache bus: chanel → channel', () => {
+    const error = caught(() => createCache({ store: new MemoryStore(), l1: {}, bus: loose({ chanel: 'x' }) }));
+    expect(error.option).toBe('bus.chanel');
+    expect(error.message).toMatch(/did you mean 'channel'/);
   });
 });

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors';
-import { optionalString, plainObject } from '../validate';
+import { optionNames, optionalString, plainObject, rejectUnknownOptions } from '../validate';
 
 /**
  * Options of the invalidation bus (`createCache({ l1, bus })`). The bus rides on the Redis the
@@ -35,9 +35,12 @@ export interface ResolvedBusOptions {
   channel: string | undefined;
 }
 
+const BUS_OPTION_NAMES = optionNames<BusOptions>({ subscriber: true, channel: true });
+
 /** @internal */
 export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
   plainObject('bus', options);
+  rejectUnknownOptions('bus', options, BUS_OPTION_NAMES, 'bus.');
   const { subscriber } = options;
   if (subscriber !== undefined) {
     const candidate = subscriber as unknown as { subscribe?: unknown; isCluster?: unknown } | null;

@@ -4,6 +4,7 @@ import type { Cache } from '../engine/cache';
 import type { InvalidationTargets } from '../engine/invalidate';
 import { CacheError, InvalidOptionError } from '../errors';
 import { globToRegExp } from '../keys';
+import { optionNames, rejectUnknownOptions } from '../validate';
 import { HotKeys } from '../metrics/hot-keys';
 import { storeLayers } from '../metrics/instrumented-store';
 import { endpointOfKey } from '../metrics/endpoint';
@@ -197,6 +198,7 @@ export function cacheDashboard(options: CacheDashboardOptions): CacheDashboardHa
   if (options === null || typeof options !== 'object' || typeof (options as { cache?: Cache }).cache?.on !== 'function') {
     throw new InvalidOptionError('cache', 'cacheDashboard needs { cache }: the Cache to show (from createCache)');
   }
+  rejectUnknownOptions('cacheDashboard', options, DASHBOARD_OPTION_NAMES);
   const { cache, authorize, token, basic } = options;
   if (authorize !== undefined && typeof authorize !== 'function') throw new InvalidOptionError('authorize', 'expected a function (req) => boolean');
   if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
@@ -482,3 +484,5 @@ function pageHeaders(nonce: string): Record<string, string> {
     'X-Frame-Options': 'DENY',
   };
 }
+
+const DASHBOARD_OPTION_NAMES = optionNames<CacheDashboardOptions>({ cache: true, token: true, basic: true, authorize: true, sessionTtlMs: true, sampleIntervalMs: true, historySize: true, scanLimit: true });

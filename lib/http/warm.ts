@@ -1,5 +1,6 @@
 import { type WarmResult, runTasks } from '../engine/tasks';
 import { InvalidOptionError } from '../errors';
+import { optionNames, plainObject, rejectUnknownOptions } from '../validate';
 
 /** A route to request so that its `cacheResponse` middleware fills itself. */
 export interface WarmRouteTask {
@@ -33,6 +34,8 @@ export interface WarmRoutesOptions {
  * ```
  */
 export function warmRoutes(tasks: readonly WarmRouteTask[], options: WarmRoutesOptions = {}): Promise<WarmResult<WarmRouteTask>> {
+  plainObject('options', options);
+  rejectUnknownOptions('warmRoutes', options, WARM_ROUTES_OPTION_NAMES);
   const { baseUrl } = options;
   if (baseUrl !== undefined && (typeof baseUrl !== 'string' || !URL.canParse(baseUrl))) {
     throw new InvalidOptionError('baseUrl', `expected an absolute URL such as http://127.0.0.1:3000, got ${String(baseUrl)}`);
@@ -45,3 +48,5 @@ export function warmRoutes(tasks: readonly WarmRouteTask[], options: WarmRoutesO
     if (!res.ok) throw new Error(`GET ${url.href} answered ${res.status}`);
   });
 }
+
+const WARM_ROUTES_OPTION_NAMES = optionNames<WarmRoutesOptions>({ baseUrl: true, concurrency: true });

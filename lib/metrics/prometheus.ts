@@ -5,6 +5,9 @@ import type { CacheEventName } from '../engine/events';
 import { InvalidOptionError, loadPeer } from '../errors';
 import { InstrumentedStore, storeLayers } from './instrumented-store';
 import { collectorOf } from './stats';
+import { optionNames, rejectUnknownOptions } from '../validate';
+
+const PROMETHEUS_OPTION_NAMES = optionNames<PrometheusMetricsOptions>({ cache: true, register: true, originBuckets: true, storeBuckets: true, authorize: true });
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusMetricsOptions {
@@ -91,6 +94,7 @@ export function prometheusMetrics(options: PrometheusMetricsOptions): Prometheus
   if (options === null || typeof options !== 'object' || typeof (options as { cache?: Cache }).cache?.on !== 'function') {
     throw new InvalidOptionError('cache', 'prometheusMetrics needs { cache }: the Cache to export (from createCache)');
   }
+  rejectUnknownOptions('prometheusMetrics', options, PROMETHEUS_OPTION_NAMES);
   const { cache, authorize } = options;
   if (authorize !== undefined && typeof authorize !== 'function') throw new InvalidOptionError('authorize', 'expected a function (req) => boolean');
   const client = loadPromClient();
