@@ -1,7 +1,7 @@
-import type { Cache, WrapOptions } from './engine/cache';
+import { type Cache, WRAP_OPTION_NAMES, type WrapOptions } from './engine/cache';
 import { getDefaultCache } from './default-cache';
 import type { Ttl } from './ttl';
-import { optionNames, rejectUnknownOptions } from './validate';
+import { rejectUnknownOptions } from './validate';
 
 /**
  * Options of {@link getCachedQuery}: those of `Cache.wrap`, plus the cache to use.
@@ -19,20 +19,8 @@ export interface CachedQueryOptions<T = unknown> extends WrapOptions<T> {
   cache?: Cache;
 }
 
-// Every option name, once: the compiler keeps this equal to CachedQueryOptions (Cache.wrap's
-// options plus `cache`).
-const CACHED_QUERY_OPTION_NAMES = optionNames<CachedQueryOptions>({
-  cache: true,
-  ttl: true,
-  cacheNull: true,
-  condition: true,
-  tags: true,
-  refreshAhead: true,
-  adaptiveTtl: true,
-  staleWhileRevalidate: true,
-  staleIfError: true,
-  limiter: true,
-});
+// Cache.wrap's option names plus `cache` (CachedQueryOptions extends WrapOptions).
+const CACHED_QUERY_OPTION_NAMES: readonly string[] = Object.freeze([...WRAP_OPTION_NAMES, 'cache']);
 
 /**
  * Returns the cached result of a query, or runs `loader`, caches what it returns and returns it.

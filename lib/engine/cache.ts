@@ -713,7 +713,8 @@ export type CacheConstruction = Pick<ResolvedCacheOptions, 'namespace' | 'profil
 
 // The option names of each call taking options: the compiler keeps each equal to its interface.
 const SET_OPTION_NAMES = optionNames<SetOptions>({ ttl: true, tags: true, generation: true, graceMs: true });
-const WRAP_OPTION_NAMES = optionNames<WrapOptions>({
+/** @internal `getCachedQuery` takes these plus `cache`. */
+export const WRAP_OPTION_NAMES = optionNames<WrapOptions>({
   ttl: true,
   cacheNull: true,
   condition: true,

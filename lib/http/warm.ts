@@ -34,7 +34,7 @@ export interface WarmRoutesOptions {
  * ```
  */
 export function warmRoutes(tasks: readonly WarmRouteTask[], options: WarmRoutesOptions = {}): Promise<WarmResult<WarmRouteTask>> {
-  plainObject('options', options);
+  plainObject('warmRoutes options', options);
   rejectUnknownOptions('warmRoutes', options, WARM_ROUTES_OPTION_NAMES);
   const { baseUrl } = options;
   if (baseUrl !== undefined && (typeof baseUrl !== 'string' || !URL.canParse(baseUrl))) {
