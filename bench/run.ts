@@ -157,6 +157,7 @@ async function throughput(
       cpuRatio: summarize(runs.map((run, i) => (referenceRuns[i]?.cpuUsPerRequest ?? Number.NaN) / run.cpuUsPerRequest)),
       failures: runs.reduce((sum, run) => sum + run.failures, 0),
       originCalls: after.originCalls - before.originCalls,
+      rounds: { rps: runs.map((run) => run.rps), cpuUs: runs.map((run) => run.cpuUsPerRequest) },
     });
   }
   return rows;

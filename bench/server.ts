@@ -15,6 +15,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import apicache from 'apicache';
 import express, { type Request, type RequestHandler, type Response } from 'express';
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { type Cache, MemoryStore, RedisStore, cacheResponse, createCache } from '../lib';
 import { benchBody } from './lib/body';
@@ -49,6 +50,39 @@ const precomputed: RequestHandler = (_req: Request, res: Response) => {
   res.end(bodyBytes);
 };
 
+/** Where the raw-GET candidate keeps the body: written once at start, read on every request. */
+const RAW_KEY = 'bench:raw:item';
+
+/**
+ * The Redis floor: one `GET` through a plain ioredis client (its defaults), then the same headers
+ * and bytes as the ceiling. A Redis-backed cache cannot answer with less work than this.
+ */
+function rawGet(client: Redis): RequestHandler {
+  return (_req: Request, res: Response) => {
+    client.getBuffer(RAW_KEY).then(
+      (stored) => {
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.setHeader('ETag', bodyEtag);
+        res.setHeader('Content-Length', stored?.length ?? 0);
+        res.end(stored);
+      },
+      () => {
+        counters.cacheErrors++;
+        res.statusCode = 500;
+        res.end();
+      },
+    );
+  };
+}
+
+async function rawClient(url: string | undefined): Promise<Redis> {
+  if (!url) throw new Error('candidate redis-get needs BENCH_REDIS_URL');
+  const client = new Redis(url);
+  client.on('error', () => void counters.cacheErrors++);
+  await client.set(RAW_KEY, bodyBytes);
+  return client;
+}
+
 function watchCache(cache: Cache): Cache {
   cache.on('error', () => void counters.cacheErrors++);
   return cache;
@@ -76,6 +110,7 @@ async function middlewareFor(candidate: Candidate, redisUrl: string | undefined)
   switch (candidate) {
     case 'bare':
     case 'buffer':
+    case 'redis-get':
       return () => undefined;
     case 'ck-memory': {
       // The defaults a user gets: MemoryStore's own bounds.
@@ -119,7 +154,7 @@ async function main(): Promise<void> {
     if (cached) app.get(path, cached, handler);
     else app.get(path, handler);
   };
-  route('/item', 'item', candidate === 'buffer' ? precomputed : origin);
+  route('/item', 'item', candidate === 'buffer' ? precomputed : candidate === 'redis-get' ? rawGet(await rawClient(process.env.BENCH_REDIS_URL)) : origin);
   route('/slow', 'slow', slowOrigin);
 
   const server = http.createServer(app);

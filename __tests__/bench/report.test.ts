@@ -1,4 +1,4 @@
-import { type BenchResults, type ThroughputRow, bestRatios, renderHitChart, renderMarkdown } from '../../bench/lib/report';
+import { type BenchResults, type ThroughputRow, bestRatios, perRoundRatios, renderHitChart, renderMarkdown } from '../../bench/lib/report';
 import { summarize } from '../../bench/lib/stats';
 
 function row(candidate: ThroughputRow['candidate'], rps: number[], cpu: number[]): ThroughputRow {
@@ -11,6 +11,7 @@ function row(candidate: ThroughputRow['candidate'], rps: number[], cpu: number[]
     cpuRatio: summarize([1, 1]),
     failures: 0,
     originCalls: 0,
+    rounds: { rps, cpuUs: cpu },
   };
 }
 
@@ -31,12 +32,18 @@ describe('bench summaries', () => {
     expect(best.rps).toBeCloseTo(0.9);
     expect(best.cpu).toBeCloseTo(10 / 12);
   });
+
+  it('compares two candidates round by round, in the order the rounds ran', () => {
+    const round = perRoundRatios(row('ck-redis', [90, 300], [1, 1]), row('redis-get', [100, 200], [1, 1]));
+    expect(round.min).toBeCloseTo(0.9);
+    expect(round.max).toBeCloseTo(1.5);
+  });
 });
 
 describe('bench report', () => {
   const results: BenchResults = {
     meta,
-    hit: { reference: 'buffer', rows: [row('buffer', [100, 200], [10, 20]), row('ck-memory', [150, 180], [12, 25]), row('apicache-memory', [90, 95], [15, 16])] },
+    hit: { reference: 'buffer', rows: [row('buffer', [100, 200], [10, 20]), row('ck-memory', [150, 180], [12, 25]), row('apicache-memory', [90, 95], [15, 16]), row('ck-redis', [80, 90], [20, 22]), row('redis-get', [100, 100], [18, 18])] },
     invalidation: {
       count: 10,
       patternMs: summarize([5]),
@@ -52,6 +59,8 @@ describe('bench report', () => {
     expect(markdown).not.toContain('### Miss overhead');
     expect(markdown).toMatch(/\| precomputed Buffer \(ceiling\) \|[^\n]*1 \(reference\)/);
     expect(markdown).toContain('cacheResponse + MemoryStore against the ceiling: ×0.90 req/s');
+    expect(markdown).toContain('cacheResponse + MemoryStore against apicache (memory): ×1.89 req/s');
+    expect(markdown).toContain('cacheResponse + RedisStore against one raw ioredis GET: ×0.90 req/s and ×0.90 by CPU (best rounds), ×0.85 per round (0.80–0.90)');
     expect(markdown).toContain('tags: skipped (no <tags> here)');
   });
 
@@ -59,7 +68,7 @@ describe('bench report', () => {
     const svg = renderHitChart({ ...results, meta: { ...meta, mode: 'full <&>' } }) as string;
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    expect(svg.match(/<rect x="250"/g)).toHaveLength(3);
+    expect(svg.match(/<rect x="250"/g)).toHaveLength(5);
     expect(svg).toContain('full &lt;&amp;&gt;');
     expect(svg).not.toContain('<&>');
     expect(renderHitChart({ meta })).toBeUndefined();

@@ -1,5 +1,5 @@
 /** The apps the benchmark compares; each runs in its own process (see `bench/server.ts`). */
-export const CANDIDATES = ['bare', 'buffer', 'ck-memory', 'ck-redis', 'apicache-memory', 'apicache-redis'] as const;
+export const CANDIDATES = ['bare', 'buffer', 'redis-get', 'ck-memory', 'ck-redis', 'apicache-memory', 'apicache-redis'] as const;
 
 /** One candidate's name. */
 export type Candidate = (typeof CANDIDATES)[number];
@@ -8,6 +8,7 @@ export type Candidate = (typeof CANDIDATES)[number];
 export const LABELS: Record<Candidate, string> = {
   bare: 'bare res.json(body)',
   buffer: 'precomputed Buffer (ceiling)',
+  'redis-get': 'one raw ioredis GET',
   'ck-memory': 'cacheResponse + MemoryStore',
   'ck-redis': 'cacheResponse + RedisStore',
   'apicache-memory': 'apicache (memory)',
@@ -16,5 +17,5 @@ export const LABELS: Record<Candidate, string> = {
 
 /** Candidates that need the benchmark's redis-server. */
 export function usesRedis(candidate: Candidate): boolean {
-  return candidate.endsWith('redis');
+  return candidate.endsWith('redis') || candidate === 'redis-get';
 }

@@ -1,7 +1,7 @@
 import type { MetricsOverhead } from '../scenarios/metrics';
 import type { RefreshResults } from '../scenarios/refresh';
 import { type Candidate, LABELS } from './candidates';
-import type { Summary } from './stats';
+import { type Summary, summarize } from './stats';
 
 /** One candidate in a throughput scenario (hit or miss). */
 export interface ThroughputRow {
@@ -18,6 +18,8 @@ export interface ThroughputRow {
   failures: number;
   /** How often the origin handler ran during the measured rounds (a hit scenario wants 0). */
   originCalls: number;
+  /** Each round's req/s and CPU µs per request, in round order (for ratios between any two candidates). */
+  rounds: { rps: number[]; cpuUs: number[] };
 }
 
 /** One candidate at one stampede size. */
@@ -63,6 +65,18 @@ export function bestRatios(row: ThroughputRow, reference: ThroughputRow): { rps:
   return { rps: row.rps.max / reference.rps.max, cpu: reference.cpuUsPerRequest.min / row.cpuUsPerRequest.min };
 }
 
+/** `row`'s req/s over `other`'s, round by round (both ran in every round): min, median and max. */
+export function perRoundRatios(row: ThroughputRow, other: ThroughputRow): Summary {
+  return summarize(row.rounds.rps.map((rps, i) => rps / (other.rounds.rps[i] ?? Number.NaN)));
+}
+
+/** "×best req/s · ×best CPU (best rounds), ×median (min–max) per round" of `row` against `other`. */
+function against(row: ThroughputRow, other: ThroughputRow): string {
+  const best = bestRatios(row, other);
+  const round = perRoundRatios(row, other);
+  return `×${fixed(best.rps, 2)} req/s and ×${fixed(best.cpu, 2)} by CPU (best rounds), ×${fixed(round.median, 2)} per round (${fixed(round.min, 2)}–${fixed(round.max, 2)})`;
+}
+
 function throughputTable(rows: ThroughputRow[], reference: Candidate, ratioHeader: string): string[] {
   const referenceRow = rows.find((row) => row.candidate === reference);
   const lines = [
@@ -99,15 +113,11 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', '### Hit throughput (~1 KB JSON, every request the same URL)', '');
     out.push(...throughputTable(hit.rows, hit.reference, '× ceiling'));
     const find = (candidate: Candidate): ThroughputRow | undefined => hit.rows.find((row) => row.candidate === candidate);
-    const [ours, ceiling, apicacheMemory] = [find('ck-memory'), find(hit.reference), find('apicache-memory')];
-    if (ours && ceiling && apicacheMemory) {
-      const vsCeiling = bestRatios(ours, ceiling);
-      const vsApicache = bestRatios(ours, apicacheMemory);
-      out.push(
-        '',
-        `cacheResponse + MemoryStore against the ceiling: ×${fixed(vsCeiling.rps, 2)} req/s and ×${fixed(vsCeiling.cpu, 2)} by CPU (best rounds), ×${fixed(ours.ratio.median, 2)} per round; against apicache (memory): ×${fixed(vsApicache.rps, 2)} req/s and ×${fixed(vsApicache.cpu, 2)} by CPU (best rounds).`,
-      );
-    }
+    const [ours, ceiling, apicacheMemory, oursRedis, rawGet] = [find('ck-memory'), find(hit.reference), find('apicache-memory'), find('ck-redis'), find('redis-get')];
+    out.push('');
+    if (ours && ceiling) out.push(`- cacheResponse + MemoryStore against the ceiling: ${against(ours, ceiling)}.`);
+    if (ours && apicacheMemory) out.push(`- cacheResponse + MemoryStore against apicache (memory): ${against(ours, apicacheMemory)}.`);
+    if (oursRedis && rawGet) out.push(`- cacheResponse + RedisStore against one raw ioredis GET: ${against(oursRedis, rawGet)}.`);
   }
   if (miss) {
     out.push('', '### Miss overhead (every request a new key)', '');
