@@ -89,10 +89,10 @@ function serve(): void {
       const keyed = floorKey(req, 'floor');
       captureResponse(res, 1 << 20, {
         onEnd: ({ status, headers, body: sent }) => {
-          if (!('key' in keyed) || sent === undefined) return;
+          if (typeof keyed !== 'string' || sent === undefined) return;
           const now = Date.now();
           const entry = { kind: 'response', status, headers: headers as Record<string, string>, body: sent, createdAt: now, expiresAt: now + 300_000 } as const;
-          void floorStore.set(keyed.key, encodeEntry(entry), 300_000);
+          void floorStore.set(keyed, encodeEntry(entry), 300_000);
         },
       });
       res.setHeader('X-Cache', 'MISS');

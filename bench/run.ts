@@ -295,6 +295,11 @@ async function main(): Promise<void> {
   const loadAvgStart = loadAvg();
   try {
     const scenarios = selectedScenarios();
+    if (process.env.BENCH_LIB !== 'source') {
+      // The apps run the compiled package, as users do: build it from the sources as they are now.
+      log('building dist/ (npm run build; BENCH_LIB=source runs the TypeScript sources instead)');
+      execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.join(__dirname, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+    }
     redis = await startRedisServer({ args: ['--maxmemory', '512mb', '--maxmemory-policy', 'allkeys-lru'] });
     group.adopt(redis.pid, 'load');
     const cacheErrors: Record<string, number> = {};
@@ -331,6 +336,7 @@ async function main(): Promise<void> {
         durationSeconds: CONFIG.durationSeconds,
         warmupSeconds: CONFIG.warmupSeconds,
         connections: CONFIG.connections,
+        library: process.env.BENCH_LIB === 'source' ? 'TypeScript sources (tsx)' : 'dist/ (compiled)',
         loadAvgStart,
         loadAvgEnd: loadAvg(),
         elapsedSeconds: Math.round((Date.now() - started) / 1000),

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { MemoryStore, apiKey, cacheResponse, createCache } from '../../lib';
 import { InstrumentedStore } from '../../lib/metrics/instrumented-store';
+import { requestKey, requestKeyer } from '../../lib/http/request-key';
 import { READ_LATER } from '../../lib/stores/store';
 import { EXPRESS_VERSIONS, destroyAgent, listen, request, whenSet } from './helpers';
 
@@ -98,6 +99,38 @@ describe.each(EXPRESS_VERSIONS)('fast paths on $name', ({ express }) => {
       await Promise.all(servers.map((running) => running.close()));
       await Promise.all(caches.map((cache) => cache.close()));
     }
+  });
+});
+
+describe('the request key memo', () => {
+  const opts = { ignoreQuery: undefined, maxKeyLength: 512, maxQueryLength: 4096, maxQueryParams: 128, keyByHost: true };
+  const requestOf = (url: string, host: string, encrypted = false): Request =>
+    ({ originalUrl: url, app: { settings: { 'trust proxy': false } }, socket: { encrypted }, headers: { host } }) as unknown as Request;
+  const direct = (url: string, host: string, endpoint: string, protocol = 'http'): string => {
+    const at = url.indexOf('?');
+    const result = requestKey({ endpoint, protocol, host, path: at === -1 ? url : url.slice(0, at), rawQuery: at === -1 ? '' : url.slice(at + 1) }, opts);
+    return 'key' in result ? result.key : 'bypass';
+  };
+
+  test('one URL asked for under many hosts, endpoints and schemes in turn gives each its own key, as computed without the memo', () => {
+    const keyOf = requestKeyer(opts);
+    // More hosts than the memo keeps per URL, asked for over and over: every answer must still be right.
+    const hosts = ['a.example', 'b.example', 'c.example:8080', 'd.example', 'e.example', 'f.example'];
+    for (let round = 0; round < 3; round++) {
+      for (const host of hosts) {
+        for (const endpoint of ['item', 'other']) {
+          expect(keyOf(requestOf('/item?id=1', host), endpoint)).toBe(direct('/item?id=1', host, endpoint));
+          expect(keyOf(requestOf('/item?id=1', host, true), endpoint)).toBe(direct('/item?id=1', host, endpoint, 'https'));
+        }
+      }
+    }
+    expect(new Set(hosts.map((host) => keyOf(requestOf('/item', host), 'item'))).size).toBe(hosts.length);
+  });
+
+  test('a query over the bound is a bypass, remembered or not', () => {
+    const keyOf = requestKeyer({ ...opts, maxQueryLength: 8 });
+    expect(keyOf(requestOf('/item?id=123456789', 'a.example'), 'item')).toEqual({ bypass: 'query-too-long' });
+    expect(keyOf(requestOf('/item?id=1', 'a.example'), 'item')).toBe(direct('/item?id=1', 'a.example', 'item'));
   });
 });
 

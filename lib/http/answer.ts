@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Request, Response } from 'express';
@@ -32,15 +33,19 @@ async function gunzipStored(body: Buffer): Promise<Buffer | undefined> {
 
 /** Whether a stored answer may go to this request: encoded bytes only to clients that accept the coding. */
 export function deliverable(entry: ResponseEntry, req: Request): boolean {
+  return deliverableTo(entry, req.headers);
+}
+
+function deliverableTo(entry: ResponseEntry, headers: IncomingHttpHeaders): boolean {
   const coding = entry.headers['content-encoding'];
   if (!isEncoded(coding)) return true;
-  return acceptsCoding(req.headers['accept-encoding'], String(coding));
+  return acceptsCoding(headers['accept-encoding'], String(coding));
 }
 
 /** Whether the request's preconditions turn this hit into a 304 (RFC 9110 §13.2.1: only over a 2xx). */
-function notModified(req: Request, entry: ResponseEntry): boolean {
-  if (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === undefined) return false;
-  return entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.headers);
+function notModified(headers: IncomingHttpHeaders, entry: ResponseEntry): boolean {
+  if (headers['if-none-match'] === undefined && headers['if-modified-since'] === undefined) return false;
+  return entry.status >= 200 && entry.status < 300 && isNotModified(headers, entry.headers);
 }
 
 /** `Age` of a stored answer (RFC 9111 §5.1): its age on arrival plus the time it spent here. */
@@ -86,12 +91,16 @@ function replayNotModified(res: Response, entry: ResponseEntry, cacheControl: st
  * `cacheControlField`) is stored for this cache's decisions but never sent.
  */
 export function replay(req: Request, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End, ownField?: string): boolean {
+  return replayTo(req.method, req.headers, res, entry, body, cacheControl, status, end, ownField);
+}
+
+function replayTo(method: string, headers: IncomingHttpHeaders, res: Response, entry: ResponseEntry, body: Buffer, cacheControl: string | undefined, status: CacheStatus, end?: End, ownField?: string): boolean {
   if (!setStoredHeaders(res, entry.headers)) return false;
   if (ownField !== undefined && entry.headers[ownField] !== undefined) res.removeHeader(ownField);
   let statusCode = entry.status;
   let sent = body;
-  if (req.headers.range !== undefined && entry.status === 200 && req.method === 'GET') {
-    const range = rangeAnswer(req.headers, entry.headers, body.length);
+  if (headers.range !== undefined && entry.status === 200 && method === 'GET') {
+    const range = rangeAnswer(headers, entry.headers, body.length);
     if (range.kind === 'partial') {
       statusCode = 206;
       sent = body.subarray(range.start, range.end + 1);
@@ -110,7 +119,7 @@ export function replay(req: Request, res: Response, entry: ResponseEntry, body: 
   if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   res.setHeader('Content-Length', sent.length);
   const send = end ?? (res.end as End);
-  if (req.method === 'HEAD') send.call(res);
+  if (method === 'HEAD') send.call(res);
   else send.call(res, sent);
   return true;
 }
@@ -126,10 +135,12 @@ export function replay(req: Request, res: Response, entry: ResponseEntry, body: 
  * ```
  */
 export function answerFrom(req: Request, res: Response, entry: ResponseEntry, status: CacheStatus, cacheControl: string | undefined, end?: End, ownField?: string): Answered | Promise<'sent' | false> {
-  if (!deliverable(entry, req)) return false;
-  if (notModified(req, entry)) return replayNotModified(res, entry, cacheControl, status, end, ownField) && 'not-modified';
-  if (entry.bodyEncoding === undefined) return replay(req, res, entry, entry.body, cacheControl, status, end, ownField) && 'sent';
-  return gunzipStored(entry.body).then((body) => body !== undefined && replay(req, res, entry, body, cacheControl, status, end, ownField) && 'sent');
+  // Read once: on an Express request each property read is a lookup through its prototype chain.
+  const { method, headers } = req;
+  if (!deliverableTo(entry, headers)) return false;
+  if (notModified(headers, entry)) return replayNotModified(res, entry, cacheControl, status, end, ownField) && 'not-modified';
+  if (entry.bodyEncoding === undefined) return replayTo(method, headers, res, entry, entry.body, cacheControl, status, end, ownField) && 'sent';
+  return gunzipStored(entry.body).then((body) => body !== undefined && replayTo(method, headers, res, entry, body, cacheControl, status, end, ownField) && 'sent');
 }
 
 /** A rate-limited miss with nothing stale to stand in: 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3). */

@@ -22,8 +22,14 @@ export interface RefreshMark {
   settle(key: string, endpoint: string, result: FillResult<unknown> | RefreshOutcome): void;
 }
 
+// Refreshes under way in this process. A client's request is never marked, and reading a missing
+// symbol off an Express request walks its whole prototype chain (about a microsecond under load),
+// so with none under way the hit path does not look.
+let refreshesRunning = 0;
+
 /** The mark of a refresh request; undefined for a client's request. */
 export function refreshMarkOf(req: Request): RefreshMark | undefined {
+  if (refreshesRunning === 0) return undefined;
   return (req as unknown as { [MARK]?: RefreshMark })[MARK];
 }
 
@@ -111,13 +117,20 @@ export async function runRefresh(cache: Cache, app: RequestListener, request: Sy
       release();
     },
   };
-  const status = await dispatch(app, request, (req: IncomingMessage) => {
-    (req as unknown as { [MARK]: RefreshMark })[MARK] = mark;
-  });
-  if (mark.taken && settled === undefined) {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([settling, new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS).unref()))]);
-    clearTimeout(timer);
+  let status: number;
+  // Counted until the fill has settled too: the middleware may still read the mark after the app answered.
+  refreshesRunning++;
+  try {
+    status = await dispatch(app, request, (req: IncomingMessage) => {
+      (req as unknown as { [MARK]: RefreshMark })[MARK] = mark;
+    });
+    if (mark.taken && settled === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([settling, new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS).unref()))]);
+      clearTimeout(timer);
+    }
+  } finally {
+    refreshesRunning--;
   }
   const outcome: RefreshOutcome = settled?.outcome ?? (status === 0 ? 'failed' : 'not-stored');
   const report: RefreshReport = { key: settled?.key, endpoint: settled?.endpoint, outcome, durationMs: performance.now() - started, status };

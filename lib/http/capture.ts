@@ -88,6 +88,8 @@ const METHODS: readonly Method[] = ['writeHead', 'write', 'end'];
 
 /** The wrappers of the captures under way, by response (see {@link route}). */
 const ACTIVE = new WeakMap<ServerResponse, Wrappers>();
+/** How many responses {@link ACTIVE} holds: with none, a routed call (every hit's) skips the lookup. */
+let activeCount = 0;
 /** Prototypes routed to {@link ACTIVE}, with the methods they had of their own before. */
 const ROUTED = new WeakMap<object, Partial<Wrappers>>();
 /** Node's `ServerResponse.prototype`, shared by every server: never routed, a layer goes over it. */
@@ -115,7 +117,7 @@ function route(proto: object): void {
   const parent = Object.getPrototypeOf(proto) as Wrappers;
   const routed = (method: Method): PropertyDescriptor => ({
     value: function captured(this: ServerResponse, ...args: unknown[]): unknown {
-      const target = ACTIVE.get(this)?.[method] ?? own[method] ?? parent[method];
+      const target = (activeCount === 0 ? undefined : ACTIVE.get(this)?.[method]) ?? own[method] ?? parent[method];
       return (target as (...a: unknown[]) => unknown).apply(this, args);
     },
     writable: true,
@@ -178,10 +180,11 @@ function install(res: ServerResponse, wrappers: Wrappers): Installed {
   }
   if (!ROUTED.has(proto)) route(proto);
   ACTIVE.set(res, wrappers);
+  activeCount++;
   return {
     originals: { writeHead: unrouted(proto, 'writeHead'), write: unrouted(proto, 'write'), end: unrouted(proto, 'end') },
     uninstall: () => {
-      ACTIVE.delete(res);
+      if (ACTIVE.delete(res)) activeCount--;
     },
   };
 }

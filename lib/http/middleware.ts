@@ -123,13 +123,13 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     if (opts.debug && !res.headersSent) res.setHeader('X-Cache-Reason', reason);
   };
 
-  const bypassReason = (req: Request, res: Response, cache: Cache): BypassReason | undefined => {
-    if (!isCacheableMethod(req.method)) return 'method';
+  const bypassReason = (req: Request, res: Response, cache: Cache, method: string, headers: Request['headers']): BypassReason | undefined => {
+    if (!isCacheableMethod(method)) return 'method';
     if (!opts.enabled || !cache.enabled) return 'disabled';
     if (opts.skip !== undefined && skips(req, res)) return 'skipped';
     if (opts.shareAuthenticated) return undefined;
-    if (req.headers.authorization !== undefined && !opts.varyCoversAuthorization) return 'authorization';
-    if (req.headers.cookie !== undefined && !opts.varyCoversCookie && !onlyIgnoredCookies(req.headers.cookie)) return 'cookie';
+    if (headers.authorization !== undefined && !opts.varyCoversAuthorization) return 'authorization';
+    if (headers.cookie !== undefined && !opts.varyCoversCookie && !onlyIgnoredCookies(headers.cookie)) return 'cookie';
     return undefined;
   };
 
@@ -154,11 +154,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   };
 
   /** The key from the `key` option: `api:{endpoint}:{key(req)}`, or a bypass when it fails. */
-  const customKeyOf = (req: Request, endpoint: string, custom: (req: Request) => string): { key: string } | { bypass: 'key-threw' } => {
+  const customKeyOf = (req: Request, endpoint: string, custom: (req: Request) => string): string | { bypass: 'key-threw' } => {
     try {
       const own = custom(req);
       if (typeof own !== 'string' || own === '') return { bypass: 'key-threw' };
-      return { key: boundKey(`api:${endpoint}:${own}`, opts.maxKeyLength) };
+      return boundKey(`api:${endpoint}:${own}`, opts.maxKeyLength);
     } catch {
       return { bypass: 'key-threw' };
     }
@@ -176,8 +176,17 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   const answer = (req: Request, res: Response, entry: Answer['entry'], status: CacheStatus): ReturnType<typeof answerFrom> => answerFrom(req, res, entry, status, opts.cacheControl, undefined, opts.cacheControlField);
 
   /** Runs the fill for `key` and answers this request from its result. */
-  const fillAndAnswer = async (cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, refresh: boolean, req: Request, res: Response, next: NextFunction, again = false): Promise<void> => {
+  const fillAndAnswer = async (cache: Cache, endpoint: string, baseKey: string, where: Located, refresh: boolean, req: Request, res: Response, next: NextFunction, again = false): Promise<void> => {
     const { key, found } = where;
+    let routeTtl: number | undefined;
+    try {
+      // Only a fill needs the route's TTL: a hit never resolves it.
+      routeTtl = opts.originOnly ? undefined : cache.resolveTtl(opts.ttl);
+    } catch {
+      // A misconfiguration discovered late (a profile removed by configureCache) must not fail the request.
+      next();
+      return;
+    }
     // A background refresh has no client: its outcome is a `refresh` event, not a request's.
     const mark = refreshMarkOf(req);
     if (mark !== undefined) mark.taken = true;
@@ -227,7 +236,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
         // Another variant's answer: fill this request's variant, coalescing with its peers.
         if (!again && result.value.vary.length > 0) {
           const variant: Located = { key: variantKey(baseKey, result.value.vary, req), found: undefined, vary: result.value.vary };
-          await fillAndAnswer(cache, endpoint, baseKey, variant, routeTtl, refresh, req, res, next, true);
+          await fillAndAnswer(cache, endpoint, baseKey, variant, refresh, req, res, next, true);
           return;
         }
         break;
@@ -262,33 +271,35 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
 
   return asRouteMiddleware(function cacheResponseMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
     let cache: Cache;
-    let routeTtl: number | undefined;
     const endpoint = opts.keyPrefix ?? endpointOf(req);
     try {
       cache = cacheOf();
-      routeTtl = opts.originOnly ? undefined : cache.resolveTtl(opts.ttl);
     } catch {
-      // A misconfiguration discovered late (a profile removed by configureCache) must not fail the request.
       next();
       return;
     }
-    const bypass = bypassReason(req, res, cache);
+    // Read once: on an Express request each property read is a lookup through its prototype chain.
+    const { method, headers } = req;
+    const bypass = bypassReason(req, res, cache, method, headers);
     // A cached GET on `app.route(path)` covers the route's writes (see coverRoute); the hit
     // path only compares with the last route seen.
-    if (opts.invalidateOnUnsafe && req.route !== lastRoute && req.route !== undefined && bypass !== 'method') {
-      lastRoute = req.route;
-      coverRoute(lastRoute, cacheOf);
+    if (opts.invalidateOnUnsafe && bypass !== 'method') {
+      const route: unknown = req.route;
+      if (route !== lastRoute && route !== undefined) {
+        lastRoute = route;
+        coverRoute(lastRoute, cacheOf);
+      }
     }
     if (bypass !== undefined) {
       if (bypass !== 'method') res.setHeader('X-Cache', 'BYPASS');
-      else if (opts.invalidateOnUnsafe && isUnsafeMethod(req.method)) invalidateOnSuccess(req, res, cacheOf);
+      else if (opts.invalidateOnUnsafe && isUnsafeMethod(method)) invalidateOnSuccess(req, res, cacheOf);
       explain(res, bypass);
       cache.report('bypass', { endpoint: labels.of(req, endpoint), reason: bypass });
       next();
       return;
     }
     const keyed = opts.key === undefined ? keyOf(req, endpoint) : customKeyOf(req, endpoint, opts.key);
-    if ('bypass' in keyed) {
+    if (typeof keyed !== 'string') {
       res.setHeader('X-Cache', 'BYPASS');
       explain(res, keyed.bypass);
       cache.report('bypass', { endpoint: labels.of(req, endpoint), reason: keyed.bypass });
@@ -297,7 +308,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     }
     let baseKey: string;
     try {
-      baseKey = baseKeyFor(req, keyed.key);
+      baseKey = baseKeyFor(req, keyed);
     } catch {
       res.setHeader('X-Cache', 'BYPASS');
       explain(res, 'vary-by-threw');
@@ -312,13 +323,13 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       );
     }
     try {
-      const refresh = opts.honorNoCache && requestsRevalidation(req.headers['cache-control'], req.headers.pragma);
-      if (refresh) return serve(cache, endpoint, baseKey, { key: baseKey, found: undefined, vary: [] }, routeTtl, refresh, req, res, next);
+      const refresh = opts.honorNoCache && requestsRevalidation(headers['cache-control'], headers.pragma);
+      if (refresh) return serve(cache, endpoint, baseKey, { key: baseKey, found: undefined, vary: [] }, refresh, req, res, next);
       // An in-process store answers in this tick: a hit then sends without a single promise.
       const now = locateNow(cache, baseKey, req, lookupGraceMs);
-      if (now !== READ_LATER) return serve(cache, endpoint, baseKey, now, routeTtl, refresh, req, res, next);
+      if (now !== READ_LATER) return serve(cache, endpoint, baseKey, now, refresh, req, res, next);
       return locate(cache, baseKey, req, lookupGraceMs)
-        .then((later) => serve(cache, endpoint, baseKey, later, routeTtl, refresh, req, res, next))
+        .then((later) => serve(cache, endpoint, baseKey, later, refresh, req, res, next))
         .catch((error: unknown) => recover(error, res, next));
     } catch (error) {
       recover(error, res, next);
@@ -327,11 +338,11 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
   });
 
   /** Answers from what was located: a fresh hit at once, anything else through the fill. */
-  function serve(cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, refresh: boolean, req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
+  function serve(cache: Cache, endpoint: string, baseKey: string, where: Located, refresh: boolean, req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
     const { found } = where;
     const mark = refreshMarkOf(req);
     // A refresh ahead of expiry or on a schedule replaces even a fresh entry.
-    if (mark !== undefined) return skipOrRefresh(cache, endpoint, baseKey, where, routeTtl, mark, req, res, next);
+    if (mark !== undefined) return skipOrRefresh(cache, endpoint, baseKey, where, mark, req, res, next);
     if (found && !found.stale) {
       const result = answer(req, res, found.entry, 'HIT');
       if (result === 'sent' || result === 'not-modified') {
@@ -342,16 +353,16 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       if (result !== false) {
         return result.then((sent) => {
           if (sent !== false) cache.report('hit', { key: where.key, endpoint: labels.of(req, endpoint) });
-          else return miss(cache, endpoint, baseKey, { ...where, found: undefined }, routeTtl, refresh, req, res, next);
+          else return miss(cache, endpoint, baseKey, { ...where, found: undefined }, refresh, req, res, next);
           return undefined;
         }).catch((error: unknown) => recover(error, res, next));
       }
     }
     if (found?.stale === true && opts.refresh.background && !refresh && req.method === 'GET' && mayServeStale(found.entry.expiresAt, freshnessFor(freshness, found, opts.cacheControlField), 'revalidate')) {
       const sent = staleAtOnce(cache, endpoint, where, req, res);
-      if (sent !== false) return sent === true ? undefined : sent.then((ok) => (ok ? undefined : miss(cache, endpoint, baseKey, where, routeTtl, refresh, req, res, next))).catch((error: unknown) => recover(error, res, next));
+      if (sent !== false) return sent === true ? undefined : sent.then((ok) => (ok ? undefined : miss(cache, endpoint, baseKey, where, refresh, req, res, next))).catch((error: unknown) => recover(error, res, next));
     }
-    return miss(cache, endpoint, baseKey, found && !found.stale ? { ...where, found: undefined } : where, routeTtl, refresh, req, res, next).catch((error: unknown) =>
+    return miss(cache, endpoint, baseKey, found && !found.stale ? { ...where, found: undefined } : where, refresh, req, res, next).catch((error: unknown) =>
       recover(error, res, next),
     );
   }
@@ -376,18 +387,18 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
    * A background refresh request: after a stale answer it revalidates the stale entry (unless
    * it was refreshed meanwhile); ahead of expiry or on a schedule it refreshes whatever is there.
    */
-  function skipOrRefresh(cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, mark: RefreshMark, req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
+  function skipOrRefresh(cache: Cache, endpoint: string, baseKey: string, where: Located, mark: RefreshMark, req: Request, res: Response, next: NextFunction): Promise<void> | undefined {
     if (mark.trigger === 'stale' && where.found !== undefined && !where.found.stale) {
       mark.settle(where.key, endpoint, 'skipped');
       res.statusCode = 204;
       res.end();
       return undefined;
     }
-    return fillAndAnswer(cache, endpoint, baseKey, where, routeTtl, mark.trigger !== 'stale', req, res, next).catch((error: unknown) => recover(error, res, next));
+    return fillAndAnswer(cache, endpoint, baseKey, where, mark.trigger !== 'stale', req, res, next).catch((error: unknown) => recover(error, res, next));
   }
 
   /** A request no fresh entry answered: the handler's, through the fill (a GET) or on its own (a HEAD). */
-  async function miss(cache: Cache, endpoint: string, baseKey: string, where: Located, routeTtl: number | undefined, refresh: boolean, req: Request, res: Response, next: NextFunction): Promise<void> {
+  async function miss(cache: Cache, endpoint: string, baseKey: string, where: Located, refresh: boolean, req: Request, res: Response, next: NextFunction): Promise<void> {
     if (req.method !== 'GET') {
       // A HEAD answer has no body to store; the GET that follows fills the entry.
       res.setHeader('X-Cache', 'MISS');
@@ -395,6 +406,6 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
       next();
       return;
     }
-    await fillAndAnswer(cache, endpoint, baseKey, where, routeTtl, refresh, req, res, next);
+    await fillAndAnswer(cache, endpoint, baseKey, where, refresh, req, res, next);
   }
 }

@@ -13,29 +13,40 @@ import type { StoredHeaders } from '../serializer';
  * if (!setStoredHeaders(res, entry.headers)) return false; // answer from the origin instead
  * ```
  */
-export function setStoredHeaders(res: ServerResponse, headers: StoredHeaders, names: Iterable<string> = Object.keys(headers)): boolean {
-  // What each touched header was, as name/value pairs in one array: no object keyed by header
-  // names is built on every hit.
-  const touched: Array<string | OutgoingHttpHeaders[string]> = [];
+export function setStoredHeaders(res: ServerResponse, headers: StoredHeaders, names: readonly string[] = Object.keys(headers)): boolean {
+  // Only the headers the response already had need their values kept for the undo (a hit has
+  // one or two, set by layers before the cache); the others are just removed again.
+  const had = res.getHeaderNames();
+  let kept: Array<string | OutgoingHttpHeaders[string]> | undefined;
+  let done = 0;
   try {
     for (const name of names) {
       const value = headers[name];
       if (value === undefined) continue;
-      touched.push(name, res.getHeader(name));
+      if (had.length !== 0 && had.includes(name)) (kept ??= []).push(name, res.getHeader(name));
       res.setHeader(name, value);
+      done++;
     }
     return true;
   } catch {
-    for (let i = 0; i < touched.length; i += 2) {
-      const name = touched[i] as string;
-      const value = touched[i + 1] as OutgoingHttpHeaders[string];
-      try {
-        if (value === undefined) res.removeHeader(name);
-        else res.setHeader(name, value);
-      } catch {
-        // A value that was on the response before can be set again; nothing else to undo.
-      }
-    }
+    undo(res, names, headers, done + 1, kept ?? []);
     return false;
+  }
+}
+
+/** Puts back the first `count` of `names` that `headers` has: each to its `kept` value, or removed. */
+function undo(res: ServerResponse, names: readonly string[], headers: StoredHeaders, count: number, kept: ReadonlyArray<string | OutgoingHttpHeaders[string]>): void {
+  let left = count;
+  for (const name of names) {
+    if (headers[name] === undefined) continue;
+    if (left-- === 0) return;
+    let at = 0;
+    while (at < kept.length && kept[at] !== name) at += 2;
+    try {
+      if (at >= kept.length) res.removeHeader(name);
+      else res.setHeader(name, kept[at + 1] as NonNullable<OutgoingHttpHeaders[string]>);
+    } catch {
+      // A value that was on the response before can be set again; nothing else to undo.
+    }
   }
 }

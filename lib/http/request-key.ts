@@ -6,6 +6,9 @@ import { apiKey, boundKey, countQueryParams } from '../keys';
 // hashing. Per generation of the memo (it keeps two), bounded by characters as well as by count.
 const KEY_MEMO_SIZE = 1_000;
 const KEY_MEMO_CHARS = 1_000_000;
+// Keys remembered for one URL (under different hosts or endpoints); past it the URL starts over,
+// so a flood of Host values for one URL cannot make a lookup walk a long list.
+const KEY_MEMO_PER_URL = 4;
 
 /** What a response key is computed from: the target URI as Express reports it, split. */
 export interface RequestKeyInput {
@@ -54,16 +57,17 @@ export function requestKey(input: RequestKeyInput, opts: RequestKeyOptions): Req
 }
 
 /**
- * A memoised {@link requestKey} over Express requests, for one `cacheResponse` instance.
+ * A memoised {@link requestKey} over Express requests, for one `cacheResponse` instance: the
+ * key as a string, or why the request is not cached.
  *
  * @example
  * ```ts
  * const keyOf = requestKeyer(opts);
- * const result = keyOf(req, 'status');
- * if ('bypass' in result) res.setHeader('X-Cache', 'BYPASS');
+ * const key = keyOf(req, 'status');
+ * if (typeof key !== 'string') res.setHeader('X-Cache', 'BYPASS');
  * ```
  */
-export function requestKeyer(opts: RequestKeyOptions): (req: Request, endpoint: string) => RequestKeyResult {
+export function requestKeyer(opts: RequestKeyOptions): (req: Request, endpoint: string) => string | Extract<RequestKeyResult, { bypass: string }> {
   const memo = new KeyMemo(KEY_MEMO_SIZE, KEY_MEMO_CHARS);
   return (req, endpoint) => {
     const url = req.originalUrl;
@@ -71,14 +75,13 @@ export function requestKeyer(opts: RequestKeyOptions): (req: Request, endpoint: 
     // Bounds before the memo: an oversized query must not even cost a memo lookup on its length.
     if (queryAt !== -1 && url.length - queryAt - 1 > opts.maxQueryLength) return { bypass: 'query-too-long' };
     const { protocol, host } = targetOf(req, opts.keyByHost);
-    // Newlines cannot occur in a request target, a host or a scheme, so they separate the parts.
-    const memoKey = `${endpoint}\n${protocol}\n${host}\n${url}`;
-    const known = memo.get(memoKey);
-    if (known !== undefined) return { key: known };
+    const known = memo.get(url, endpoint, protocol, host);
+    if (known !== undefined) return known;
     const rawQuery = queryAt === -1 ? '' : url.slice(queryAt + 1);
     const result = requestKey({ endpoint, protocol, host, path: queryAt === -1 ? url : url.slice(0, queryAt), rawQuery }, opts);
-    if ('key' in result) memo.set(memoKey, result.key);
-    return result;
+    if (!('key' in result)) return result;
+    memo.set(url, endpoint, protocol, host, result.key);
+    return result.key;
   };
 }
 
@@ -109,40 +112,69 @@ function trustedHost(req: Request, settings: Record<string, unknown> | undefined
   return req.headers.host ?? '';
 }
 
+/** A remembered key: the parts it was computed from besides the URL, and the next one for the same URL. */
+interface Memoised {
+  endpoint: string;
+  protocol: string;
+  host: string;
+  key: string;
+  next: Memoised | undefined;
+}
+
 /**
  * A bounded memo of recent keys in two generations of plain Maps: lookups and inserts are one
  * Map operation each, and when the young generation is full the old one is dropped whole. On
  * a miss path (every URL new) that is cheaper than an LRU's list upkeep and per-entry
  * eviction, and a URL asked for again is promoted, so hot URLs stay. Bounded by entries and by
  * characters per generation (hostile URLs can be as long as the server's header limit).
+ *
+ * The Map is keyed by the URL alone and the other parts are compared: no string is built per
+ * request to look one up. One URL under several hosts (or endpoints) is a short chain.
  */
 class KeyMemo {
-  private young = new Map<string, string>();
-  private old = new Map<string, string>();
+  private young = new Map<string, Memoised>();
+  private old = new Map<string, Memoised>();
   private youngChars = 0;
+  private youngEntries = 0;
 
   constructor(
     private readonly maxEntries: number,
     private readonly maxChars: number,
   ) {}
 
-  get(memoKey: string): string | undefined {
-    const known = this.young.get(memoKey);
-    if (known !== undefined) return known;
-    const older = this.old.get(memoKey);
-    if (older !== undefined) this.set(memoKey, older);
-    return older;
+  get(url: string, endpoint: string, protocol: string, host: string): string | undefined {
+    const known = find(this.young.get(url), endpoint, protocol, host);
+    if (known !== undefined) return known.key;
+    const older = find(this.old.get(url), endpoint, protocol, host);
+    if (older !== undefined) this.set(url, endpoint, protocol, host, older.key);
+    return older?.key;
   }
 
-  set(memoKey: string, key: string): void {
-    const chars = memoKey.length + key.length;
+  set(url: string, endpoint: string, protocol: string, host: string, key: string): void {
+    const chars = url.length + endpoint.length + host.length + key.length;
     if (chars > this.maxChars) return;
-    if (this.young.size >= this.maxEntries || this.youngChars + chars > this.maxChars) {
+    if (this.youngEntries >= this.maxEntries || this.youngChars + chars > this.maxChars) {
       this.old = this.young;
       this.young = new Map();
       this.youngChars = 0;
+      this.youngEntries = 0;
     }
-    this.young.set(memoKey, key);
+    const first = this.young.get(url);
+    this.young.set(url, { endpoint, protocol, host, key, next: first !== undefined && chainLength(first) < KEY_MEMO_PER_URL ? first : undefined });
     this.youngChars += chars;
+    this.youngEntries++;
   }
+}
+
+function chainLength(first: Memoised): number {
+  let length = 0;
+  for (let at: Memoised | undefined = first; at !== undefined; at = at.next) length++;
+  return length;
+}
+
+function find(first: Memoised | undefined, endpoint: string, protocol: string, host: string): Memoised | undefined {
+  for (let at = first; at !== undefined; at = at.next) {
+    if (at.host === host && at.endpoint === endpoint && at.protocol === protocol) return at;
+  }
+  return undefined;
 }
