@@ -25,3 +25,20 @@ test('the key list of a cache with l1 lists its entries (Redis, with its bus)', 
     client.disconnect();
   }
 });
+
+test('the key list of a Redis cache whose client has a keyPrefix reads each entry through that prefix once', async () => {
+  // testRedisClient gives every client a keyPrefix of its own: SCAN answers raw names, which
+  // already carry it, so the size and TTL reads must not add it again.
+  const client = testRedisClient();
+  const cache = createCache({ store: new RedisStore({ client, operationTimeoutMs: 2_000 }), namespace: 'listed' });
+  try {
+    await cache.set('character:1', { v: 1 }, { ttl: 60 });
+    const listed = await listEntries(cache.store, cache.namespacePrefix, 10);
+    expect(listed?.map(({ key }) => key)).toEqual(['character:1']);
+    expect(listed?.[0]?.ttlMs).toBeGreaterThan(50_000);
+    expect(listed?.[0]?.bytes).toBeGreaterThan(0);
+  } finally {
+    await cache.close();
+    client.disconnect();
+  }
+});

@@ -73,8 +73,13 @@ export async function* scanRedis(
       const keys = rawKeys.filter((raw) => !RESERVED.test(raw.slice(prefix.length + namespace.length)) && !RESERVED.test(raw.slice(prefix.length)));
       if (keys.length === 0) continue;
       const pipeline = node.pipeline();
-      // SCAN returns raw names: the node's own keyPrefix must not be applied again.
-      for (const raw of keys) pipeline.call('PTTL', raw).call('STRLEN', raw);
+      // SCAN answers raw names, and the node's client puts its own keyPrefix before every name
+      // it is given: it is taken off first, or PTTL and STRLEN would read names that do not exist.
+      const own = node.options.keyPrefix ?? '';
+      for (const raw of keys) {
+        const name = raw.startsWith(own) ? raw.slice(own.length) : raw;
+        pipeline.call('PTTL', name).call('STRLEN', name);
+      }
       const replies = (await pipeline.exec()) ?? [];
       const listed: ListedEntry[] = [];
       keys.forEach((raw, i) => {
