@@ -1,4 +1,4 @@
-import { type BenchResults, type ThroughputRow, bestRatios, perRoundRatios, renderHitChart, renderMarkdown } from '../../bench/lib/report';
+import { type BenchResults, type ThroughputRow, bestRatios, perRoundRatios, renderHitChart, renderMarkdown, summaryOf } from '../../bench/lib/report';
 import { summarize } from '../../bench/lib/stats';
 
 function row(candidate: ThroughputRow['candidate'], rps: number[], cpu: number[]): ThroughputRow {
@@ -62,6 +62,16 @@ describe('bench report', () => {
     expect(markdown).toContain('cacheResponse + MemoryStore against apicache (memory): ×1.89 req/s');
     expect(markdown).toContain('cacheResponse + RedisStore against one raw ioredis GET: ×0.90 req/s and ×0.90 by CPU (best rounds), ×0.85 per round (0.80–0.90)');
     expect(markdown).toContain('tags: skipped (no <tags> here)');
+  });
+
+  it('quotes the first line and every comparison in the README summary, each once', () => {
+    const summary = summaryOf(renderMarkdown(results)).split('\n');
+    expect(summary).toHaveLength(4);
+    expect(summary.slice(1).map((line) => line.split(':')[0])).toEqual([
+      '- cacheResponse + MemoryStore against the ceiling',
+      '- cacheResponse + MemoryStore against apicache (memory)',
+      '- cacheResponse + RedisStore against one raw ioredis GET',
+    ]);
   });
 
   it('draws one bar per hit candidate as well-formed SVG with escaped text', () => {

@@ -246,6 +246,7 @@ export function quoteBetween(doc: string, start: string, end: string, text: stri
  */
 export function summaryOf(latest: string): string {
   const lines = latest.split('\n');
-  const picked = lines.filter((line, i) => i === 0 || (/^[A-Za-z]/.test(line) && / against /.test(line)));
-  return picked.map((line) => `- ${line.trim()}`).join('\n');
+  // The comparisons are list items since the raw-GET candidate (plain lines before it).
+  const picked = lines.filter((line, i) => i === 0 || (/^(- )?[A-Za-z]/.test(line) && / against /.test(line)));
+  return picked.map((line) => `- ${line.replace(/^- /, '').trim()}`).join('\n');
 }
