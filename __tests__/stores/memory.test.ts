@@ -40,3 +40,26 @@ describe('MemoryStore bounds', () => {
     }
   });
 });
+
+test('reading entries schedules no timers, however busy the hit path', async () => {
+  // lru-cache's default TTL clock keeps a reading for 1 ms and schedules a timer to drop it:
+  // under load that is a timer per millisecond of hits.
+  const store = new MemoryStore();
+  await store.set('a', Buffer.from('x'), 60_000);
+  const timers = jest.spyOn(global, 'setTimeout');
+  try {
+    for (let i = 0; i < 5; i++) {
+      const until = performance.now() + 2;
+      while (performance.now() < until) {
+        // Past the clock's 1 ms, then one turn of the event loop lets any timer of it fire.
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(store.readNow('a')).toEqual({ value: Buffer.from('x'), softAt: undefined });
+      expect(await store.get('a')).toEqual(Buffer.from('x'));
+    }
+    expect(timers).not.toHaveBeenCalled();
+  } finally {
+    timers.mockRestore();
+    await store.close();
+  }
+});

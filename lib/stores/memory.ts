@@ -35,7 +35,7 @@ export class MemoryStore implements Store, GuardCapable, SoftCapable, SyncReadCa
   private lockTokens = 0;
   private readonly rates = new LocalRateLimiter();
   private readonly softMarks = new Map<string, number>();
-  private readonly stamps = new LRUCache<string, number>({ max: MEMORY_STAMP_LIMIT, ttlAutopurge: false });
+  private readonly stamps = new LRUCache<string, number>({ max: MEMORY_STAMP_LIMIT, ttlAutopurge: false, ttlResolution: 0 });
 
   constructor(options: MemoryStoreOptions = {}) {
     const resolved = resolveMemoryStoreOptions(options);
@@ -46,6 +46,9 @@ export class MemoryStore implements Store, GuardCapable, SoftCapable, SyncReadCa
       sizeCalculation: (value, key) => value.length + key.length,
       // Called synchronously whenever an entry leaves (or is overwritten), so no index outlives it.
       dispose: (_value, key) => this.unindex(key),
+      // Read the clock on each TTL check. lru-cache's default keeps a reading for 1 ms and
+      // schedules a timer to drop it, so a busy hit path started thousands of timers a second.
+      ttlResolution: 0,
     });
   }
 
