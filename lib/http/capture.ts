@@ -88,7 +88,11 @@ const METHODS: readonly Method[] = ['writeHead', 'write', 'end'];
 
 /** The wrappers of the captures under way, by response (see {@link route}). */
 const ACTIVE = new WeakMap<ServerResponse, Wrappers>();
-/** How many responses {@link ACTIVE} holds: with none, a routed call (every hit's) skips the lookup. */
+/**
+ * How many responses {@link ACTIVE} holds: with none, a routed call (every hit's) skips the
+ * lookup. A capture whose response never ends (a handler that hangs) keeps it above zero, which
+ * only costs the lookup again, never a wrong answer.
+ */
 let activeCount = 0;
 /** Prototypes routed to {@link ACTIVE}, with the methods they had of their own before. */
 const ROUTED = new WeakMap<object, Partial<Wrappers>>();
