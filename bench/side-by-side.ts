@@ -25,6 +25,7 @@ import { benchBody } from './lib/body';
 import { libraryUnderTest } from './lib/library';
 import { autocannon, getJson, probe } from './lib/load';
 import { ProcessGroup, detectPinning } from './lib/processes';
+import { fixed, spread } from './lib/report';
 import { type Summary, summarize } from './lib/stats';
 
 const ROUTES = ['/buffer', '/ck', '/apicache'] as const;
@@ -72,8 +73,7 @@ interface Round {
   cpuUs: number;
 }
 
-const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-const spread = (s: Summary, digits: number): string => `${fixed(s.median, digits)} (${fixed(s.min, digits)}–${fixed(s.max, digits)})`;
+const digits = (count: number) => (n: number): string => fixed(n, count);
 
 /** `a` over `b` round by round (req/s), and on best rounds (most req/s; least CPU per request). */
 function ratios(a: Round[], b: Round[]): { perRound: Summary; bestRps: number; bestCpu: number } {
@@ -119,7 +119,7 @@ async function runner(): Promise<void> {
       '',
       '| route | req/s median (min–max) | CPU µs/request median (min–max) |',
       '| --- | ---: | ---: |',
-      ...ROUTES.map((route) => `| ${LABELS[route]} | ${spread(summarize(of(route).map((r) => r.rps)), 0)} | ${spread(summarize(of(route).map((r) => r.cpuUs)), 1)} |`),
+      ...ROUTES.map((route) => `| ${LABELS[route]} | ${spread(summarize(of(route).map((r) => r.rps)), digits(0))} | ${spread(summarize(of(route).map((r) => r.cpuUs)), digits(1))} |`),
       '',
     ];
     const pairs: Array<[Route, Route]> = [
@@ -129,7 +129,7 @@ async function runner(): Promise<void> {
     ];
     for (const [a, b] of pairs) {
       const r = ratios(of(a), of(b));
-      lines.push(`- ${LABELS[a]} against ${LABELS[b]}: ×${fixed(r.bestRps, 2)} req/s and ×${fixed(r.bestCpu, 2)} by CPU (best rounds), ×${spread(r.perRound, 2)} per round.`);
+      lines.push(`- ${LABELS[a]} against ${LABELS[b]}: ×${fixed(r.bestRps, 2)} req/s and ×${fixed(r.bestCpu, 2)} by CPU (best rounds), ×${spread(r.perRound, digits(2))} per round.`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -1,6 +1,6 @@
 import type { Express, Request, Response } from 'express';
 import request from 'supertest';
-import { type Cache, type FullStore, InvalidOptionError, cacheResponse, configureCache, createCache, getDefaultCache } from '../../lib';
+import { type Cache, type FullStore, InvalidOptionError, MemoryStore, cacheResponse, configureCache, createCache, getDefaultCache } from '../../lib';
 import { EXPRESS_VERSIONS, PNG } from '../helpers/apps';
 import { STORE_KINDS, closeStoreClients } from '../helpers/stores';
 
@@ -202,6 +202,28 @@ describe('cacheResponse options and defaults', () => {
     expect(await (cache.store as FullStore).deletePattern('app:api:status:*')).toBe(1);
     expect(await (cache.store as FullStore).deletePattern('app:api:/characters/:id:*')).toBe(1);
     await cache.close();
+  });
+
+  test('a hit needs no TTL: after its profile is gone from the default cache, stored answers still hit and new ones go to the handler', async () => {
+    const store = new MemoryStore();
+    configureCache({ store, ttlProfiles: { shortlived: 60 } });
+    const app = EXPRESS_VERSIONS[0]!.create();
+    let calls = 0;
+    app.get('/p/:id', cacheResponse({ keyPrefix: 'p', ttl: 'shortlived' }), (req, res) => {
+      calls++;
+      res.send(String(req.params.id));
+    });
+    expect((await request(app).get('/p/1')).headers['x-cache']).toBe('MISS');
+    await settle(getDefaultCache(), 1);
+    // The same store, without the profile the route names.
+    const replaced = configureCache({ store });
+    const hit = await request(app).get('/p/1');
+    expect([hit.headers['x-cache'], hit.text]).toEqual(['HIT', '1']);
+    const other = await request(app).get('/p/2');
+    expect([other.status, other.text, other.headers['x-cache']]).toEqual([200, '2', undefined]);
+    expect(calls).toBe(2);
+    expect(replaced.stats().sets).toBe(0);
+    await replaced.close();
   });
 
   test('answers above maxBodyBytes pass through uncached', async () => {

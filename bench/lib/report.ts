@@ -52,8 +52,10 @@ export interface BenchResults {
 }
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const spread = (s: Summary, format: (n: number) => string): string => `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+/** `n` with `digits` decimals, or `n/a`. */
+export const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+/** "median (min–max)" of `s`, each formatted by `format`. */
+export const spread = (s: Summary, format: (n: number) => string): string => `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
 const mib = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 
 /**

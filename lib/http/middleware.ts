@@ -275,6 +275,7 @@ export function cacheResponse(options: CacheResponseOptions = {}): RouteMiddlewa
     try {
       cache = cacheOf();
     } catch {
+      // The default cache is created on first use; should that throw, the handler still answers.
       next();
       return;
     }

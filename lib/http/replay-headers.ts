@@ -17,36 +17,30 @@ export function setStoredHeaders(res: ServerResponse, headers: StoredHeaders, na
   // Only the headers the response already had need their values kept for the undo (a hit has
   // one or two, set by layers before the cache); the others are just removed again.
   const had = res.getHeaderNames();
-  let kept: Array<string | OutgoingHttpHeaders[string]> | undefined;
-  let done = 0;
+  const kept: Array<string | OutgoingHttpHeaders[string]> = [];
+  let at = 0;
   try {
-    for (const name of names) {
+    for (; at < names.length; at++) {
+      const name = names[at] as string;
       const value = headers[name];
       if (value === undefined) continue;
-      if (had.length !== 0 && had.includes(name)) (kept ??= []).push(name, res.getHeader(name));
+      if (had.includes(name)) kept.push(name, res.getHeader(name));
       res.setHeader(name, value);
-      done++;
     }
     return true;
   } catch {
-    undo(res, names, headers, done + 1, kept ?? []);
-    return false;
-  }
-}
-
-/** Puts back the first `count` of `names` that `headers` has: each to its `kept` value, or removed. */
-function undo(res: ServerResponse, names: readonly string[], headers: StoredHeaders, count: number, kept: ReadonlyArray<string | OutgoingHttpHeaders[string]>): void {
-  let left = count;
-  for (const name of names) {
-    if (headers[name] === undefined) continue;
-    if (left-- === 0) return;
-    let at = 0;
-    while (at < kept.length && kept[at] !== name) at += 2;
-    try {
-      if (at >= kept.length) res.removeHeader(name);
-      else res.setHeader(name, kept[at + 1] as NonNullable<OutgoingHttpHeaders[string]>);
-    } catch {
-      // A value that was on the response before can be set again; nothing else to undo.
+    // Every name up to the refused one, that one too: a layer around the cache may have set it before refusing.
+    for (const name of names.slice(0, at + 1)) {
+      if (headers[name] === undefined) continue;
+      let i = 0;
+      while (i < kept.length && kept[i] !== name) i += 2;
+      try {
+        if (i >= kept.length) res.removeHeader(name);
+        else res.setHeader(name, kept[i + 1] as NonNullable<OutgoingHttpHeaders[string]>);
+      } catch {
+        // A value that was on the response before can be set again; nothing else to undo.
+      }
     }
+    return false;
   }
 }
