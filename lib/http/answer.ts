@@ -114,10 +114,15 @@ function replayTo(method: string, headers: IncomingHttpHeaders, res: Response, e
   // Only when it differs: a store into an Express response (whose prototype was set per request)
   // costs about a microsecond even for the same value, and a stored 200 is the common case.
   if (res.statusCode !== statusCode) res.statusCode = statusCode;
-  res.setHeader('X-Cache', status);
-  res.setHeader('Age', String(entryAge(entry, Date.now())));
-  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
-  res.setHeader('Content-Length', sent.length);
+  // Read once, as in setStoredHeaders; again after overrideCacheControl, which replaces it.
+  let setHeader = res.setHeader;
+  setHeader.call(res, 'X-Cache', status);
+  setHeader.call(res, 'Age', String(entryAge(entry, Date.now())));
+  if (cacheControl !== undefined) {
+    overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
+    setHeader = res.setHeader;
+  }
+  setHeader.call(res, 'Content-Length', sent.length);
   const send = end ?? (res.end as End);
   if (method === 'HEAD') send.call(res);
   else send.call(res, sent);

@@ -15,8 +15,9 @@ import type { StoredHeaders } from '../serializer';
  */
 export function setStoredHeaders(res: ServerResponse, headers: StoredHeaders, names: readonly string[] = Object.keys(headers)): boolean {
   // Only the headers the response already had need their values kept for the undo (a hit has
-  // one or two, set by layers before the cache); the others are just removed again.
-  const had = res.getHeaderNames();
+  // one or two, set by layers before the cache); the others are just removed again. The methods
+  // are read once: on an Express response each read walks a prototype chain set per request.
+  const { setHeader, getHeader } = res;
   const kept: Array<string | OutgoingHttpHeaders[string]> = [];
   let at = 0;
   try {
@@ -24,8 +25,9 @@ export function setStoredHeaders(res: ServerResponse, headers: StoredHeaders, na
       const name = names[at] as string;
       const value = headers[name];
       if (value === undefined) continue;
-      if (had.includes(name)) kept.push(name, res.getHeader(name));
-      res.setHeader(name, value);
+      const before = getHeader.call(res, name);
+      if (before !== undefined) kept.push(name, before);
+      setHeader.call(res, name, value);
     }
     return true;
   } catch {
