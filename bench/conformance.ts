@@ -9,14 +9,17 @@
  *   npm run conformance -- --store=redis --redis=redis://127.0.0.1:PORT
  *   npm run conformance -- --json=out.json  # also write the raw results
  *   npm run conformance -- --ignore-dependencies  # judge every test on its own, as if what it depends on passed
+ *   npm run conformance -- --min-required=145     # exit 1 when fewer required tests pass (CI)
  *
  * The suite is copied from CACHE_TESTS_DIR (default: ../shared/cache-tests beside the repo,
  * read-only) or, when that folder does not exist, fetched from the npm registry
  * (`npm pack http-cache-tests`), into a temporary folder where `npm ci` installs it; the
- * folder is removed at the end.
+ * folder is removed at the end. The registry's release is older than the suite's repository
+ * (its engine at the top level rather than under `test-engine/`, fewer tests): both layouts
+ * run, and the first line printed says which suite was used.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +36,8 @@ const args = new Map(
   }),
 );
 const mode = args.get('mode') ?? 'origin';
+const minRequired = args.get('min-required');
+if (minRequired !== undefined && !/^\d+$/.test(minRequired)) throw new Error(`--min-required=${minRequired}: give a whole number of required tests`);
 const storeKind = args.get('store') ?? 'memory';
 
 // Every status the middleware accepts in `statuses` (1xx, 204 and 304 are never stored; 206 is served from full answers).
@@ -57,17 +62,29 @@ function freePort(): Promise<number> {
   });
 }
 
+/** An installed copy of the suite: its folder, where its engine is, and where it came from. */
+interface PreparedSuite {
+  dir: string;
+  /** The folder holding `cli.mjs`, `server/` and `lib/`: `test-engine/` in the repository, the top in the npm release. */
+  engine: string;
+  source: string;
+}
+
 /** A copy of the suite in a temporary folder, installed. */
-function prepareSuite(): string {
+function prepareSuite(): PreparedSuite {
   const dir = mkdtempSync(path.join(tmpdir(), 'cache-tests-'));
   const local = process.env.CACHE_TESTS_DIR ?? path.resolve(__dirname, '../../shared/cache-tests');
+  let source: string;
   if (existsSync(path.join(local, 'tests'))) {
     cpSync(local, dir, { recursive: true });
+    source = local;
   } else {
     execFileSync('npm', ['pack', 'http-cache-tests', '--silent', '--pack-destination', dir], { stdio: 'ignore' });
     const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
     if (tarball === undefined) throw new Error('npm pack http-cache-tests produced no tarball');
     execFileSync('tar', ['-xzf', tarball, '--strip-components=1'], { cwd: dir });
+    rmSync(path.join(dir, tarball));
+    source = `npm http-cache-tests@${(JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? '?'}`;
   }
   execFileSync('npm', [existsSync(path.join(dir, 'package-lock.json')) ? 'ci' : 'install', '--omit=dev', '--no-audit', '--no-fund', '--silent'], { cwd: dir, stdio: 'ignore' });
   // The origin server listens on every interface; this keeps it on loopback.
@@ -81,11 +98,13 @@ http.Server.prototype.listen = function (port, ...rest) {
 };
 `,
   );
-  return dir;
+  const engine = existsSync(path.join(dir, 'test-engine', 'cli.mjs')) ? path.join(dir, 'test-engine') : dir;
+  if (!existsSync(path.join(engine, 'cli.mjs')) || !existsSync(path.join(engine, 'server', 'server.mjs'))) throw new Error(`${source}: no cli.mjs and server/server.mjs, a layout this script does not know`);
+  return { dir, engine, source };
 }
 
-function startOrigin(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(dir, 'loopback.mjs')).href, 'test-engine/server/server.mjs'], {
+function startOrigin({ dir, engine }: PreparedSuite, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(dir, 'loopback.mjs')).href, path.join(engine, 'server', 'server.mjs')], {
     cwd: dir,
     env: { ...process.env, npm_config_protocol: 'http', npm_config_port: String(port), npm_config_pidfile: path.join(dir, 'server.pid') },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -141,6 +160,15 @@ function proxyTo(originPort: number): express.RequestHandler {
   };
 }
 
+/**
+ * What the engine's `determineTestResult` returns: one of its `resultTypes`, an [icon, colour,
+ * symbol] triple. Both releases share the symbols, so results are told apart by those.
+ */
+type ResultType = readonly [string, string, string];
+/** `pass` and `yes` (a passing check). */
+const PASSED = new Set(['✅', 'Y']);
+const FAILED = '⛔️';
+
 interface Suite {
   name: string;
   id: string;
@@ -150,13 +178,14 @@ interface Suite {
 async function main(): Promise<void> {
   const options = MODES[mode];
   if (options === undefined) throw new Error(`unknown --mode=${mode}; use ${Object.keys(MODES).join(' or ')}`);
-  const dir = prepareSuite();
+  const prepared = prepareSuite();
+  const { dir, engine } = prepared;
   let origin: ChildProcess | undefined;
   let server: http.Server | undefined;
   let redis: Redis | undefined;
   try {
     const originPort = await freePort();
-    origin = await startOrigin(dir, originPort);
+    origin = await startOrigin(prepared, originPort);
     if (storeKind === 'redis') {
       const url = args.get('redis');
       if (url === undefined) throw new Error('--store=redis needs --redis=redis://127.0.0.1:PORT (a server of your own, not 6379)');
@@ -173,7 +202,7 @@ async function main(): Promise<void> {
     const cachePort = (server.address() as AddressInfo).port;
 
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--no-warnings', 'test-engine/cli.mjs'], {
+      const child = spawn(process.execPath, ['--no-warnings', path.join(engine, 'cli.mjs')], {
         cwd: dir,
         env: { ...process.env, npm_config_base: `http://127.0.0.1:${cachePort}`, npm_config_id: '', npm_package_config_id: '' },
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -187,15 +216,17 @@ async function main(): Promise<void> {
     if (args.has('json')) writeFileSync(args.get('json') as string, JSON.stringify(results, null, 2));
 
     const suites = (await import(pathToFileURL(path.join(dir, 'tests/index.mjs')).href)) as { default: Suite[] };
-    const { determineTestResult, resultTypes } = (await import(pathToFileURL(path.join(dir, 'test-engine/lib/results.mjs')).href)) as {
-      determineTestResult(suites: Suite[], id: string, results: Record<string, unknown>, honorDependencies: boolean): unknown;
-      resultTypes: Record<string, unknown>;
+    // The repository's engine has lib/results.mjs; the npm release keeps the same function in lib/display.mjs.
+    const resultsModule = ['results.mjs', 'display.mjs'].map((name) => path.join(engine, 'lib', name)).find((file) => existsSync(file));
+    if (resultsModule === undefined) throw new Error(`${prepared.source}: no lib/results.mjs or lib/display.mjs`);
+    const { determineTestResult } = (await import(pathToFileURL(resultsModule).href)) as {
+      determineTestResult(suites: Suite[], id: string, results: Record<string, unknown>, honorDependencies: boolean): ResultType;
     };
     let passed = 0;
     let failed = 0;
     let total = 0;
     const failures: string[] = [];
-    console.log(`cacheResponse (${mode}, ${storeKind}) against cache-tests: required tests per group`);
+    console.log(`cacheResponse (${mode}, ${storeKind}) against cache-tests (${prepared.source}): required tests per group`);
     for (const suite of suites.default) {
       let groupPassed = 0;
       let groupFailed = 0;
@@ -204,13 +235,13 @@ async function main(): Promise<void> {
         if (test.kind !== undefined && test.kind !== 'required') continue;
         total++;
         const result = determineTestResult(suites.default, test.id, results, !args.has('ignore-dependencies'));
-        if (result === resultTypes.pass) groupPassed++;
-        else if (result === resultTypes.fail) {
+        if (PASSED.has(result[2])) groupPassed++;
+        else if (result[2] === FAILED) {
           groupFailed++;
           failures.push(`${suite.id}: ${test.id}`);
         } else {
           groupOther++;
-          failures.push(`${suite.id}: ${test.id} (${String((result as unknown[])[2])})`);
+          failures.push(`${suite.id}: ${test.id} (${result[2]})`);
         }
       }
       passed += groupPassed;
@@ -219,6 +250,10 @@ async function main(): Promise<void> {
     }
     console.log(`required: ${passed} passed, ${failed} failed, ${total - passed - failed} not run (dependency or setup) of ${total}`);
     if (args.has('verbose')) for (const failure of failures) console.log(`  not passed: ${failure}`);
+    if (minRequired !== undefined && passed < Number(minRequired)) {
+      console.log(`fewer than ${minRequired} required tests passed`);
+      process.exitCode = 1;
+    }
     await cache.close();
   } finally {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
