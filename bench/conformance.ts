@@ -67,6 +67,8 @@ interface PreparedSuite {
   dir: string;
   /** The folder holding `cli.mjs`, `server/` and `lib/`: `test-engine/` in the repository, the top in the npm release. */
   engine: string;
+  /** The module exporting `determineTestResult`: `lib/results.mjs` in the repository, `lib/display.mjs` in the npm release. */
+  results: string;
   source: string;
 }
 
@@ -99,8 +101,11 @@ http.Server.prototype.listen = function (port, ...rest) {
 `,
   );
   const engine = existsSync(path.join(dir, 'test-engine', 'cli.mjs')) ? path.join(dir, 'test-engine') : dir;
-  if (!existsSync(path.join(engine, 'cli.mjs')) || !existsSync(path.join(engine, 'server', 'server.mjs'))) throw new Error(`${source}: no cli.mjs and server/server.mjs, a layout this script does not know`);
-  return { dir, engine, source };
+  const results = ['results.mjs', 'display.mjs'].map((name) => path.join(engine, 'lib', name)).find((file) => existsSync(file));
+  if (!existsSync(path.join(engine, 'cli.mjs')) || !existsSync(path.join(engine, 'server', 'server.mjs')) || results === undefined) {
+    throw new Error(`${source}: no cli.mjs, server/server.mjs and lib/results.mjs (or lib/display.mjs), a layout this script does not know`);
+  }
+  return { dir, engine, results, source };
 }
 
 function startOrigin({ dir, engine }: PreparedSuite, port: number): Promise<ChildProcess> {
@@ -216,10 +221,7 @@ async function main(): Promise<void> {
     if (args.has('json')) writeFileSync(args.get('json') as string, JSON.stringify(results, null, 2));
 
     const suites = (await import(pathToFileURL(path.join(dir, 'tests/index.mjs')).href)) as { default: Suite[] };
-    // The repository's engine has lib/results.mjs; the npm release keeps the same function in lib/display.mjs.
-    const resultsModule = ['results.mjs', 'display.mjs'].map((name) => path.join(engine, 'lib', name)).find((file) => existsSync(file));
-    if (resultsModule === undefined) throw new Error(`${prepared.source}: no lib/results.mjs or lib/display.mjs`);
-    const { determineTestResult } = (await import(pathToFileURL(resultsModule).href)) as {
+    const { determineTestResult } = (await import(pathToFileURL(prepared.results).href)) as {
       determineTestResult(suites: Suite[], id: string, results: Record<string, unknown>, honorDependencies: boolean): ResultType;
     };
     let passed = 0;

@@ -28,8 +28,7 @@ import { benchBody } from './lib/body';
 import { libraryUnderTest } from './lib/library';
 import { autocannon, getJson, probe } from './lib/load';
 import { ProcessGroup, detectPinning } from './lib/processes';
-import { fixed, spread } from './lib/report';
-import { type Summary, summarize } from './lib/stats';
+import { type Measured, type ThroughputRow, against, fixed, measured, spread } from './lib/report';
 
 const ROUTES = ['/buffer', '/ck', '/apicache'] as const;
 type Route = (typeof ROUTES)[number];
@@ -74,21 +73,7 @@ async function serve(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
 }
 
-interface Round {
-  rps: number;
-  cpuUs: number;
-}
-
 const digits = (count: number) => (n: number): string => fixed(n, count);
-
-/** `a` over `b` round by round (req/s), and on best rounds (most req/s; least CPU per request). */
-function ratios(a: Round[], b: Round[]): { perRound: Summary; bestRps: number; bestCpu: number } {
-  return {
-    perRound: summarize(a.map((round, i) => round.rps / (b[i]?.rps ?? Number.NaN))),
-    bestRps: Math.max(...a.map((r) => r.rps)) / Math.max(...b.map((r) => r.rps)),
-    bestCpu: Math.min(...b.map((r) => r.cpuUs)) / Math.min(...a.map((r) => r.cpuUs)),
-  };
-}
 
 async function runner(): Promise<void> {
   const root = path.join(__dirname, '..');
@@ -108,7 +93,7 @@ async function runner(): Promise<void> {
       if (route === '/ck' && second.xCache !== 'HIT') throw new Error(`/ck did not hit on the second request (X-Cache: ${second.xCache})`);
     }
     for (const route of ROUTES) await autocannon(group, `${base}${route}`, { connections: CONNECTIONS, durationSeconds: SECONDS });
-    const rounds = new Map<Route, Round[]>(ROUTES.map((route) => [route, []]));
+    const rounds = new Map<Route, ThroughputRow['rounds']>(ROUTES.map((route) => [route, { rps: [], cpuUs: [] }]));
     for (let round = 0; round < ROUNDS; round++) {
       const order = ROUTES.map((_, i) => ROUTES[(i + round) % ROUTES.length] as Route);
       for (const route of order) {
@@ -116,16 +101,17 @@ async function runner(): Promise<void> {
         const result = await autocannon(group, `${base}${route}`, { connections: CONNECTIONS, durationSeconds: SECONDS });
         const after = (await getJson<{ cpuMicros: number }>(`${base}/stats`)).cpuMicros;
         if (result.failures > 0) throw new Error(`${route}: ${result.failures} failed requests`);
-        rounds.get(route)?.push({ rps: result.rps, cpuUs: (after - before) / Math.max(1, result.total) });
+        rounds.get(route)?.rps.push(result.rps);
+        rounds.get(route)?.cpuUs.push((after - before) / Math.max(1, result.total));
       }
     }
-    const of = (route: Route): Round[] => rounds.get(route) ?? [];
+    const of = (route: Route): Measured => measured(rounds.get(route) ?? { rps: [], cpuUs: [] });
     const lines = [
-      `Side by side in one Express app · ${new Date().toISOString()} · Node ${process.versions.node} · ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections · ${QUICK ? 'QUICK (not a measurement)' : 'full'}`,
+      `Side by side in one process · ${new Date().toISOString()} · Node ${process.versions.node} · ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections · ${QUICK ? 'QUICK (not a measurement)' : 'full'}`,
       '',
       '| route | req/s median (min–max) | CPU µs/request median (min–max) |',
       '| --- | ---: | ---: |',
-      ...ROUTES.map((route) => `| ${LABELS[route]} | ${spread(summarize(of(route).map((r) => r.rps)), digits(0))} | ${spread(summarize(of(route).map((r) => r.cpuUs)), digits(1))} |`),
+      ...ROUTES.map((route) => `| ${LABELS[route]} | ${spread(of(route).rps, digits(0))} | ${spread(of(route).cpuUsPerRequest, digits(1))} |`),
       '',
     ];
     const pairs: Array<[Route, Route]> = [
@@ -134,8 +120,7 @@ async function runner(): Promise<void> {
       ['/apicache', '/buffer'],
     ];
     for (const [a, b] of pairs) {
-      const r = ratios(of(a), of(b));
-      lines.push(`- ${LABELS[a]} against ${LABELS[b]}: ×${fixed(r.bestRps, 2)} req/s and ×${fixed(r.bestCpu, 2)} by CPU (best rounds), ×${spread(r.perRound, digits(2))} per round.`);
+      lines.push(`- ${LABELS[a]} against ${LABELS[b]}: ${against(of(a), of(b))}.`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

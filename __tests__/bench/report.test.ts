@@ -1,4 +1,4 @@
-import { type BenchResults, type ThroughputRow, bestRatios, perRoundRatios, renderHitChart, renderMarkdown, summaryOf } from '../../bench/lib/report';
+import { type BenchResults, type ThroughputRow, against, bestRatios, measured, perRoundRatios, renderHitChart, renderMarkdown, summaryOf } from '../../bench/lib/report';
 import { summarize } from '../../bench/lib/stats';
 
 function row(candidate: ThroughputRow['candidate'], rps: number[], cpu: number[]): ThroughputRow {
@@ -31,6 +31,13 @@ describe('bench summaries', () => {
     const best = bestRatios(candidate, reference);
     expect(best.rps).toBeCloseTo(0.9);
     expect(best.cpu).toBeCloseTo(10 / 12);
+  });
+
+  it('compares raw rounds (the side-by-side run) as it compares rows', () => {
+    const a = { rps: [90, 300], cpuUs: [12, 25] };
+    const b = { rps: [100, 200], cpuUs: [10, 20] };
+    expect(against(measured(a), measured(b))).toBe('×1.50 req/s and ×0.83 by CPU (best rounds), ×1.20 per round (0.90–1.50)');
+    expect(against(measured(a), measured(b))).toBe(against(row('ck-memory', a.rps, a.cpuUs), row('buffer', b.rps, b.cpuUs)));
   });
 
   it('compares two candidates round by round, in the order the rounds ran', () => {

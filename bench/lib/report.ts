@@ -63,17 +63,25 @@ const mib = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' 
  * best round. On a shared machine, interference only ever makes a round slower, so best rounds
  * are the closest estimate of what each candidate costs by itself.
  */
-export function bestRatios(row: ThroughputRow, reference: ThroughputRow): { rps: number; cpu: number } {
+export function bestRatios(row: Measured, reference: Measured): { rps: number; cpu: number } {
   return { rps: row.rps.max / reference.rps.max, cpu: reference.cpuUsPerRequest.min / row.cpuUsPerRequest.min };
 }
 
+/** What the ratios between two candidates are taken from. */
+export type Measured = Pick<ThroughputRow, 'rps' | 'cpuUsPerRequest' | 'rounds'>;
+
+/** {@link Measured} from each round's req/s and CPU µs per request, in round order. */
+export function measured(rounds: ThroughputRow['rounds']): Measured {
+  return { rps: summarize(rounds.rps), cpuUsPerRequest: summarize(rounds.cpuUs), rounds };
+}
+
 /** `row`'s req/s over `other`'s, round by round (both ran in every round): min, median and max. */
-export function perRoundRatios(row: ThroughputRow, other: ThroughputRow): Summary {
+export function perRoundRatios(row: Measured, other: Measured): Summary {
   return summarize(row.rounds.rps.map((rps, i) => rps / (other.rounds.rps[i] ?? Number.NaN)));
 }
 
-/** "×best req/s · ×best CPU (best rounds), ×median (min–max) per round" of `row` against `other`. */
-function against(row: ThroughputRow, other: ThroughputRow): string {
+/** "×best req/s and ×best CPU (best rounds), ×median per round (min–max)" of `row` against `other`. */
+export function against(row: Measured, other: Measured): string {
   const best = bestRatios(row, other);
   const round = perRoundRatios(row, other);
   return `×${fixed(best.rps, 2)} req/s and ×${fixed(best.cpu, 2)} by CPU (best rounds), ×${fixed(round.median, 2)} per round (${fixed(round.min, 2)}–${fixed(round.max, 2)})`;

@@ -114,15 +114,12 @@ function replayTo(method: string, headers: IncomingHttpHeaders, res: Response, e
   // Only when it differs: a store into an Express response (whose prototype was set per request)
   // costs about a microsecond even for the same value, and a stored 200 is the common case.
   if (res.statusCode !== statusCode) res.statusCode = statusCode;
-  // Read once, as in setStoredHeaders; again after overrideCacheControl, which replaces it.
-  let setHeader = res.setHeader;
+  // Read once, as in setStoredHeaders (overrideCacheControl, which replaces it, comes after).
+  const setHeader = res.setHeader;
   setHeader.call(res, 'X-Cache', status);
   setHeader.call(res, 'Age', String(entryAge(entry, Date.now())));
-  if (cacheControl !== undefined) {
-    overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
-    setHeader = res.setHeader;
-  }
   setHeader.call(res, 'Content-Length', sent.length);
+  if (cacheControl !== undefined) overrideCacheControl(res, cacheControl, entry.headers['cache-control']);
   const send = end ?? (res.end as End);
   if (method === 'HEAD') send.call(res);
   else send.call(res, sent);
